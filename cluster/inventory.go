@@ -1,0 +1,451 @@
+package cluster
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Inventory is the parsed inventory.yaml: the hosts of one cluster and how to
+// reach them.
+type Inventory struct {
+	// Path is the file the inventory was read from (absolute).
+	Path    string
+	Cluster string
+	SSH     SSHSettings
+	State   StateSettings
+	Hosts   []Host
+}
+
+// SSHSettings are the ssh: keys, at the top level (defaults) or per host
+// (overrides). Zero values mean "not set here".
+type SSHSettings struct {
+	User           string
+	Port           int
+	IdentityFile   string
+	KnownHosts     string
+	Jump           []string // ProxyJump hops, first contacted first
+	Sudo           *bool
+	ConnectTimeout time.Duration
+}
+
+// StateSettings is the state: section.
+type StateSettings struct {
+	Backend string // local | managers
+	Path    string // local backend: absolute path of the state file
+	// TTL is how long a lock lives without being renewed.
+	LockTTL time.Duration
+}
+
+// Host is one inventory host.
+type Host struct {
+	Name    string
+	Address string
+	Role    Role
+	Labels  map[string]string
+	SSH     SSHSettings // per-host overrides only; see Inventory.SSHFor
+	Line    int         // line of the host's entry in the file, for messages
+}
+
+// Host returns the host with the given name.
+func (inv *Inventory) Host(name string) (*Host, bool) {
+	for i := range inv.Hosts {
+		if inv.Hosts[i].Name == name {
+			return &inv.Hosts[i], true
+		}
+	}
+	return nil, false
+}
+
+// Names returns the host names in inventory order.
+func (inv *Inventory) Names() []string {
+	out := make([]string, len(inv.Hosts))
+	for i, h := range inv.Hosts {
+		out[i] = h.Name
+	}
+	return out
+}
+
+// SSHFor returns the host's SSH settings: its overrides over the inventory's
+// defaults. Fields still zero are for ~/.ssh/config or built-in defaults to fill.
+func (inv *Inventory) SSHFor(h *Host) SSHSettings {
+	s := inv.SSH
+	o := h.SSH
+	if o.User != "" {
+		s.User = o.User
+	}
+	if o.Port != 0 {
+		s.Port = o.Port
+	}
+	if o.IdentityFile != "" {
+		s.IdentityFile = o.IdentityFile
+	}
+	if o.KnownHosts != "" {
+		s.KnownHosts = o.KnownHosts
+	}
+	if o.Jump != nil {
+		s.Jump = o.Jump
+	}
+	if o.Sudo != nil {
+		s.Sudo = o.Sudo
+	}
+	if o.ConnectTimeout != 0 {
+		s.ConnectTimeout = o.ConnectTimeout
+	}
+	return s
+}
+
+// InventoryError locates a problem in an inventory file.
+type InventoryError struct {
+	File string
+	Line int
+	Col  int
+	Msg  string
+}
+
+func (e *InventoryError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+var (
+	nameRE  = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
+	labelRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_./-]*$`)
+)
+
+// LoadInventory reads and validates an inventory file. Relative paths in it
+// (state.path, identity files, known_hosts) are taken relative to the file;
+// "~" expands to home.
+func LoadInventory(path, home string) (*Inventory, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: %w", err)
+	}
+	return ParseInventory(abs, data, home)
+}
+
+// ParseInventory parses inventory YAML; file names the source in errors and
+// anchors relative paths.
+func ParseInventory(file string, data []byte, home string) (*Inventory, error) {
+	p := &invParser{file: file, dir: filepath.Dir(file), home: home}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &InventoryError{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, &InventoryError{File: file, Msg: "empty inventory: it needs cluster: and hosts:"}
+	}
+	inv, err := p.inventory(doc.Content[0])
+	if err != nil {
+		return nil, err
+	}
+	inv.Path = file
+	return inv, nil
+}
+
+type invParser struct {
+	file, dir, home string
+}
+
+func (p *invParser) errf(n *yaml.Node, format string, args ...any) error {
+	return &InventoryError{File: p.file, Line: n.Line, Col: n.Column, Msg: fmt.Sprintf(format, args...)}
+}
+
+// fields checks a mapping's keys against the known ones and returns the
+// values by key.
+func (p *invParser) fields(n *yaml.Node, where string, known ...string) (map[string]*yaml.Node, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, p.errf(n, "%s must be a mapping", where)
+	}
+	out := make(map[string]*yaml.Node, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !contains(known, k.Value) {
+			return nil, p.errf(k, "unknown key %q in %s (known keys: %s)", k.Value, where, strings.Join(known, ", "))
+		}
+		if _, dup := out[k.Value]; dup {
+			return nil, p.errf(k, "key %q appears twice in %s", k.Value, where)
+		}
+		out[k.Value] = v
+	}
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *invParser) str(n *yaml.Node, key string) (string, error) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return "", p.errf(n, "%s must be a string", key)
+	}
+	return n.Value, nil
+}
+
+func (p *invParser) inventory(root *yaml.Node) (*Inventory, error) {
+	f, err := p.fields(root, "the inventory", "cluster", "ssh", "state", "hosts")
+	if err != nil {
+		return nil, err
+	}
+	inv := &Inventory{State: StateSettings{Backend: "local", LockTTL: 2 * time.Minute}}
+	cn, ok := f["cluster"]
+	if !ok {
+		return nil, p.errf(root, "missing key cluster (the cluster's name)")
+	}
+	if inv.Cluster, err = p.str(cn, "cluster"); err != nil {
+		return nil, err
+	}
+	if !nameRE.MatchString(inv.Cluster) {
+		return nil, p.errf(cn, "cluster name %q: use letters, digits, '_', '.', '-'", inv.Cluster)
+	}
+	if n, ok := f["ssh"]; ok {
+		if inv.SSH, err = p.ssh(n, "ssh"); err != nil {
+			return nil, err
+		}
+	}
+	if n, ok := f["state"]; ok {
+		if err := p.state(n, &inv.State); err != nil {
+			return nil, err
+		}
+	}
+	if inv.State.Backend == "local" && inv.State.Path == "" {
+		inv.State.Path = filepath.Join(p.dir, "drover.state.json")
+	}
+	hn, ok := f["hosts"]
+	if !ok || hn.Kind != yaml.SequenceNode || len(hn.Content) == 0 {
+		at := root
+		if ok {
+			at = hn
+		}
+		return nil, p.errf(at, "hosts: needs at least one host")
+	}
+	names := map[string]int{}
+	addrs := map[string]int{}
+	for _, n := range hn.Content {
+		h, err := p.host(n)
+		if err != nil {
+			return nil, err
+		}
+		if prev, dup := names[h.Name]; dup {
+			return nil, p.errf(n, "duplicate host name %q (first at line %d)", h.Name, prev)
+		}
+		names[h.Name] = n.Line
+		key := net.JoinHostPort(strings.ToLower(h.Address), fmt.Sprint(h.SSH.Port))
+		if prev, dup := addrs[key]; dup {
+			return nil, p.errf(n, "duplicate address %q for host %s (first at line %d)", h.Address, h.Name, prev)
+		}
+		addrs[key] = n.Line
+		inv.Hosts = append(inv.Hosts, h)
+	}
+	return inv, nil
+}
+
+func (p *invParser) state(n *yaml.Node, s *StateSettings) error {
+	f, err := p.fields(n, "state", "backend", "path", "lock_ttl")
+	if err != nil {
+		return err
+	}
+	if v, ok := f["backend"]; ok {
+		if s.Backend, err = p.str(v, "state.backend"); err != nil {
+			return err
+		}
+		if s.Backend != "local" && s.Backend != "managers" {
+			return p.errf(v, "state.backend %q: must be local or managers", s.Backend)
+		}
+	}
+	if v, ok := f["path"]; ok {
+		path, err := p.str(v, "state.path")
+		if err != nil {
+			return err
+		}
+		s.Path = p.path(path)
+	}
+	if v, ok := f["lock_ttl"]; ok {
+		if s.LockTTL, err = p.duration(v, "state.lock_ttl"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *invParser) ssh(n *yaml.Node, where string) (SSHSettings, error) {
+	var s SSHSettings
+	f, err := p.fields(n, where, "user", "port", "identity_file", "known_hosts", "jump", "sudo", "connect_timeout")
+	if err != nil {
+		return s, err
+	}
+	for key, v := range f {
+		switch key {
+		case "user":
+			s.User, err = p.str(v, where+".user")
+		case "port":
+			var port int
+			if err = v.Decode(&port); err != nil || port < 1 || port > 65535 {
+				return s, p.errf(v, "%s.port %q: must be a number from 1 to 65535", where, v.Value)
+			}
+			s.Port = port
+		case "identity_file":
+			var path string
+			path, err = p.str(v, where+".identity_file")
+			s.IdentityFile = p.path(path)
+		case "known_hosts":
+			var path string
+			path, err = p.str(v, where+".known_hosts")
+			s.KnownHosts = p.path(path)
+		case "jump":
+			s.Jump, err = p.jump(v, where+".jump")
+		case "sudo":
+			var b bool
+			if v.Decode(&b) != nil {
+				return s, p.errf(v, "%s.sudo %q: must be true or false", where, v.Value)
+			}
+			s.Sudo = &b
+		case "connect_timeout":
+			s.ConnectTimeout, err = p.duration(v, where+".connect_timeout")
+		}
+		if err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+func (p *invParser) jump(v *yaml.Node, where string) ([]string, error) {
+	switch v.Kind {
+	case yaml.ScalarNode:
+		if v.Value == "" || v.Tag == "!!null" {
+			return []string{}, nil // explicitly no jump (overrides the default)
+		}
+		return []string{v.Value}, nil
+	case yaml.SequenceNode:
+		out := []string{}
+		for _, e := range v.Content {
+			s, err := p.str(e, where)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, p.errf(v, "%s must be a string or a list of user@host:port", where)
+}
+
+func (p *invParser) duration(v *yaml.Node, where string) (time.Duration, error) {
+	d, err := time.ParseDuration(v.Value)
+	if err != nil || d <= 0 {
+		return 0, p.errf(v, "%s %q: not a duration (use e.g. 5s, 1m30s)", where, v.Value)
+	}
+	return d, nil
+}
+
+// path expands ~ and makes relative paths relative to the inventory's folder.
+func (p *invParser) path(s string) string {
+	return ExpandPath(s, p.home, p.dir)
+}
+
+// ExpandPath expands a leading ~ to home and makes a relative path relative
+// to dir.
+func ExpandPath(s, home, dir string) string {
+	if s == "~" {
+		return home
+	}
+	if strings.HasPrefix(s, "~/") {
+		return filepath.Join(home, s[2:])
+	}
+	if s != "" && !filepath.IsAbs(s) {
+		return filepath.Join(dir, s)
+	}
+	return s
+}
+
+func (p *invParser) host(n *yaml.Node) (Host, error) {
+	h := Host{Line: n.Line}
+	f, err := p.fields(n, "host", "name", "address", "role", "labels", "ssh")
+	if err != nil {
+		return h, err
+	}
+	nn, ok := f["name"]
+	if !ok {
+		return h, p.errf(n, "host without name")
+	}
+	if h.Name, err = p.str(nn, "name"); err != nil {
+		return h, err
+	}
+	if !nameRE.MatchString(h.Name) {
+		return h, p.errf(nn, "host name %q: use letters, digits, '_', '.', '-' (at most 63)", h.Name)
+	}
+	an, ok := f["address"]
+	if !ok {
+		return h, p.errf(n, "host %s: missing address", h.Name)
+	}
+	if h.Address, err = p.str(an, "address"); err != nil {
+		return h, err
+	}
+	if h.Address == "" || strings.ContainsAny(h.Address, " \t/@") {
+		return h, p.errf(an, "host %s: address %q is not a host name or IP address", h.Name, h.Address)
+	}
+	h.Role = Worker
+	if rn, ok := f["role"]; ok {
+		r, err := p.str(rn, "role")
+		if err != nil {
+			return h, err
+		}
+		switch Role(r) {
+		case Manager, Worker:
+			h.Role = Role(r)
+		default:
+			return h, p.errf(rn, "host %s: role %q: must be manager or worker", h.Name, r)
+		}
+	}
+	if ln, ok := f["labels"]; ok {
+		if ln.Kind != yaml.MappingNode {
+			return h, p.errf(ln, "host %s: labels must be a mapping of key: value", h.Name)
+		}
+		h.Labels = map[string]string{}
+		for i := 0; i+1 < len(ln.Content); i += 2 {
+			k, v := ln.Content[i], ln.Content[i+1]
+			if !labelRE.MatchString(k.Value) {
+				return h, p.errf(k, "host %s: label key %q: use letters, digits, '_', '.', '-', '/'", h.Name, k.Value)
+			}
+			if v.Kind != yaml.ScalarNode {
+				return h, p.errf(v, "host %s: label %s must be a string", h.Name, k.Value)
+			}
+			h.Labels[k.Value] = v.Value
+		}
+	}
+	if sn, ok := f["ssh"]; ok {
+		if h.SSH, err = p.ssh(sn, "hosts["+h.Name+"].ssh"); err != nil {
+			return h, err
+		}
+	}
+	return h, nil
+}
+
+// SortedLabels renders labels as k=v pairs in key order.
+func SortedLabels(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}

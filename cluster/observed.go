@@ -1,0 +1,63 @@
+package cluster
+
+import "time"
+
+// Labels drover puts on every container it creates. Containers without
+// LabelCluster set to the inventory's cluster name are never touched.
+const (
+	LabelCluster    = "drover.cluster"
+	LabelStack      = "drover.stack"
+	LabelService    = "drover.service" // full name, STACK_SERVICE
+	LabelSlot       = "drover.slot"    // replica number, or the host name for global services
+	LabelSpec       = "drover.spec"    // ContainerSpec.Hash()
+	LabelGeneration = "drover.generation"
+)
+
+// Container states as docker reports them (State.Status).
+const (
+	StateCreated    = "created"
+	StateRunning    = "running"
+	StateRestarting = "restarting"
+	StatePaused     = "paused"
+	StateExited     = "exited"
+	StateDead       = "dead"
+	StateRemoving   = "removing"
+)
+
+// Replica is one drover container observed on a host.
+type Replica struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Host       string    `json:"host"`
+	Stack      string    `json:"stack"`
+	Service    string    `json:"service"` // full name, STACK_SERVICE
+	Slot       string    `json:"slot"`    // "1", "2", … or a host name (global)
+	SpecHash   string    `json:"spec"`
+	Generation int       `json:"generation"`
+	Image      string    `json:"image"`
+	ImageID    string    `json:"image_id,omitempty"`
+	State      string    `json:"state"`            // StateRunning, StateExited, …
+	Health     string    `json:"health,omitempty"` // "", starting, healthy, unhealthy
+	ExitCode   int       `json:"exit_code,omitempty"`
+	Restarts   int       `json:"restarts,omitempty"`
+	Created    time.Time `json:"created"`
+	StartedAt  time.Time `json:"started_at,omitempty"`
+	FinishedAt time.Time `json:"finished_at,omitempty"`
+	// Ports are the host ports this container binds ("8080/tcp").
+	Ports []string `json:"ports,omitempty"`
+}
+
+// Running reports whether the container is up (running or restarting by
+// docker's restart policy).
+func (r *Replica) Running() bool {
+	return r.State == StateRunning || r.State == StateRestarting
+}
+
+// HostObservation is everything observed on one host in one round trip.
+type HostObservation struct {
+	Node     Node      `json:"node"`
+	Replicas []Replica `json:"replicas"`
+	Networks []string  `json:"networks,omitempty"` // names of docker networks present
+	Volumes  []string  `json:"volumes,omitempty"`  // names of docker volumes present
+	Images   []string  `json:"images,omitempty"`   // image IDs present (sha256:…)
+}

@@ -1,0 +1,180 @@
+// Package command wires drover's commands: flags, the logger, the run's
+// dependencies (inventory, SSH pool, state store) and rendering. The engine
+// packages never print; this package decides between people and JSON.
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+)
+
+// Version is set at build time with -ldflags "-X ...command.Version=…".
+var Version = "dev"
+
+// Exit codes. CI pipelines branch on them.
+const (
+	ExitOK          = 0
+	ExitError       = 1
+	ExitChanges     = 2 // --detailed-exitcode: changes were planned or made
+	ExitInterrupted = 130
+)
+
+// ExitCoder lets a command choose its exit code with or without an error.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+func withCode(code int, err error) error { return &exitError{code: code, err: err} }
+
+// IO are the process's streams.
+type IO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Environ        func(string) string
+}
+
+// Main runs drover with args and returns the exit code.
+func Main(ctx context.Context, args []string, stdio IO) int {
+	app := NewApp(stdio)
+	err := app.RunContext(ctx, interspersed(app, args))
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	code := ExitError
+	if errors.As(err, &ee) {
+		code = ee.code
+		err = ee.err
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		fmt.Fprintln(stdio.Stderr, "drover: interrupted")
+		return ExitInterrupted
+	}
+	if err != nil {
+		fmt.Fprintf(stdio.Stderr, "drover: %s\n", err)
+	}
+	return code
+}
+
+// NewApp builds the command tree.
+func NewApp(stdio IO) *cli.App {
+	app := &cli.App{
+		Name:                 "drover",
+		Usage:                "agentless, SSH-driven cluster manager for docker",
+		Version:              Version,
+		HideVersion:          true,
+		Reader:               stdio.Stdin,
+		Writer:               stdio.Stdout,
+		ErrWriter:            stdio.Stderr,
+		EnableBashCompletion: true,
+		Flags:                globalFlags(),
+		ExitErrHandler:       func(*cli.Context, error) {}, // Main decides the exit code
+		Commands: []*cli.Command{
+			nodeCommand(stdio),
+			versionCommand(stdio),
+		},
+	}
+	app.Commands = append(app.Commands, extraCommands(stdio)...)
+	return app
+}
+
+// extraCommands is where later command groups register; kept as a
+// function so the tree is built in one place.
+func extraCommands(stdio IO) []*cli.Command {
+	return []*cli.Command{
+		stackCommand(stdio),
+		planCommand(stdio),
+		serviceCommand(stdio),
+		imageCommand(stdio),
+		stateCommand(stdio),
+	}
+}
+
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "inventory", Aliases: []string{"i"}, Value: "inventory.yaml", EnvVars: []string{"DROVER_INVENTORY"}, Usage: "inventory `FILE`"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", EnvVars: []string{"DROVER_OUTPUT"}, Usage: "result format: table or json"},
+		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"DROVER_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
+		&cli.StringFlag{Name: "log-format", Value: "console", EnvVars: []string{"DROVER_LOG_FORMAT"}, Usage: "console (for people) or json (for cron and CI); logs go to stderr"},
+		&cli.BoolFlag{Name: "accept-new-host-keys", EnvVars: []string{"DROVER_ACCEPT_NEW_HOST_KEYS"}, Usage: "record keys of hosts not yet in known_hosts (a changed key is always refused)"},
+		&cli.IntFlag{Name: "parallel", Value: 32, EnvVars: []string{"DROVER_PARALLEL"}, Usage: "hosts contacted at once"},
+		&cli.StringFlag{Name: "ssh-config", EnvVars: []string{"DROVER_SSH_CONFIG"}, Usage: "OpenSSH client config `FILE` (default ~/.ssh/config)"},
+		&cli.DurationFlag{Name: "lock-timeout", Value: 0, EnvVars: []string{"DROVER_LOCK_TIMEOUT"}, Usage: "wait this long for the state lock (0: fail at once if held)"},
+	}
+}
+
+func versionCommand(stdio IO) *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print drover's version",
+		Action: func(c *cli.Context) error {
+			fmt.Fprintf(stdio.Stdout, "drover %s\n", Version)
+			return nil
+		},
+	}
+}
+
+// newLogger builds the zerolog logger on stderr.
+func newLogger(c *cli.Context, w io.Writer) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(strings.ToLower(c.String("log-level")))
+	if err != nil || lvl == zerolog.NoLevel {
+		return zerolog.Nop(), fmt.Errorf("--log-level %q: use debug, info, warn or error", c.String("log-level"))
+	}
+	var out io.Writer
+	switch c.String("log-format") {
+	case "json":
+		out = w
+	case "console":
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !isTerminal(w)}
+	default:
+		return zerolog.Nop(), fmt.Errorf("--log-format %q: use console or json", c.String("log-format"))
+	}
+	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// outputFormat validates --output.
+func outputFormat(c *cli.Context) (string, error) {
+	switch o := c.String("output"); o {
+	case "table", "json":
+		return o, nil
+	default:
+		return "", fmt.Errorf("--output %q: use table or json", o)
+	}
+}
+
+// whoami is user@machine for the audit trail and locks.
+func whoami() (string, string) {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return name + "@" + host, host
+}

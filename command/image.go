@@ -1,0 +1,276 @@
+package command
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/engine"
+	"github.com/drover-sh/drover/reconcile"
+)
+
+func imageCommand(stdio IO) *cli.Command {
+	return &cli.Command{
+		Name:  "image",
+		Usage: "move images to hosts without a registry",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "push",
+				Usage:     "send images from the local docker engine (DOCKER_HOST) to hosts that lack them",
+				ArgsUsage: "IMAGE [IMAGE...]",
+				Flags:     []cli.Flag{&cli.StringSliceFlag{Name: "hosts", Usage: "only these hosts (comma-separated; default: all)"}},
+				Action:    func(c *cli.Context) error { return runImagePush(c, stdio) },
+			},
+		},
+	}
+}
+
+// pushRow is one (host, image) outcome.
+type pushRow struct {
+	Host    string  `json:"host"`
+	Image   string  `json:"image"`
+	ID      string  `json:"id"`
+	Result  string  `json:"result"` // pushed | up to date | failed
+	Bytes   int64   `json:"bytes,omitempty"`
+	Seconds float64 `json:"seconds,omitempty"`
+	Error   string  `json:"error,omitempty"`
+}
+
+func runImagePush(c *cli.Context, stdio IO) error {
+	if c.NArg() == 0 {
+		return fmt.Errorf("usage: drover image push IMAGE [IMAGE...] [--hosts h1,h2]")
+	}
+	e, err := newEnv(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	hosts := e.inv.Names()
+	if hs := c.StringSlice("hosts"); len(hs) > 0 {
+		hosts = nil
+		for _, h := range hs {
+			for _, n := range strings.Split(h, ",") {
+				if _, ok := e.inv.Host(n); !ok {
+					return fmt.Errorf("--hosts: no host %q in %s", n, e.inv.Path)
+				}
+				hosts = append(hosts, n)
+			}
+		}
+	}
+	rows, err := e.pushImages(c.Context, c.Args().Slice(), hosts, nil)
+	if e.output == "json" {
+		writeJSON(stdio.Stdout, rows)
+	} else {
+		t := newTable(stdio.Stdout, "HOST", "IMAGE", "RESULT", "SIZE", "TIME")
+		for _, r := range rows {
+			res := r.Result
+			if r.Error != "" {
+				res += ": " + r.Error
+			}
+			size, secs := "-", "-"
+			if r.Bytes > 0 {
+				size, secs = humanBytes(r.Bytes), fmt.Sprintf("%.1fs", r.Seconds)
+			}
+			t.row(r.Host, r.Image, res, size, secs)
+		}
+		t.flush()
+	}
+	return err
+}
+
+// localImageID asks the local docker engine for an image's ID.
+func localImageID(ctx context.Context, ref string) (string, error) {
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", ref)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		where := os.Getenv("DOCKER_HOST")
+		if where == "" {
+			where = "the default socket"
+		}
+		return "", fmt.Errorf("image %s not found in the local docker engine (%s): %s", ref, where, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// saveImage writes `docker save ref`, gzip-compressed, to a temp file.
+func saveImage(ctx context.Context, ref string) (*os.File, error) {
+	f, err := os.CreateTemp("", "drover-image-*.tar.gz")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name()) // unlinked: gone when closed, even if we crash
+	zw, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "docker", "save", ref)
+	cmd.Stdout = zw
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("docker save %s: %v: %s", ref, err, strings.TrimSpace(stderr.String()))
+	}
+	if err := zw.Close(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// pushImages sends images to the hosts lacking them, hosts in parallel,
+// and checks the ID afterwards. have, when given, answers from an earlier
+// observation which image ID a host has for a reference.
+func (e *runEnv) pushImages(ctx context.Context, images, hosts []string, have func(host, ref string) (string, bool)) ([]pushRow, error) {
+	var rows []pushRow
+	var errs []error
+	for _, ref := range images {
+		id, err := localImageID(ctx, ref)
+		if err != nil {
+			return rows, err
+		}
+		// Which hosts need it?
+		var mu sync.Mutex
+		var need []string
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, e.parallel)
+		for _, h := range hosts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				var cur string
+				var err error
+				if have != nil {
+					cur, _ = have(h, ref)
+				} else {
+					var eng *engine.Engine
+					if eng, err = e.engineFor(ctx, h); err == nil {
+						cur, err = eng.ImageID(ctx, ref)
+					}
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err != nil:
+					rows = append(rows, pushRow{Host: h, Image: ref, ID: id, Result: "failed", Error: engine.Reason(err)})
+					errs = append(errs, fmt.Errorf("%s: %w", h, err))
+				case cur == id:
+					rows = append(rows, pushRow{Host: h, Image: ref, ID: id, Result: "up to date"})
+				default:
+					need = append(need, h)
+				}
+			}()
+		}
+		wg.Wait()
+		if len(need) == 0 {
+			continue
+		}
+		sort.Strings(need)
+		f, err := saveImage(ctx, ref)
+		if err != nil {
+			return rows, err
+		}
+		fi, _ := f.Stat()
+		e.log.Info().Str("image", ref).Int64("bytes", fi.Size()).Strs("hosts", need).Msg("pushing image")
+		var hostsDone atomic.Int32
+		for _, h := range need {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				start := time.Now()
+				r := io.NewSectionReader(f, 0, fi.Size())
+				err := e.loadOnto(ctx, h, r, ref, id)
+				row := pushRow{Host: h, Image: ref, ID: id, Result: "pushed", Bytes: fi.Size(), Seconds: time.Since(start).Seconds()}
+				if err != nil {
+					row.Result, row.Error = "failed", err.Error()
+				}
+				n := hostsDone.Add(1)
+				e.log.Info().Str("host", h).Str("image", ref).Str("result", row.Result).Msgf("%d/%d hosts done", n, len(need))
+				mu.Lock()
+				rows = append(rows, row)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: push %s: %w", h, ref, err))
+				}
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		f.Close()
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].Image != rows[j].Image {
+			return rows[i].Image < rows[j].Image
+		}
+		return rows[i].Host < rows[j].Host
+	})
+	return rows, errors.Join(errs...)
+}
+
+func (e *runEnv) loadOnto(ctx context.Context, host string, r io.Reader, ref, id string) error {
+	eng, err := e.engineFor(ctx, host)
+	if err != nil {
+		return err
+	}
+	if _, err := eng.Load(ctx, r); err != nil {
+		return err
+	}
+	got, err := eng.ImageID(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if got != id {
+		return fmt.Errorf("after loading, %s has %s as %s, expected %s", host, ref, got, id)
+	}
+	return nil
+}
+
+// pushForPlan is stack deploy --push: every image of the stack found in the
+// local engine goes to the ready hosts that lack it.
+func (e *runEnv) pushForPlan(ctx context.Context, w *reconcile.World, stack *cluster.Stack) error {
+	seen := map[string]bool{}
+	var images []string
+	for _, svc := range stack.Services {
+		if ref := svc.Container.Image; !seen[ref] {
+			seen[ref] = true
+			if _, err := localImageID(ctx, ref); err != nil {
+				e.log.Warn().Str("image", ref).Msg("not in the local engine; hosts must have or pull it")
+				continue
+			}
+			images = append(images, ref)
+		}
+	}
+	sort.Strings(images)
+	have := func(host, ref string) (string, bool) {
+		if obs := w.Obs[host]; obs != nil {
+			return obs.HasImage(ref)
+		}
+		return "", false
+	}
+	_, err := e.pushImages(ctx, images, w.Ready(), have)
+	if err == nil {
+		// Loaded images count as present for the apply's image check.
+		for _, h := range w.Ready() {
+			for _, ref := range images {
+				id, _ := localImageID(ctx, ref)
+				w.Obs[h].Images[engine.NormalizeRef(ref)] = id
+			}
+		}
+	}
+	return err
+}

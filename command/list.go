@@ -1,0 +1,290 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/reconcile"
+	"github.com/drover-sh/drover/state"
+)
+
+// snapshot is the state plus what runs on the hosts, for listings. It
+// takes no lock: listings never change anything.
+type snapshot struct {
+	state *state.State
+	world *reconcile.World
+}
+
+func (e *runEnv) snapshot(ctx context.Context) (*snapshot, error) {
+	st, err := e.store()
+	if err != nil {
+		return nil, err
+	}
+	s, err := e.readState(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	w := e.cluster(s).Observe(ctx)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return &snapshot{state: s, world: w}, nil
+}
+
+// replicasOf returns the observed replicas of a service, by slot.
+func (sn *snapshot) replicasOf(full string) []cluster.Replica {
+	var out []cluster.Replica
+	for _, r := range sn.world.Replicas() {
+		if r.Service == full {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, _ := strconv.Atoi(out[i].Slot)
+		b, _ := strconv.Atoi(out[j].Slot)
+		if a != b {
+			return a < b
+		}
+		if out[i].Slot != out[j].Slot {
+			return out[i].Slot < out[j].Slot
+		}
+		return out[i].Created.After(out[j].Created)
+	})
+	return out
+}
+
+// serviceView is one row of `service ls` / `stack services`.
+type serviceView struct {
+	Name       string   `json:"name"`
+	Stack      string   `json:"stack"`
+	Mode       string   `json:"mode"`
+	Running    int      `json:"running"`
+	Desired    int      `json:"desired"`
+	Image      string   `json:"image"`
+	Ports      []string `json:"ports,omitempty"`
+	Generation int      `json:"generation"`
+	Update     string   `json:"update_state,omitempty"`
+	Reason     string   `json:"update_reason,omitempty"`
+}
+
+func (sn *snapshot) serviceViews(stack string) []serviceView {
+	var out []serviceView
+	for _, svc := range sn.state.Services() {
+		if stack != "" && svc.Stack != stack {
+			continue
+		}
+		v := serviceView{Name: svc.FullName(), Stack: svc.Stack, Mode: string(svc.Mode), Image: svc.Container.Image, Generation: svc.Generation, Desired: svc.Replicas}
+		if svc.Mode == cluster.Global {
+			v.Desired = 0
+			for _, h := range sn.world.Hosts {
+				if h.Node.Ready {
+					v.Desired++ // an upper bound: constraints may exclude some
+				}
+			}
+		}
+		hash := svc.Container.Hash()
+		for _, r := range sn.replicasOf(v.Name) {
+			if r.Running() && r.SpecHash == hash && r.Health != "unhealthy" {
+				v.Running++
+			}
+		}
+		for _, p := range svc.Container.Ports {
+			if p.Published != 0 {
+				v.Ports = append(v.Ports, fmt.Sprintf("*:%d->%d/%s", p.Published, p.Target, orDefault(p.Protocol, "tcp")))
+			}
+		}
+		if _, sv, ok := sn.state.FindService(v.Name); ok && sv.Update != nil {
+			v.Update, v.Reason = sv.Update.State, sv.Update.Reason
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func (e *runEnv) printServices(views []serviceView) error {
+	if e.output == "json" {
+		if views == nil {
+			views = []serviceView{}
+		}
+		return writeJSON(e.stdio.Stdout, views)
+	}
+	t := newTable(e.stdio.Stdout, "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS", "GEN", "UPDATE")
+	for _, v := range views {
+		upd := dash(v.Update)
+		if v.Reason != "" && v.Update != "completed" {
+			upd += ": " + v.Reason
+		}
+		t.row(v.Name, v.Mode, fmt.Sprintf("%d/%d", v.Running, v.Desired), v.Image, dash(strings.Join(v.Ports, ",")), strconv.Itoa(v.Generation), upd)
+	}
+	return t.flush()
+}
+
+func withSnapshot(c *cli.Context, stdio IO, fn func(e *runEnv, sn *snapshot) error) error {
+	e, err := newEnv(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	sn, err := e.snapshot(c.Context)
+	if err != nil {
+		return err
+	}
+	for _, h := range sn.world.Hosts {
+		if !h.Node.Ready {
+			e.log.Warn().Str("host", h.Node.Name).Msg("host is down (" + h.Node.Reason + "): its replicas are not listed")
+		}
+	}
+	return fn(e, sn)
+}
+
+func runStackLs(c *cli.Context, stdio IO) error {
+	e, err := newEnv(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	st, err := e.store()
+	if err != nil {
+		return err
+	}
+	s, err := e.readState(c.Context, st)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		Name     string `json:"name"`
+		Services int    `json:"services"`
+	}
+	rows := []row{}
+	for _, n := range s.StackNames() {
+		rows = append(rows, row{n, len(s.Stacks[n].Services)})
+	}
+	if e.output == "json" {
+		return writeJSON(stdio.Stdout, rows)
+	}
+	t := newTable(stdio.Stdout, "NAME", "SERVICES")
+	for _, r := range rows {
+		t.row(r.Name, strconv.Itoa(r.Services))
+	}
+	return t.flush()
+}
+
+func runStackServices(c *cli.Context, stdio IO) error {
+	name, err := stackArg(c, "stack services STACK")
+	if err != nil {
+		return err
+	}
+	return withSnapshot(c, stdio, func(e *runEnv, sn *snapshot) error {
+		if _, ok := sn.state.Stacks[name]; !ok {
+			return fmt.Errorf("no stack %q (stacks: %s)", name, strings.Join(sn.state.StackNames(), ", "))
+		}
+		return e.printServices(sn.serviceViews(name))
+	})
+}
+
+// replicaView is one row of `stack ps` / `service ps`.
+type replicaView struct {
+	Name              string   `json:"name"` // service.slot
+	Container         string   `json:"container"`
+	ID                string   `json:"id"`
+	Service           string   `json:"service"`
+	Slot              string   `json:"slot"`
+	Node              string   `json:"node"`
+	Image             string   `json:"image"`
+	State             string   `json:"state"`
+	Health            string   `json:"health,omitempty"`
+	Generation        int      `json:"generation"`
+	DesiredGeneration int      `json:"desired_generation"`
+	UpToDate          bool     `json:"up_to_date"`
+	Ports             []string `json:"ports,omitempty"`
+	Error             string   `json:"error,omitempty"`
+}
+
+func psFlags() []cli.Flag {
+	return []cli.Flag{&cli.BoolFlag{Name: "no-trunc", Usage: "show full container IDs"}}
+}
+
+func (sn *snapshot) replicaViews(services []*cluster.Service) []replicaView {
+	out := []replicaView{}
+	for _, svc := range services {
+		hash := svc.Container.Hash()
+		for _, r := range sn.replicasOf(svc.FullName()) {
+			v := replicaView{Name: svc.FullName() + "." + r.Slot, Container: r.Name, ID: r.ID, Service: svc.FullName(), Slot: r.Slot, Node: r.Host,
+				Image: r.Image, State: r.State, Health: r.Health, Generation: r.Generation, DesiredGeneration: svc.Generation,
+				UpToDate: r.SpecHash == hash, Ports: r.Ports}
+			if r.State == cluster.StateExited || r.State == cluster.StateDead {
+				v.Error = fmt.Sprintf("exit code %d", r.ExitCode)
+			}
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (e *runEnv) printReplicas(views []replicaView, noTrunc bool, sn *snapshot) error {
+	if e.output == "json" {
+		return writeJSON(e.stdio.Stdout, views)
+	}
+	t := newTable(e.stdio.Stdout, "NAME", "ID", "IMAGE", "NODE", "STATE", "GEN", "UP-TO-DATE", "PORTS", "ERROR")
+	for _, v := range views {
+		id := v.ID
+		if !noTrunc && len(id) > 12 {
+			id = id[:12]
+		}
+		st := v.State
+		if v.Health != "" {
+			st += " (" + v.Health + ")"
+		}
+		upd := "yes"
+		if !v.UpToDate {
+			upd = "no"
+		}
+		t.row(v.Name, id, v.Image, v.Node, st, fmt.Sprintf("%d/%d", v.Generation, v.DesiredGeneration), upd, dash(strings.Join(v.Ports, ",")), dash(v.Error))
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	// A paused or failed update is shown under the table, with its reason.
+	seen := map[string]bool{}
+	for _, v := range views {
+		if seen[v.Service] {
+			continue
+		}
+		seen[v.Service] = true
+		if _, sv, ok := sn.state.FindService(v.Service); ok && sv.Update != nil && sv.Update.State != "completed" {
+			fmt.Fprintf(e.stdio.Stdout, "\n%s: update %s: %s\n", v.Service, strings.ReplaceAll(sv.Update.State, "_", " "), sv.Update.Reason)
+		}
+	}
+	return nil
+}
+
+func runStackPs(c *cli.Context, stdio IO) error {
+	name, err := stackArg(c, "stack ps STACK")
+	if err != nil {
+		return err
+	}
+	return withSnapshot(c, stdio, func(e *runEnv, sn *snapshot) error {
+		st, ok := sn.state.Stacks[name]
+		if !ok {
+			return fmt.Errorf("no stack %q (stacks: %s)", name, strings.Join(sn.state.StackNames(), ", "))
+		}
+		var svcs []*cluster.Service
+		for _, k := range sortedKeys(st.Services) {
+			svcs = append(svcs, st.Services[k].Current)
+		}
+		return e.printReplicas(sn.replicaViews(svcs), c.Bool("no-trunc"), sn)
+	})
+}

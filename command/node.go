@@ -1,0 +1,198 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/engine"
+	"github.com/drover-sh/drover/ssh"
+)
+
+func nodeCommand(stdio IO) *cli.Command {
+	return &cli.Command{
+		Name:  "node",
+		Usage: "list and inspect the inventory's hosts",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "ls",
+				Aliases:   []string{"list"},
+				Usage:     "show every host: reachable or not, engine, platform, capacity",
+				ArgsUsage: " ",
+				Action:    func(c *cli.Context) error { return runNodeLs(c, stdio) },
+			},
+			{
+				Name:      "inspect",
+				Usage:     "print one host's facts as JSON",
+				ArgsUsage: "NODE",
+				Action:    func(c *cli.Context) error { return runNodeInspect(c, stdio) },
+			},
+		},
+	}
+}
+
+// nodeView is a node as `node ls --output json` shows it.
+type nodeView struct {
+	Name          string            `json:"name"`
+	Address       string            `json:"address"`
+	Role          cluster.Role      `json:"role"`
+	Status        string            `json:"status"` // Ready | Down
+	Reason        string            `json:"reason,omitempty"`
+	Availability  string            `json:"availability"`
+	EngineVersion string            `json:"engine_version"`
+	OS            string            `json:"os"`
+	Arch          string            `json:"arch"`
+	CPUs          int               `json:"cpus"`
+	MemoryBytes   int64             `json:"memory_bytes"`
+	Labels        map[string]string `json:"labels"`
+}
+
+// probeNodes asks every host for its facts, one round trip each, in parallel.
+func probeNodes(ctx context.Context, e *runEnv, names []string) []cluster.Node {
+	nodes := make([]cluster.Node, len(names))
+	idx := map[string]int{}
+	for i, n := range names {
+		h, _ := e.inv.Host(n)
+		nodes[i] = cluster.Node{Name: h.Name, Address: h.Address, Role: h.Role, Labels: h.Labels, Availability: cluster.Active}
+		idx[n] = i
+	}
+	var mu sync.Mutex
+	err := e.pool.ForEach(ctx, names, e.parallel, func(ctx context.Context, name string, c *ssh.Client) error {
+		eng, err := e.engineFor(ctx, name)
+		if err != nil {
+			return err
+		}
+		facts, err := eng.Info(ctx)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		n := &nodes[idx[name]]
+		facts.Apply(n)
+		n.Ready = true
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		for _, he := range hostErrors(err) {
+			n := &nodes[idx[he.Host]]
+			n.Reason = engine.Reason(he.Err)
+			e.log.Debug().Str("host", he.Host).Err(he.Err).Msg("host not ready")
+		}
+	}
+	return nodes
+}
+
+// hostErrors unpacks the per-host errors of ssh.Pool.ForEach.
+func hostErrors(err error) []*ssh.HostError {
+	var out []*ssh.HostError
+	var walk func(error)
+	walk = func(err error) {
+		if he, ok := err.(*ssh.HostError); ok {
+			out = append(out, he)
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
+func toView(n cluster.Node) nodeView {
+	v := nodeView{Name: n.Name, Address: n.Address, Role: n.Role, Status: "Down", Reason: n.Reason,
+		Availability: string(n.Availability), EngineVersion: n.EngineVersion, OS: n.OS, Arch: n.Arch,
+		CPUs: n.CPUs, MemoryBytes: n.MemoryBytes, Labels: n.Labels}
+	if n.Ready {
+		v.Status = "Ready"
+	}
+	if v.Labels == nil {
+		v.Labels = map[string]string{}
+	}
+	return v
+}
+
+func runNodeLs(c *cli.Context, stdio IO) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("node ls takes no arguments")
+	}
+	e, err := newEnv(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	nodes := probeNodes(c.Context, e, e.inv.Names())
+	views := make([]nodeView, len(nodes))
+	for i, n := range nodes {
+		views[i] = toView(n)
+	}
+	if e.output == "json" {
+		return writeJSON(stdio.Stdout, views)
+	}
+	t := newTable(stdio.Stdout, "NAME", "ADDRESS", "ROLE", "STATUS", "AVAILABILITY", "ENGINE", "OS/ARCH", "CPUS", "MEMORY", "LABELS")
+	for _, v := range views {
+		status := v.Status
+		if v.Reason != "" {
+			status += " (" + v.Reason + ")"
+		}
+		platform, cpus, mem := "-", "-", "-"
+		if v.Status == "Ready" {
+			platform = v.OS + "/" + v.Arch
+			cpus = fmt.Sprint(v.CPUs)
+			mem = humanBytes(v.MemoryBytes)
+		}
+		t.row(v.Name, v.Address, string(v.Role), status, v.Availability, dash(v.EngineVersion), platform, cpus, mem, dash(strings.Join(cluster.SortedLabels(v.Labels), ",")))
+	}
+	return t.flush()
+}
+
+func runNodeInspect(c *cli.Context, stdio IO) error {
+	if c.NArg() != 1 {
+		return fmt.Errorf("usage: drover node inspect NODE")
+	}
+	e, err := newEnv(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	name := c.Args().First()
+	if _, ok := e.inv.Host(name); !ok {
+		return fmt.Errorf("no node %q in %s (nodes: %s)", name, e.inv.Path, strings.Join(e.inv.Names(), ", "))
+	}
+	nodes := probeNodes(c.Context, e, []string{name})
+	return writeJSON(stdio.Stdout, toView(nodes[0]))
+}
+
+func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,357 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/planner"
+	"github.com/drover-sh/drover/reconcile"
+	"github.com/drover-sh/drover/state"
+)
+
+// store returns the state backend named by the inventory.
+func (e *runEnv) store() (state.Store, error) {
+	switch e.inv.State.Backend {
+	case "local":
+		return &state.Local{Path: e.inv.State.Path, TTL: e.inv.State.LockTTL, OnTakeover: func(old state.LockInfo) {
+			e.log.Warn().Str("holder", old.Owner).Time("expired", old.Expires).Msg("taking over an expired state lock")
+		}}, nil
+	}
+	return nil, fmt.Errorf("state backend %q is not available in this drover", e.inv.State.Backend)
+}
+
+// readState reads the state, or starts a new one.
+func (e *runEnv) readState(ctx context.Context, st state.Store) (*state.State, error) {
+	s, err := st.Read(ctx)
+	if errors.Is(err, state.ErrNoState) {
+		return state.New(e.inv.Cluster), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Validate(e.inv.Cluster); err != nil {
+		return nil, fmt.Errorf("%s: %w", st.Describe(), err)
+	}
+	return s, nil
+}
+
+// lock takes the state lock for a run that may change things.
+func (e *runEnv) lock(ctx context.Context, st state.Store, command string) (state.Lock, error) {
+	owner, machine := whoami()
+	return state.LockWithRetry(ctx, st, state.LockInfo{Owner: owner, Machine: machine, PID: os.Getpid(), Command: command},
+		e.lockTimeout, 500*time.Millisecond)
+}
+
+// nodes builds the scheduler's view of the inventory, with the node
+// settings kept in the state.
+func (e *runEnv) nodes(s *state.State) []cluster.Node {
+	out := make([]cluster.Node, 0, len(e.inv.Hosts))
+	for _, h := range e.inv.Hosts {
+		n := cluster.Node{Name: h.Name, Address: h.Address, Role: h.Role, Availability: cluster.Active, Labels: map[string]string{}}
+		for k, v := range h.Labels {
+			n.Labels[k] = v
+		}
+		if ns, ok := s.Nodes[h.Name]; ok {
+			if ns.Availability != "" {
+				n.Availability = ns.Availability
+			}
+			for k, v := range ns.LabelsAdd {
+				n.Labels[k] = v
+			}
+			for _, k := range ns.LabelsRemove {
+				delete(n.Labels, k)
+			}
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// cluster returns the reconcile view of the hosts.
+func (e *runEnv) cluster(s *state.State) *reconcile.Cluster {
+	return &reconcile.Cluster{
+		Nodes:    e.nodes(s),
+		Connect:  e.engineFor,
+		Parallel: e.parallel,
+		Report:   e.reporter(),
+	}
+}
+
+// change is one run that may change the cluster: lock, read the state,
+// let mutate edit the desired state, observe, plan, show the plan, apply it
+// and save the new state version.
+type change struct {
+	Command      string   // for the audit trail and lock
+	Scope        []string // stacks the run may change; nil = all
+	DryRun       bool
+	DetailedExit bool
+	Quiet        bool // print nothing on stdout when there is nothing to do
+	// Mutate edits the desired state and returns a summary of the edit.
+	Mutate func(s *state.State) (string, error)
+	// BeforeApply runs after the plan is shown and before anything
+	// changes (e.g. image push).
+	BeforeApply func(ctx context.Context, w *reconcile.World, p *planner.Plan, d reconcile.Desired) error
+	// AfterApply runs after the containers (e.g. stack rm's networks).
+	AfterApply func(ctx context.Context, w *reconcile.World, s *state.State) (bool, error)
+	Timeout    time.Duration
+}
+
+// runResult is the JSON a change prints with --output json.
+type runResult struct {
+	Plan    *planner.Plan     `json:"plan"`
+	Changes int               `json:"changes"`
+	Applied bool              `json:"applied"`
+	Result  *reconcile.Result `json:"result,omitempty"`
+	Serial  int64             `json:"serial"`
+	Down    map[string]string `json:"down_hosts,omitempty"`
+	Error   string            `json:"error,omitempty"`
+}
+
+func (e *runEnv) runChange(ctx context.Context, ch change) error {
+	st, err := e.store()
+	if err != nil {
+		return err
+	}
+	if !ch.DryRun {
+		lk, err := e.lock(ctx, st, ch.Command)
+		if err != nil {
+			return err
+		}
+		defer lk.Release(context.WithoutCancel(ctx))
+		go func() {
+			select {
+			case <-lk.Lost():
+				e.log.Error().Msg("state lock lost: another run may have taken it")
+			case <-ctx.Done():
+			}
+		}()
+	}
+	s, err := e.readState(ctx, st)
+	if err != nil {
+		return err
+	}
+	before, _ := state.Marshal(s)
+	summary := ""
+	if ch.Mutate != nil {
+		if summary, err = ch.Mutate(s); err != nil {
+			return err
+		}
+	}
+	after, _ := state.Marshal(s)
+	desiredChanged := string(before) != string(after)
+
+	cl := e.cluster(s)
+	w := cl.Observe(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	down := map[string]string{}
+	for _, h := range w.Hosts {
+		if !h.Node.Ready {
+			down[h.Node.Name] = h.Node.Reason
+		}
+	}
+	scope := map[string]bool{}
+	for _, sc := range ch.Scope {
+		scope[sc] = true
+	}
+	d := desiredOf(s)
+	p, err := planner.Compute(planner.Input{
+		Services: s.Services(),
+		Scope:    scope,
+		Observed: w.Hosts,
+		Specs:    s.Specs(),
+		Networks: d.Networks,
+		Volumes:  d.Volumes,
+		Now:      time.Now(),
+	})
+	if err != nil {
+		return fmt.Errorf("nothing was changed: %w", err)
+	}
+	for _, warn := range p.Warnings {
+		e.log.Warn().Msg(warn)
+	}
+	out := runResult{Plan: p, Changes: p.Changes(), Serial: s.Serial, Down: down}
+	if e.output != "json" && (!p.Empty() || !ch.Quiet) {
+		e.renderPlan(p)
+	}
+	if ch.DryRun {
+		if e.output == "json" {
+			writeJSON(e.stdio.Stdout, out)
+		}
+		if ch.DetailedExit && !p.Empty() {
+			return withCode(ExitChanges, nil)
+		}
+		return nil
+	}
+	if ch.BeforeApply != nil {
+		if err := ch.BeforeApply(ctx, w, p, d); err != nil {
+			return err
+		}
+	}
+	var applyErr error
+	res := &reconcile.Result{}
+	if !p.Empty() {
+		res, applyErr = cl.Apply(ctx, p, w, d, reconcile.ApplyOptions{UpdateTimeout: ch.Timeout})
+	}
+	extraChanged := false
+	if ch.AfterApply != nil && applyErr == nil {
+		extraChanged, applyErr = ch.AfterApply(ctx, w, s)
+	}
+	changed := res.Changed() || extraChanged
+	if desiredChanged || changed || applyErr != nil {
+		recordOutcomes(s, res)
+		s.Serial++
+		who, _ := whoami()
+		result := "ok"
+		if applyErr != nil {
+			result = "failed"
+			var ue *reconcile.UpdateError
+			if errors.As(applyErr, &ue) {
+				result = strings.ReplaceAll(ue.State, "_", " ")
+			}
+		}
+		if summary == "" {
+			summary = summarize(res)
+		} else if changed {
+			summary += "; " + summarize(res)
+		}
+		s.AddRun(state.Run{Serial: s.Serial, Time: time.Now().UTC(), User: who, Command: ch.Command, Summary: summary, Result: result})
+		// Save even when the context was cancelled: what was applied must
+		// be on record.
+		if err := st.Write(context.WithoutCancel(ctx), s); err != nil {
+			return errors.Join(applyErr, fmt.Errorf("saving state to %s: %w", st.Describe(), err))
+		}
+	}
+	out.Applied, out.Result, out.Serial = true, res, s.Serial
+	if applyErr != nil {
+		out.Error = applyErr.Error()
+	}
+	if e.output == "json" {
+		writeJSON(e.stdio.Stdout, out)
+	} else if changed {
+		fmt.Fprintf(e.stdio.Stderr, "%s (serial %d)\n", summarize(res), s.Serial)
+	}
+	if applyErr != nil {
+		return applyErr
+	}
+	if ch.DetailedExit && (changed || desiredChanged) {
+		return withCode(ExitChanges, nil)
+	}
+	return nil
+}
+
+// desiredOf gathers the state's services, previous generations, networks
+// and volumes for Apply.
+func desiredOf(s *state.State) reconcile.Desired {
+	d := reconcile.Desired{
+		Services: map[string]*cluster.Service{},
+		Previous: map[string]*cluster.Service{},
+		Networks: map[string]cluster.Network{},
+		Volumes:  map[string]cluster.Volume{},
+	}
+	for _, st := range s.Stacks {
+		for _, svc := range st.Services {
+			d.Services[svc.Current.FullName()] = svc.Current
+			if len(svc.Previous) > 0 {
+				d.Previous[svc.Current.FullName()] = svc.Previous[0].Spec
+			}
+		}
+		for _, n := range st.Networks {
+			d.Networks[n.Name] = n
+		}
+		for _, v := range st.Volumes {
+			d.Volumes[v.Name] = v
+		}
+	}
+	return d
+}
+
+// recordOutcomes writes each service's rollout result into the state.
+func recordOutcomes(s *state.State, res *reconcile.Result) {
+	now := time.Now().UTC()
+	for _, o := range res.Services {
+		_, svc, ok := s.FindService(o.Service)
+		if !ok {
+			continue
+		}
+		svc.Update = &state.UpdateStatus{State: o.State, Reason: o.Reason, Started: now, Ended: now}
+		switch o.State {
+		case "completed":
+			svc.Meta.Result = "completed"
+		case "rollback_completed":
+			svc.Meta.Result = "rolled back"
+		default:
+			svc.Meta.Result = o.State
+		}
+	}
+}
+
+func summarize(r *reconcile.Result) string {
+	var c, u, rm, rb int
+	for _, o := range r.Services {
+		c += o.Created
+		u += o.Replaced
+		rm += o.Removed
+		rb += o.RolledBack
+	}
+	parts := []string{fmt.Sprintf("%d created", c), fmt.Sprintf("%d replaced", u), fmt.Sprintf("%d removed", rm)}
+	if rb > 0 {
+		parts = append(parts, fmt.Sprintf("%d rolled back", rb))
+	}
+	if r.Networks+r.Volumes > 0 {
+		parts = append(parts, fmt.Sprintf("%d networks, %d volumes created", r.Networks, r.Volumes))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// renderPlan prints the plan for people.
+func (e *runEnv) renderPlan(p *planner.Plan) {
+	if p.Empty() {
+		fmt.Fprintln(e.stdio.Stdout, "No changes: the cluster matches the desired state.")
+		return
+	}
+	p.Render(e.stdio.Stdout)
+}
+
+// reporter logs progress events: one line per event, JSON with
+// --log-format json.
+func (e *runEnv) reporter() reconcile.Reporter {
+	return reconcile.ReporterFunc(func(ev reconcile.Event) {
+		lvl := e.log.Info()
+		switch ev.Kind {
+		case reconcile.EventHostDown, reconcile.EventWarning:
+			lvl = e.log.Warn()
+		case reconcile.EventActionFailed:
+			lvl = e.log.Error()
+		case reconcile.EventReplica:
+			lvl = e.log.Debug()
+		}
+		l := lvl.Str("event", string(ev.Kind))
+		for k, v := range map[string]string{"host": ev.Host, "service": ev.Service, "slot": ev.Slot, "container": ev.Container, "action": string(ev.Action)} {
+			if v != "" {
+				l = l.Str(k, v)
+			}
+		}
+		l.Msg(ev.Message)
+	})
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var _ = json.Marshal

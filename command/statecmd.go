@@ -1,0 +1,78 @@
+package command
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/drover-sh/drover/state"
+)
+
+func nowUTC() time.Time { return time.Now().UTC() }
+
+func stateCommand(stdio IO) *cli.Command {
+	return &cli.Command{
+		Name:  "state",
+		Usage: "look at drover's state document",
+		Subcommands: []*cli.Command{
+			{Name: "show", Usage: "print the state document (JSON)", Action: func(c *cli.Context) error { return runStateShow(c, stdio) }},
+			{Name: "history", Usage: "list the runs that changed the cluster", Action: func(c *cli.Context) error { return runStateHistory(c, stdio) }},
+		},
+	}
+}
+
+func loadState(c *cli.Context, stdio IO) (*runEnv, *state.State, error) {
+	e, err := newEnv(c, stdio)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := e.store()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := e.readState(c.Context, st)
+	return e, s, err
+}
+
+func runStateShow(c *cli.Context, stdio IO) error {
+	e, s, err := loadState(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	data, err := state.Marshal(s)
+	if err != nil {
+		return err
+	}
+	_, err = stdio.Stdout.Write(data)
+	return err
+}
+
+func runStateHistory(c *cli.Context, stdio IO) error {
+	e, s, err := loadState(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if e.output == "json" {
+		h := s.History
+		if h == nil {
+			h = []state.Run{}
+		}
+		return writeJSON(stdio.Stdout, h)
+	}
+	t := newTable(stdio.Stdout, "SERIAL", "TIME", "USER", "COMMAND", "RESULT", "SUMMARY")
+	for i := len(s.History) - 1; i >= 0; i-- {
+		r := s.History[i]
+		t.row(strconv.FormatInt(r.Serial, 10), r.Time.Local().Format("2006-01-02 15:04:05"), r.User, r.Command, r.Result, r.Summary)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if len(s.History) == 0 {
+		fmt.Fprintln(stdio.Stderr, "no runs recorded yet")
+	}
+	return nil
+}

@@ -1,0 +1,52 @@
+// Package engine drives the docker CLI of one host through an ssh.Runner:
+// it turns drover's container specs into docker argv, runs them, and parses
+// what docker prints. Every command passes through Engine.run, the one place
+// that prefixes sudo and hands argv to the transport (which quotes it).
+package engine
+
+import (
+	"context"
+	"io"
+
+	"github.com/drover-sh/drover/ssh"
+)
+
+// Runner is the one method engine needs from the transport.
+type Runner interface {
+	Run(ctx context.Context, cmd ssh.Cmd) (ssh.Result, error)
+}
+
+// Engine is the docker engine of one host.
+type Engine struct {
+	Host    string // inventory name, for messages
+	Cluster string // value of the drover.cluster label
+	Sudo    bool   // run docker as `sudo -n docker`
+	R       Runner
+	// Audit, when set, is told every command that changes the host (not
+	// reads), after it ran, with its error. Arguments hold no secrets: env
+	// values travel on stdin.
+	Audit func(host string, argv []string, err error)
+}
+
+func (e *Engine) docker(args ...string) []string {
+	if e.Sudo {
+		return append([]string{"sudo", "-n", "docker"}, args...)
+	}
+	return append([]string{"docker"}, args...)
+}
+
+// read runs a docker command that changes nothing and returns its stdout.
+func (e *Engine) read(ctx context.Context, args ...string) ([]byte, error) {
+	res, err := e.R.Run(ctx, ssh.Cmd{Args: e.docker(args...)})
+	return res.Stdout, err
+}
+
+// mutate runs a docker command that changes the host.
+func (e *Engine) mutate(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
+	argv := e.docker(args...)
+	res, err := e.R.Run(ctx, ssh.Cmd{Args: argv, Stdin: stdin})
+	if e.Audit != nil {
+		e.Audit(e.Host, argv, err)
+	}
+	return res.Stdout, err
+}

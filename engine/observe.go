@@ -1,0 +1,206 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/ssh"
+)
+
+// observeScript gathers everything a plan needs from one host in one round
+// trip. It is a constant: the cluster name and the sudo switch arrive as
+// positional parameters, so nothing is spliced into the shell text.
+const observeScript = `set -u
+cluster=$1; mode=$2; shift 2
+d() { if [ "$mode" = sudo ]; then sudo -n docker "$@"; else docker "$@"; fi; }
+echo '##info'
+d info --format '{{json .}}' || exit 3
+[ "${1:-full}" = info ] && exit 0
+echo '##containers'
+ids=$(d ps -aq --no-trunc --filter "label=drover.cluster=$cluster") || exit 4
+if [ -n "$ids" ]; then d inspect $ids || exit 4; else echo '[]'; fi
+echo '##networks'
+d network ls --format '{{.Name}}' || exit 4
+echo '##volumes'
+d volume ls -q || exit 4
+echo '##images'
+d images --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}' || exit 4
+`
+
+func (e *Engine) mode() string {
+	if e.Sudo {
+		return "sudo"
+	}
+	return "plain"
+}
+
+func (e *Engine) infoCmd() ssh.Cmd {
+	return ssh.Cmd{Args: []string{"sh", "-c", observeScript, "drover-observe", e.Cluster, e.mode(), "info"}}
+}
+
+// Observation is one host's docker state.
+type Observation struct {
+	Facts    Facts
+	Replicas []cluster.Replica
+	Networks []string
+	Volumes  []string
+	// Images maps image references ("repo:tag") to image IDs.
+	Images map[string]string
+}
+
+// HasImage reports whether ref (as written in a compose file) is present.
+func (o *Observation) HasImage(ref string) (id string, ok bool) {
+	id, ok = o.Images[NormalizeRef(ref)]
+	if !ok && strings.HasPrefix(ref, "sha256:") {
+		for _, v := range o.Images {
+			if v == ref {
+				return v, true
+			}
+		}
+	}
+	return id, ok
+}
+
+// NormalizeRef writes an image reference as `docker images` lists it:
+// docker.io/library/ and docker.io/ dropped, ":latest" added when no tag.
+func NormalizeRef(ref string) string {
+	ref = strings.TrimPrefix(ref, "docker.io/library/")
+	ref = strings.TrimPrefix(ref, "docker.io/")
+	if strings.Contains(ref, "@") {
+		return ref
+	}
+	slash := strings.LastIndexByte(ref, '/')
+	if !strings.Contains(ref[slash+1:], ":") {
+		ref += ":latest"
+	}
+	return ref
+}
+
+// Observe reads the host's drover containers, networks, volumes and images
+// in one round trip.
+func (e *Engine) Observe(ctx context.Context) (*Observation, error) {
+	res, err := e.R.Run(ctx, ssh.Cmd{Args: []string{"sh", "-c", observeScript, "drover-observe", e.Cluster, e.mode(), "full"}})
+	if err != nil {
+		return nil, classify(err)
+	}
+	return parseObservation(e.Host, res.Stdout, string(res.Stderr))
+}
+
+func parseObservation(host string, out []byte, stderr string) (*Observation, error) {
+	sections := map[string][]byte{}
+	var cur string
+	for _, line := range bytes.SplitAfter(out, []byte("\n")) {
+		if t := bytes.TrimSpace(line); bytes.HasPrefix(t, []byte("##")) {
+			cur = string(t[2:])
+			continue
+		}
+		sections[cur] = append(sections[cur], line...)
+	}
+	facts, err := parseInfo(sections["info"], stderr)
+	if err != nil {
+		return nil, err
+	}
+	obs := &Observation{Facts: facts, Images: map[string]string{}}
+	if obs.Replicas, err = ParseInspect(host, sections["containers"]); err != nil {
+		return nil, err
+	}
+	obs.Networks = lines(sections["networks"])
+	obs.Volumes = lines(sections["volumes"])
+	for _, l := range lines(sections["images"]) {
+		ref, id, ok := strings.Cut(l, " ")
+		if ok && !strings.Contains(ref, "<none>") {
+			obs.Images[ref] = id
+		}
+	}
+	return obs, nil
+}
+
+func lines(b []byte) []string {
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// inspected is the subset of `docker inspect` used.
+type inspected struct {
+	ID      string `json:"Id"`
+	Name    string
+	Created time.Time
+	Image   string
+	Config  struct {
+		Image  string
+		Labels map[string]string
+	}
+	State struct {
+		Status     string
+		ExitCode   int
+		StartedAt  time.Time
+		FinishedAt time.Time
+		Health     *struct{ Status string }
+	}
+	RestartCount int
+	HostConfig   struct {
+		PortBindings map[string][]struct{ HostIP, HostPort string }
+	}
+}
+
+// ParseInspect parses `docker inspect` output into replicas.
+func ParseInspect(host string, data []byte) ([]cluster.Replica, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return nil, nil
+	}
+	var list []inspected
+	if err := json.Unmarshal(data, &list); err != nil {
+		return nil, fmt.Errorf("%s: cannot parse docker inspect: %w", host, err)
+	}
+	out := make([]cluster.Replica, 0, len(list))
+	for _, c := range list {
+		l := c.Config.Labels
+		gen, _ := strconv.Atoi(l[cluster.LabelGeneration])
+		r := cluster.Replica{
+			ID:         c.ID,
+			Name:       strings.TrimPrefix(c.Name, "/"),
+			Host:       host,
+			Stack:      l[cluster.LabelStack],
+			Service:    l[cluster.LabelService],
+			Slot:       l[cluster.LabelSlot],
+			SpecHash:   l[cluster.LabelSpec],
+			Generation: gen,
+			Image:      c.Config.Image,
+			ImageID:    c.Image,
+			State:      c.State.Status,
+			ExitCode:   c.State.ExitCode,
+			Restarts:   c.RestartCount,
+			Created:    c.Created,
+			StartedAt:  c.State.StartedAt,
+			FinishedAt: c.State.FinishedAt,
+		}
+		if c.State.Health != nil {
+			r.Health = c.State.Health.Status
+		}
+		for port, binds := range c.HostConfig.PortBindings {
+			_, proto, _ := strings.Cut(port, "/")
+			for _, b := range binds {
+				if b.HostPort != "" {
+					r.Ports = append(r.Ports, b.HostPort+"/"+proto)
+				}
+			}
+		}
+		sort.Strings(r.Ports)
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}

@@ -1,0 +1,36 @@
+package planner
+
+import (
+	"time"
+
+	"github.com/drover-sh/drover/cluster"
+)
+
+// Input is everything Compute looks at.
+type Input struct {
+	// Services is the desired state of every service drover knows, of all
+	// stacks: out-of-scope services are never changed, but their ports and
+	// reservations count when placing the others.
+	Services []*cluster.Service
+	// Scope lists the stacks this run may change; nil or empty means all.
+	Scope map[string]bool
+	// Observed has one entry per host, Ready or not. Down hosts carry no
+	// replicas: the planner cannot tell what runs there.
+	Observed []cluster.HostObservation
+	// Specs maps the spec hashes of earlier generations (from the state
+	// file) to their ContainerSpec, to describe what a replace changes.
+	Specs map[string]cluster.ContainerSpec
+	// Networks and Volumes are the stacks' networks and volumes keyed by
+	// docker name. They are only consulted to skip external ones, which drover
+	// never creates; a name missing here is created like a stack one.
+	Networks map[string]cluster.Network
+	Volumes  map[string]cluster.Volume
+	// Now is the planner's clock. No rule depends on it yet; it is part of
+	// the input so that future time-based rules keep Compute pure.
+	Now time.Time
+}
+
+// inScope reports whether this run may change the given stack.
+func (in *Input) inScope(stack string) bool {
+	return len(in.Scope) == 0 || in.Scope[stack]
+}

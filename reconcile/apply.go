@@ -1,0 +1,352 @@
+package reconcile
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/engine"
+	"github.com/drover-sh/drover/planner"
+)
+
+// Desired is what the plan was computed for.
+type Desired struct {
+	Services map[string]*cluster.Service // by full name
+	// Previous holds each service's previous generation, for automatic
+	// rollback; absent when there is none.
+	Previous map[string]*cluster.Service
+	Networks map[string]cluster.Network // by docker name
+	Volumes  map[string]cluster.Volume  // by docker name
+}
+
+// ApplyOptions tune Apply.
+type ApplyOptions struct {
+	// UpdateTimeout bounds each service's rollout when the service sets
+	// none (x-drover.update_timeout). Nothing waits forever.
+	UpdateTimeout time.Duration
+	// Poll is how often replicas are inspected while waiting; 0 = 250ms.
+	Poll time.Duration
+	// NewID makes the short id of a container name; nil = random.
+	NewID func() string
+}
+
+// Outcome says how one service's rollout ended.
+type Outcome struct {
+	Service    string `json:"service"`
+	State      string `json:"state"` // completed | paused | rollback_completed | failed
+	Reason     string `json:"reason,omitempty"`
+	Created    int    `json:"created"`
+	Replaced   int    `json:"replaced"`
+	Removed    int    `json:"removed"`
+	RolledBack int    `json:"rolled_back,omitempty"`
+}
+
+// Result sums up an Apply.
+type Result struct {
+	Services []Outcome `json:"services"`
+	Networks int       `json:"networks_created"`
+	Volumes  int       `json:"volumes_created"`
+}
+
+// Changed reports whether anything on the hosts changed.
+func (r *Result) Changed() bool {
+	if r.Networks+r.Volumes > 0 {
+		return true
+	}
+	for _, o := range r.Services {
+		if o.Created+o.Replaced+o.Removed+o.RolledBack > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// UpdateError reports a service whose rollout did not complete.
+type UpdateError struct {
+	Service string
+	State   string // paused | rollback_completed | failed
+	Reason  string
+}
+
+func (e *UpdateError) Error() string {
+	return fmt.Sprintf("%s: update %s: %s", e.Service, strings.ReplaceAll(e.State, "_", " "), e.Reason)
+}
+
+// Apply carries out a plan. Images are made present on every host that
+// needs them before anything changes; a host that lacks one and cannot pull
+// it stops the run with nothing changed.
+func (c *Cluster) Apply(ctx context.Context, p *planner.Plan, w *World, d Desired, opt ApplyOptions) (*Result, error) {
+	if opt.Poll <= 0 {
+		opt.Poll = 250 * time.Millisecond
+	}
+	if opt.NewID == nil {
+		opt.NewID = randomID
+	}
+	if opt.UpdateTimeout <= 0 {
+		opt.UpdateTimeout = 10 * time.Minute
+	}
+	res := &Result{}
+	if err := c.ensureImages(ctx, p, w, d); err != nil {
+		return res, err
+	}
+	if err := c.createResources(ctx, p, w, d, res); err != nil {
+		return res, err
+	}
+	var mu sync.Mutex
+	var errs []error
+	outcomes := map[string]Outcome{}
+	for _, level := range dependencyLevels(groupByService(p.Actions), d.Services) {
+		// Services of one level do not depend on each other: roll them
+		// out side by side.
+		var wg sync.WaitGroup
+		for _, group := range level {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				name := group[0].Service
+				out, err := c.applyService(ctx, group, d.Services[name], d.Previous[name], w, opt)
+				mu.Lock()
+				defer mu.Unlock()
+				outcomes[name] = out
+				if err != nil {
+					errs = append(errs, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	for _, name := range sortedHosts(outcomes) {
+		res.Services = append(res.Services, outcomes[name])
+	}
+	return res, errors.Join(errs...)
+}
+
+// dependencyLevels sorts service groups into levels: a service comes one
+// level after the deepest service it depends on. The planner already
+// rejected cycles.
+func dependencyLevels(groups [][]planner.Action, services map[string]*cluster.Service) [][][]planner.Action {
+	level := map[string]int{}
+	var depth func(name string, seen map[string]bool) int
+	depth = func(name string, seen map[string]bool) int {
+		if l, ok := level[name]; ok {
+			return l
+		}
+		svc := services[name]
+		if svc == nil || seen[name] {
+			return 0
+		}
+		seen[name] = true
+		l := 0
+		for _, dep := range svc.DependsOn {
+			l = max(l, depth(svc.Stack+"_"+dep, seen)+1)
+		}
+		level[name] = l
+		return l
+	}
+	var out [][][]planner.Action
+	for _, g := range groups {
+		l := depth(g[0].Service, map[string]bool{})
+		for len(out) <= l {
+			out = append(out, nil)
+		}
+		out[l] = append(out[l], g)
+	}
+	return out
+}
+
+// groupByService splits the plan's actions into per-service runs, keeping
+// the planner's (dependency) order and dropping keeps.
+func groupByService(actions []planner.Action) [][]planner.Action {
+	var out [][]planner.Action
+	idx := map[string]int{}
+	for _, a := range actions {
+		if a.Kind == planner.Keep {
+			continue
+		}
+		i, ok := idx[a.Service]
+		if !ok {
+			i = len(out)
+			idx[a.Service] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], a)
+	}
+	return out
+}
+
+func randomID() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 10)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// ensureImages checks every (host, image) the plan starts containers from
+// and pulls the missing ones, all before any change.
+func (c *Cluster) ensureImages(ctx context.Context, p *planner.Plan, w *World, d Desired) error {
+	type need struct{ host, image string }
+	seen := map[need]bool{}
+	var missing []need
+	for _, a := range p.Actions {
+		if a.Kind != planner.Create && a.Kind != planner.Replace {
+			continue
+		}
+		svc := d.Services[a.Service]
+		n := need{a.Host, svc.Container.Image}
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		if obs := w.Obs[a.Host]; obs != nil {
+			if _, ok := obs.HasImage(n.image); ok {
+				continue
+			}
+		}
+		missing = append(missing, n)
+	}
+	errs := make([]error, len(missing))
+	var g errgroup.Group
+	g.SetLimit(max(1, c.Parallel))
+	for i, n := range missing {
+		g.Go(func() error {
+			c.report(Event{Kind: EventPull, Host: n.host, Message: n.image})
+			if err := w.Engines[n.host].Pull(ctx, n.image); err != nil {
+				errs[i] = fmt.Errorf("image %s is not on %s and pulling it failed (%s): push it with `drover image push %s` or deploy with --push",
+					n.image, n.host, firstLine(err.Error()), n.image)
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("nothing was changed: %w", err)
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// createResources creates the plan's networks and volumes, hosts in parallel.
+func (c *Cluster) createResources(ctx context.Context, p *planner.Plan, w *World, d Desired, res *Result) error {
+	stackOf := func(host, name string, isNet bool) string {
+		for _, a := range p.Actions {
+			if a.Host != host || (a.Kind != planner.Create && a.Kind != planner.Replace) {
+				continue
+			}
+			svc := d.Services[a.Service]
+			if isNet {
+				for _, n := range svc.Container.Networks {
+					if n.Name == name {
+						return svc.Stack
+					}
+				}
+			} else {
+				for _, m := range svc.Container.Mounts {
+					if m.Type == "volume" && m.Source == name {
+						return svc.Stack
+					}
+				}
+			}
+		}
+		return ""
+	}
+	var mu sync.Mutex
+	var errs []error
+	var g errgroup.Group
+	g.SetLimit(max(1, c.Parallel))
+	byHost := map[string][]func() error{}
+	for _, n := range p.Networks {
+		def, ok := d.Networks[n.Name]
+		if !ok {
+			def = cluster.Network{Name: n.Name}
+		}
+		stack := stackOf(n.Host, n.Name, true)
+		byHost[n.Host] = append(byHost[n.Host], func() error {
+			err := w.Engines[n.Host].CreateNetwork(ctx, def, stack)
+			if err == nil {
+				mu.Lock()
+				res.Networks++
+				mu.Unlock()
+				c.report(Event{Kind: EventResource, Host: n.Host, Message: "network " + n.Name})
+			}
+			return err
+		})
+	}
+	for _, v := range p.Volumes {
+		def, ok := d.Volumes[v.Name]
+		if !ok {
+			def = cluster.Volume{Name: v.Name}
+		}
+		stack := stackOf(v.Host, v.Name, false)
+		byHost[v.Host] = append(byHost[v.Host], func() error {
+			err := w.Engines[v.Host].CreateVolume(ctx, def, stack)
+			if err == nil {
+				mu.Lock()
+				res.Volumes++
+				mu.Unlock()
+				c.report(Event{Kind: EventResource, Host: v.Host, Message: "volume " + v.Name})
+			}
+			return err
+		})
+	}
+	for host, steps := range byHost {
+		g.Go(func() error {
+			for _, step := range steps {
+				if err := step(); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("%s: %w", host, err))
+					mu.Unlock()
+					return nil
+				}
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	return errors.Join(errs...)
+}
+
+// labelsFor are the drover labels of a new container.
+func labelsFor(clusterName string, svc *cluster.Service, slot string) map[string]string {
+	return map[string]string{
+		cluster.LabelCluster:    clusterName,
+		cluster.LabelStack:      svc.Stack,
+		cluster.LabelService:    svc.FullName(),
+		cluster.LabelSlot:       slot,
+		cluster.LabelSpec:       svc.Container.Hash(),
+		cluster.LabelGeneration: strconv.Itoa(svc.Generation),
+	}
+}
+
+// sortedHosts returns map keys sorted, for deterministic fan-out.
+func sortedHosts[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var _ = engine.Container{}

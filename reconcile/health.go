@@ -1,0 +1,106 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/drover-sh/drover/cluster"
+)
+
+// Docker's healthcheck defaults, used to bound how long a replica may take
+// to become healthy when the spec does not say.
+const (
+	defaultHealthInterval = 30 * time.Second
+	defaultHealthTimeout  = 30 * time.Second
+	defaultHealthRetries  = 3
+)
+
+// healthLimit is how long a replica may stay "starting": start_period +
+// retries × (interval + timeout).
+func healthLimit(h *cluster.Healthcheck) time.Duration {
+	interval, timeout, retries, start := defaultHealthInterval, defaultHealthTimeout, defaultHealthRetries, time.Duration(0)
+	if h != nil {
+		if h.Interval > 0 {
+			interval = h.Interval
+		}
+		if h.Timeout > 0 {
+			timeout = h.Timeout
+		}
+		if h.Retries > 0 {
+			retries = h.Retries
+		}
+		start = h.StartPeriod
+	}
+	return start + time.Duration(retries)*(interval+timeout)
+}
+
+// waitHealthy watches new replicas until each has been running (and, with
+// a healthcheck, healthy) for the monitor window. A replica fails when it
+// exits, restarts, turns unhealthy, or does not become healthy in time.
+func (c *Cluster) waitHealthy(ctx context.Context, w *World, list []started, svc *cluster.Service, monitor, poll time.Duration) error {
+	if len(list) == 0 {
+		return nil
+	}
+	limit := healthLimit(svc.Container.Healthcheck)
+	byHost := map[string][]string{}
+	for _, s := range list {
+		byHost[s.host] = append(byHost[s.host], s.id)
+	}
+	readySince := map[string]time.Time{}
+	lastState := map[string]string{}
+	begin := time.Now()
+	for {
+		passed := 0
+		for _, host := range sortedHosts(byHost) {
+			reps, err := w.Engines[host].Inspect(ctx, byHost[host]...)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("%s: inspect new replicas: %w", host, err)
+			}
+			sort.Slice(reps, func(i, j int) bool { return reps[i].Name < reps[j].Name })
+			for _, r := range reps {
+				state := r.State
+				if r.Health != "" {
+					state += "/" + r.Health
+				}
+				if lastState[r.ID] != state {
+					lastState[r.ID] = state
+					c.report(Event{Kind: EventReplica, Host: host, Service: r.Service, Slot: r.Slot, Container: r.Name, Message: state})
+				}
+				switch {
+				case r.State == cluster.StateExited || r.State == cluster.StateDead:
+					return fmt.Errorf("replica %s on %s exited (code %d)", r.Name, host, r.ExitCode)
+				case r.Restarts > 0 || r.State == cluster.StateRestarting:
+					return fmt.Errorf("replica %s on %s restarted", r.Name, host)
+				case r.Health == "unhealthy":
+					return fmt.Errorf("replica %s on %s is unhealthy", r.Name, host)
+				case r.Health == "starting":
+					if time.Since(begin) > limit {
+						return fmt.Errorf("replica %s on %s did not become healthy within %s", r.Name, host, limit)
+					}
+					continue
+				case r.State != cluster.StateRunning:
+					continue
+				}
+				since, ok := readySince[r.ID]
+				if !ok {
+					since = time.Now()
+					readySince[r.ID] = since
+				}
+				if time.Since(since) >= monitor {
+					passed++
+				}
+			}
+		}
+		if passed == len(list) {
+			return nil
+		}
+		if err := sleep(ctx, poll); err != nil {
+			return err
+		}
+	}
+}

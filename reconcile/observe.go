@@ -1,0 +1,107 @@
+package reconcile
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/engine"
+)
+
+// Connect returns the docker engine of a host (dialling it if needed).
+type Connect func(ctx context.Context, host string) (*engine.Engine, error)
+
+// Cluster is what a run talks to: the hosts by name and how to reach them.
+type Cluster struct {
+	Nodes    []cluster.Node // inventory + state settings; facts filled by Observe
+	Connect  Connect
+	Parallel int
+	Report   Reporter
+}
+
+// World is the observed state of every host.
+type World struct {
+	Hosts   []cluster.HostObservation // in Nodes order
+	Obs     map[string]*engine.Observation
+	Engines map[string]*engine.Engine // Ready hosts only
+	Errors  map[string]error          // why a host is Down
+}
+
+// Ready returns the names of the hosts that answered.
+func (w *World) Ready() []string {
+	var out []string
+	for _, h := range w.Hosts {
+		if h.Node.Ready {
+			out = append(out, h.Node.Name)
+		}
+	}
+	return out
+}
+
+// Replicas returns every observed replica.
+func (w *World) Replicas() []cluster.Replica {
+	var out []cluster.Replica
+	for _, h := range w.Hosts {
+		out = append(out, h.Replicas...)
+	}
+	return out
+}
+
+// Observe reads every host in one round trip each, all in parallel. A host
+// that cannot be reached is marked not Ready with the reason; that is not an
+// error of Observe.
+func (c *Cluster) Observe(ctx context.Context) *World {
+	w := &World{
+		Hosts:   make([]cluster.HostObservation, len(c.Nodes)),
+		Obs:     map[string]*engine.Observation{},
+		Engines: map[string]*engine.Engine{},
+		Errors:  map[string]error{},
+	}
+	var mu sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(max(1, c.Parallel))
+	for i, n := range c.Nodes {
+		w.Hosts[i].Node = n
+		w.Hosts[i].Node.Ready = false
+		g.Go(func() error {
+			eng, err := c.Connect(ctx, n.Name)
+			var obs *engine.Observation
+			if err == nil {
+				obs, err = eng.Observe(ctx)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			h := &w.Hosts[i]
+			if err != nil {
+				h.Node.Reason = engine.Reason(err)
+				w.Errors[n.Name] = err
+				c.report(Event{Kind: EventHostDown, Host: n.Name, Message: h.Node.Reason, Err: err})
+				return nil
+			}
+			obs.Facts.Apply(&h.Node)
+			h.Node.Ready = true
+			h.Node.Reason = ""
+			h.Replicas = obs.Replicas
+			h.Networks = obs.Networks
+			h.Volumes = obs.Volumes
+			for _, id := range obs.Images {
+				h.Images = append(h.Images, id)
+			}
+			sort.Strings(h.Images)
+			w.Obs[n.Name] = obs
+			w.Engines[n.Name] = eng
+			return nil
+		})
+	}
+	g.Wait()
+	return w
+}
+
+func (c *Cluster) report(e Event) {
+	if c.Report != nil {
+		c.Report.Report(e)
+	}
+}

@@ -1,0 +1,197 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/planner"
+)
+
+// rollingUpdate replaces replicas in batches of update_config.parallelism,
+// each batch gated on its replicas staying up (and healthy) for the monitor
+// window. A failure past max_failure_ratio triggers failure_action.
+func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, svc, prev *cluster.Service, w *World, opt ApplyOptions, out Outcome) (Outcome, error) {
+	pol := svc.Update
+	timeout := svc.UpdateTimeout
+	if timeout <= 0 {
+		timeout = opt.UpdateTimeout
+	}
+	uctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	var done []started // replaced in this run, for rollback
+	failures := 0
+	var firstFailure string
+	stopFirst := pol.Order != "start-first"
+	if !stopFirst && publishesHostPorts(&svc.Container) {
+		stopFirst = true
+		c.report(Event{Kind: EventWarning, Service: svc.FullName(), Message: "start-first cannot bind a published host port twice on one host: replacing stop-first"})
+	}
+	for i, batch := range batches(replaces, pol.Parallelism) {
+		if i > 0 && pol.Delay > 0 {
+			if err := sleep(uctx, pol.Delay); err != nil {
+				break
+			}
+		}
+		c.report(Event{Kind: EventBatch, Service: svc.FullName(), Message: fmt.Sprintf("batch %d: %d replica(s), %s", i+1, len(batch), map[bool]string{true: "stop-first", false: "start-first"}[stopFirst])})
+		news, err := c.replaceBatch(uctx, w, batch, svc, opt, stopFirst)
+		if err == nil {
+			err = c.waitHealthy(uctx, w, news, svc, pol.Monitor, opt.Poll)
+		}
+		if err == nil && !stopFirst {
+			// start-first: the old replicas go only once the new ones passed.
+			_, err = c.forEach(uctx, batch, func(ctx context.Context, a planner.Action) error {
+				return c.remove(ctx, w, planner.Action{Kind: planner.Remove, Host: a.Host, Service: a.Service, Slot: a.Slot, Old: a.Old}, grace(svc))
+			})
+		}
+		done = append(done, news...)
+		if err == nil {
+			out.Replaced += len(news)
+			continue
+		}
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("update did not finish within %s (update_timeout)", timeout)
+		}
+		if ctx.Err() != nil { // interrupted: the next run continues from here
+			out.State, out.Reason = "failed", "interrupted"
+			return out, ctx.Err()
+		}
+		failures += len(batch)
+		if firstFailure == "" {
+			firstFailure = err.Error()
+		}
+		c.report(Event{Kind: EventActionFailed, Service: svc.FullName(), Message: err.Error(), Err: err})
+		if !stopFirst {
+			// The old replicas still run: drop the failed new ones.
+			c.dropStarted(ctx, w, news)
+			done = done[:len(done)-len(news)]
+		}
+		ratio := float64(failures) / float64(len(replaces))
+		if pol.FailureAction == "continue" && uctx.Err() == nil {
+			continue
+		}
+		if ratio <= pol.MaxFailureRatio && uctx.Err() == nil {
+			continue
+		}
+		switch {
+		case pol.FailureAction == "rollback" && prev != nil:
+			n, rerr := c.rollback(ctx, w, done, prev, opt)
+			out.RolledBack = n
+			out.State, out.Reason = "rollback_completed", firstFailure
+			if rerr != nil {
+				out.State = "failed"
+				out.Reason = firstFailure + "; rollback failed: " + rerr.Error()
+			}
+		case pol.FailureAction == "rollback":
+			out.State, out.Reason = "paused", firstFailure+" (no previous generation to roll back to)"
+		default:
+			out.State, out.Reason = "paused", firstFailure
+		}
+		return out, &UpdateError{Service: svc.FullName(), State: out.State, Reason: out.Reason}
+	}
+	if failures > 0 {
+		out.Reason = fmt.Sprintf("%d replica(s) failed: %s", failures, firstFailure)
+		if float64(failures)/float64(len(replaces)) > pol.MaxFailureRatio {
+			out.State = "failed"
+			return out, &UpdateError{Service: svc.FullName(), State: out.State, Reason: out.Reason}
+		}
+	}
+	return out, nil
+}
+
+func grace(svc *cluster.Service) time.Duration {
+	if svc != nil && svc.Container.StopGracePeriod != nil {
+		return *svc.Container.StopGracePeriod
+	}
+	return 0
+}
+
+// replaceBatch starts the batch's new replicas; stop-first removes each old
+// one just before.
+func (c *Cluster) replaceBatch(ctx context.Context, w *World, batch []planner.Action, svc *cluster.Service, opt ApplyOptions, stopFirst bool) ([]started, error) {
+	news := make([]started, len(batch))
+	ok := make([]bool, len(batch))
+	_, err := c.fanOut(ctx, len(batch), func(ctx context.Context, i int) error {
+		b := batch[i]
+		if stopFirst {
+			if err := c.remove(ctx, w, b, grace(svc)); err != nil {
+				return err
+			}
+		}
+		s, err := c.create(ctx, w, b, svc, opt)
+		if err != nil {
+			return err
+		}
+		news[i], ok[i] = s, true
+		return nil
+	})
+	var got []started
+	for i := range news {
+		if ok[i] {
+			got = append(got, news[i])
+		}
+	}
+	return got, err
+}
+
+func batches(actions []planner.Action, parallelism int) [][]planner.Action {
+	if parallelism <= 0 || parallelism > len(actions) {
+		parallelism = len(actions)
+	}
+	var out [][]planner.Action
+	for len(actions) > 0 {
+		n := min(parallelism, len(actions))
+		out = append(out, actions[:n])
+		actions = actions[n:]
+	}
+	return out
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// dropStarted removes containers this run started.
+func (c *Cluster) dropStarted(ctx context.Context, w *World, list []started) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	for _, s := range list {
+		if eng := w.Engines[s.host]; eng != nil {
+			err := eng.Remove(cctx, s.id, time.Second)
+			c.reportDone(planner.Remove, s.host, "", s.slot, s.name, err)
+		}
+	}
+}
+
+// rollback puts the previous generation back on every slot this run
+// replaced, with rollback_config's policy.
+func (c *Cluster) rollback(ctx context.Context, w *World, done []started, prev *cluster.Service, opt ApplyOptions) (int, error) {
+	var actions []planner.Action
+	for _, s := range done {
+		actions = append(actions, planner.Action{
+			Kind: planner.Replace, Service: prev.FullName(), Stack: prev.Stack, Slot: s.slot, Host: s.host,
+			Old: &cluster.Replica{ID: s.id, Name: s.name, Host: s.host, Slot: s.slot}, Generation: prev.Generation,
+			Reason: "rollback",
+		})
+	}
+	if len(actions) == 0 {
+		return 0, nil
+	}
+	rb := *prev
+	rb.Update = prev.Rollback
+	rb.Update.FailureAction = "pause"
+	rctx := context.WithoutCancel(ctx)
+	c.report(Event{Kind: EventBatch, Service: prev.FullName(), Message: fmt.Sprintf("rolling back %d replica(s) to generation %d", len(actions), prev.Generation)})
+	out, err := c.rollingUpdate(rctx, actions, &rb, nil, w, opt, Outcome{})
+	return out.Replaced, err
+}

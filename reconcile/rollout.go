@@ -1,0 +1,176 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/engine"
+	"github.com/drover-sh/drover/planner"
+)
+
+// started is a container this run created.
+type started struct {
+	host, id, name, slot string
+	old                  *cluster.Replica // the replica it replaces, if any
+	at                   time.Time
+}
+
+// applyService carries out one service's actions: removals, then new
+// replicas, then replacements in rolling batches.
+func (c *Cluster) applyService(ctx context.Context, actions []planner.Action, svc, prev *cluster.Service, w *World, opt ApplyOptions) (Outcome, error) {
+	out := Outcome{Service: actions[0].Service, State: "completed"}
+	var removes, moveRemoves, creates, replaces []planner.Action
+	moved := map[string]bool{}
+	for _, a := range actions {
+		if a.Kind == planner.Create && a.From != "" {
+			moved[a.Slot] = true
+		}
+	}
+	for _, a := range actions {
+		switch a.Kind {
+		case planner.Remove:
+			if moved[a.Slot] {
+				moveRemoves = append(moveRemoves, a)
+			} else {
+				removes = append(removes, a)
+			}
+		case planner.Create:
+			creates = append(creates, a)
+		case planner.Replace:
+			replaces = append(replaces, a)
+		}
+	}
+	grace := func(r *cluster.Replica) time.Duration {
+		if svc != nil && svc.Container.StopGracePeriod != nil {
+			return *svc.Container.StopGracePeriod
+		}
+		return 0
+	}
+	var errs []error
+	// Removals first: they free ports and capacity for what follows.
+	n, err := c.forEach(ctx, removes, func(ctx context.Context, a planner.Action) error {
+		return c.remove(ctx, w, a, grace(a.Old))
+	})
+	out.Removed += n
+	errs = append(errs, err)
+	if svc == nil || ctx.Err() != nil {
+		return out, errors.Join(errs...)
+	}
+	n, err = c.forEach(ctx, creates, func(ctx context.Context, a planner.Action) error {
+		_, err := c.create(ctx, w, a, svc, opt)
+		return err
+	})
+	out.Created += n
+	errs = append(errs, err)
+	n, err = c.forEach(ctx, moveRemoves, func(ctx context.Context, a planner.Action) error {
+		return c.remove(ctx, w, a, grace(a.Old))
+	})
+	out.Removed += n
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil || len(replaces) == 0 {
+		if err != nil {
+			out.State = "failed"
+			out.Reason = firstLine(err.Error())
+		}
+		return out, err
+	}
+	return c.rollingUpdate(ctx, replaces, svc, prev, w, opt, out)
+}
+
+// forEach runs fn over actions in parallel (bounded) and counts successes.
+func (c *Cluster) forEach(ctx context.Context, actions []planner.Action, fn func(context.Context, planner.Action) error) (int, error) {
+	return c.fanOut(ctx, len(actions), func(ctx context.Context, i int) error { return fn(ctx, actions[i]) })
+}
+
+// fanOut runs fn(0..n-1) in parallel (bounded by Parallel), stops starting
+// new work once ctx is done, and counts successes.
+func (c *Cluster) fanOut(ctx context.Context, n int, fn func(context.Context, int) error) (int, error) {
+	var mu sync.Mutex
+	done := 0
+	var errs []error
+	var g errgroup.Group
+	g.SetLimit(max(1, c.Parallel))
+	for i := 0; i < n; i++ {
+		g.Go(func() error {
+			if ctx.Err() != nil {
+				return nil
+			}
+			err := fn(ctx, i)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				done++
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	if ctx.Err() != nil {
+		errs = append(errs, ctx.Err())
+	}
+	return done, errors.Join(errs...)
+}
+
+func (c *Cluster) remove(ctx context.Context, w *World, a planner.Action, grace time.Duration) error {
+	eng := w.Engines[a.Host]
+	if eng == nil {
+		return fmt.Errorf("%s: host is not reachable", a.Host)
+	}
+	c.report(Event{Kind: EventActionStart, Action: planner.Remove, Host: a.Host, Service: a.Service, Slot: a.Slot, Container: a.Old.Name, Message: a.Reason})
+	err := eng.Remove(ctx, a.Old.ID, grace)
+	c.reportDone(planner.Remove, a.Host, a.Service, a.Slot, a.Old.Name, err)
+	if err != nil {
+		return fmt.Errorf("remove %s on %s: %w", a.Old.Name, a.Host, err)
+	}
+	return nil
+}
+
+func (c *Cluster) reportDone(kind planner.Kind, host, service, slot, name string, err error) {
+	ev := Event{Kind: EventActionDone, Action: kind, Host: host, Service: service, Slot: slot, Container: name}
+	if err != nil {
+		ev.Kind = EventActionFailed
+		ev.Err = err
+		ev.Message = firstLine(err.Error())
+	}
+	c.report(ev)
+}
+
+// create starts the new container of a create or replace action.
+func (c *Cluster) create(ctx context.Context, w *World, a planner.Action, svc *cluster.Service, opt ApplyOptions) (started, error) {
+	eng := w.Engines[a.Host]
+	if eng == nil {
+		return started{}, fmt.Errorf("%s: host is not reachable", a.Host)
+	}
+	name := a.ContainerName(opt.NewID())
+	c.report(Event{Kind: EventActionStart, Action: planner.Create, Host: a.Host, Service: a.Service, Slot: a.Slot, Container: name, Message: a.Reason})
+	id, err := eng.Create(ctx, engine.Container{Name: name, Labels: labelsFor(eng.Cluster, svc, a.Slot), Spec: &svc.Container})
+	c.reportDone(planner.Create, a.Host, a.Service, a.Slot, name, err)
+	if err != nil {
+		// A container that was created but failed to start would block
+		// the name and linger: remove it.
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		eng.Remove(cleanup, name, time.Second)
+		cancel()
+		return started{}, fmt.Errorf("create %s on %s: %w", name, a.Host, err)
+	}
+	return started{host: a.Host, id: id, name: name, slot: a.Slot, old: a.Old, at: time.Now()}, nil
+}
+
+// publishesHostPorts reports whether two replicas of the spec could not
+// run side by side on one host.
+func publishesHostPorts(s *cluster.ContainerSpec) bool {
+	for _, p := range s.Ports {
+		if p.Published != 0 {
+			return true
+		}
+	}
+	return false
+}

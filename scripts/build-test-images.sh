@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# build-test-images.sh OUTDIR — build drover's test images without Docker.
+#
+# Builds internal/testapp as a static binary and packs it, with
+# internal/testimage/cmd/mkimage, into docker-archive tarballs for `docker load`
+# (e.g. `scripts/lab.sh load OUTDIR/all.tar`):
+#
+#   app-v1.tar      drover-test/app:v1      VERSION=v1, healthcheck
+#   app-v2.tar      drover-test/app:v2      VERSION=v2, healthcheck
+#   app-v3-bad.tar  drover-test/app:v3-bad  VERSION=v3 FAIL_HEALTH=1, healthcheck (turns unhealthy)
+#   app-crash.tar   drover-test/app:crash   CRASH=1 (exits 1 at start)
+#   app-nohc.tar    drover-test/app:nohc    VERSION=v1, no healthcheck
+#   all.tar         the five app images above in one tarball (one shared layer)
+#   big-v1.tar      drover-test/big:v1      app + 10 MiB pseudo-random file (not in all.tar)
+#   images.txt      image ID, layer bytes, tags
+#   app             the static testapp binary
+#
+# The output is deterministic: the same Go toolchain gives the same image IDs.
+set -euo pipefail
+
+OUT=${1:-}
+[[ -n $OUT ]] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+cd "$ROOT"
+export CGO_ENABLED=0 GOOS=linux GOARCH=amd64
+go build -trimpath -buildvcs=false -ldflags='-s -w' -o "$OUT/app" ./internal/testapp
+MK=$(mktemp -d)
+trap 'rm -rf "$MK"' EXIT
+go build -trimpath -buildvcs=false -o "$MK/mkimage" ./internal/testimage/cmd/mkimage
+
+mk() { "$MK/mkimage" -binary "$OUT/app" "$@"; }
+{
+	mk -tag drover-test/app:v1 -env VERSION=v1 -healthcheck -o "$OUT/app-v1.tar"
+	mk -tag drover-test/app:v2 -env VERSION=v2 -healthcheck -o "$OUT/app-v2.tar"
+	mk -tag drover-test/app:v3-bad -env VERSION=v3 -env FAIL_HEALTH=1 -healthcheck -o "$OUT/app-v3-bad.tar"
+	mk -tag drover-test/app:crash -env VERSION=crash -env CRASH=1 -o "$OUT/app-crash.tar"
+	mk -tag drover-test/app:nohc -env VERSION=v1 -o "$OUT/app-nohc.tar"
+	mk -tag drover-test/big:v1 -env VERSION=big-v1 -healthcheck -pad-size $((10 << 20)) -pad-seed drover-big-v1 -o "$OUT/big-v1.tar"
+} >"$MK/ids"
+
+cat >"$MK/all.json" <<EOF
+[
+ {"tags":["drover-test/app:v1"],"binary":"$OUT/app","env":["VERSION=v1"],"healthcheck":true},
+ {"tags":["drover-test/app:v2"],"binary":"$OUT/app","env":["VERSION=v2"],"healthcheck":true},
+ {"tags":["drover-test/app:v3-bad"],"binary":"$OUT/app","env":["VERSION=v3","FAIL_HEALTH=1"],"healthcheck":true},
+ {"tags":["drover-test/app:crash"],"binary":"$OUT/app","env":["VERSION=crash","CRASH=1"]},
+ {"tags":["drover-test/app:nohc"],"binary":"$OUT/app","env":["VERSION=v1"]}
+]
+EOF
+"$MK/mkimage" -spec "$MK/all.json" -o "$OUT/all.tar" >"$MK/ids-all"
+# The combined tarball must hold exactly the images of the single ones.
+if ! diff <(grep -v drover-test/big "$MK/ids" | sort) <(sort "$MK/ids-all") >/dev/null; then
+	echo "build-test-images: all.tar differs from the single tarballs" >&2
+	diff <(grep -v drover-test/big "$MK/ids" | sort) <(sort "$MK/ids-all") >&2 || true
+	exit 1
+fi
+cp "$MK/ids" "$OUT/images.txt"
+cat "$OUT/images.txt"
+stat -c "%10s %n" "$OUT"/*.tar "$OUT/app"

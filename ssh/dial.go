@@ -1,0 +1,160 @@
+package ssh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// DefaultMaxSessions bounds concurrent sessions on one connection. sshd
+// refuses more than MaxSessions (default 10) open channels; we stay below
+// that with room for the SFTP session.
+const DefaultMaxSessions = 8
+
+// dialer holds what the dials of one Pool share: parsed known_hosts files
+// (and their append lock) and decrypted identity files.
+type dialer struct {
+	knownHosts  *knownHostsFiles
+	keys        *keyCache
+	maxSessions int
+}
+
+func newDialer(maxSessions int) *dialer {
+	if maxSessions <= 0 {
+		maxSessions = DefaultMaxSessions
+	}
+	return &dialer{knownHosts: newKnownHostsFiles(), keys: newKeyCache(), maxSessions: maxSessions}
+}
+
+// Dial connects to the host described by cfg, through its jump hosts, and
+// verifies every hop against cfg.KnownHostsFile. Errors are *DialError;
+// Reason summarises them. Use a Pool to connect to many hosts.
+func Dial(ctx context.Context, cfg Config) (*Client, error) {
+	return newDialer(DefaultMaxSessions).dial(ctx, cfg)
+}
+
+func (d *dialer) dial(ctx context.Context, cfg Config) (*Client, error) {
+	cfg = cfg.withDefaults()
+	name := cfg.displayName()
+	fail := func(via string, err error) error {
+		return &DialError{Host: name, Addr: cfg.Addr(), Via: via, Err: err}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fail("", err)
+	}
+	creds, err := gatherCredentials(cfg, d.keys)
+	if err != nil {
+		return nil, fail("", err)
+	}
+	// Agent signatures are only needed during the handshakes.
+	defer creds.close()
+	kh := d.knownHosts.get(cfg.KnownHostsFile)
+
+	// One deadline for the whole chain, so that a dead host costs at most
+	// ConnectTimeout however many hops it has.
+	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+
+	hops := append(slices.Clone(cfg.Jumps), cfg.Endpoint)
+	chain := make([]*gossh.Client, 0, len(hops))
+	for i, hop := range hops {
+		hopName, via := name, ""
+		if i < len(hops)-1 {
+			hopName, via = hop.Host, hop.String()
+		}
+		if hop.User == "" {
+			hop.User = cfg.User
+		}
+		var prev *gossh.Client
+		if i > 0 {
+			prev = chain[i-1]
+		}
+		c, err := dialHop(ctx, prev, hop, hopName, cfg.AcceptNewHostKeys, creds, kh)
+		if err != nil {
+			closeAll(chain)
+			return nil, fail(via, classifyDialError(ctx, cfg, creds, err))
+		}
+		chain = append(chain, c)
+	}
+	return newClient(name, cfg, chain, d.maxSessions), nil
+}
+
+// dialHop opens the TCP connection to hop, directly or tunnelled through
+// prev, and runs the SSH handshake under ctx's deadline.
+func dialHop(ctx context.Context, prev *gossh.Client, hop Endpoint, name string, acceptNew bool,
+	creds *credentials, kh *knownHostsFile) (*gossh.Client, error) {
+	addr := hop.Addr()
+	check, err := kh.check(name, addr, acceptNew)
+	if err != nil {
+		return nil, err
+	}
+	var conn net.Conn
+	if prev == nil {
+		var nd net.Dialer
+		conn, err = nd.DialContext(ctx, "tcp", addr)
+	} else {
+		conn, err = prev.DialContext(ctx, "tcp", addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	// The handshake itself knows no context: bound it with a deadline on
+	// the connection and cut that short if ctx is cancelled.
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	cc, chans, reqs, err := gossh.NewClientConn(conn, addr, &gossh.ClientConfig{
+		User:              hop.User,
+		Auth:              creds.authMethods(),
+		HostKeyCallback:   check.callback,
+		HostKeyAlgorithms: check.algorithms,
+	})
+	if !stop() && err == nil {
+		// ctx ended right after the handshake, and the past deadline may
+		// already be set: the connection is unusable.
+		cc.Close()
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, err // NewClientConn closed conn
+	}
+	conn.SetDeadline(time.Time{})
+	return gossh.NewClient(cc, chans, reqs), nil
+}
+
+// classifyDialError replaces x/crypto's generic wrappers with errors that
+// say what went wrong.
+func classifyDialError(ctx context.Context, cfg Config, creds *credentials, err error) error {
+	var hke *HostKeyError
+	switch {
+	case errors.As(err, &hke):
+		return hke
+	case isAuthFailure(err):
+		return creds.authFailed()
+	case errors.Is(ctx.Err(), context.Canceled):
+		return ctx.Err()
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err):
+		return fmt.Errorf("%w: no SSH connection within %s", ErrTimeout, cfg.ConnectTimeout)
+	}
+	return err
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// closeAll closes a hop chain, innermost connection first.
+func closeAll(chain []*gossh.Client) {
+	for i := len(chain) - 1; i >= 0; i-- {
+		chain[i].Close()
+	}
+}

@@ -1,0 +1,102 @@
+package ssh
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Sentinel errors, matched with errors.Is.
+var (
+	// ErrAuthFailed: the server rejected every key we offered, or we had
+	// none to offer.
+	ErrAuthFailed = errors.New("auth failed")
+	// ErrTimeout: TCP connect plus handshake did not finish within
+	// Config.ConnectTimeout.
+	ErrTimeout = errors.New("timeout")
+	// ErrClientClosed: the Client was closed, by Close or because its
+	// keepalive went unanswered.
+	ErrClientClosed = errors.New("ssh connection closed")
+	// ErrPoolClosed: the Pool was closed.
+	ErrPoolClosed = errors.New("ssh pool closed")
+)
+
+// hostNamer is implemented by errors whose message already starts with the
+// host name, so HostError does not repeat it.
+type hostNamer interface{ hostName() string }
+
+// DialError reports that a host could not be connected to.
+type DialError struct {
+	Host string // inventory name
+	Addr string // host:port of the target, "" if not resolved
+	Via  string // the jump hop that failed; "" when the target itself failed
+	Err  error
+}
+
+func (e *DialError) Error() string {
+	var named hostNamer
+	if e.Via == "" && errors.As(e.Err, &named) && named.hostName() == e.Host {
+		return e.Err.Error() // e.g. a HostKeyError, which names host and address
+	}
+	s := "ssh " + e.Host
+	if e.Addr != "" {
+		s += " (" + e.Addr + ")"
+	}
+	if e.Via != "" {
+		s += " via jump host " + e.Via
+	}
+	return s + ": " + e.Err.Error()
+}
+
+func (e *DialError) Unwrap() error    { return e.Err }
+func (e *DialError) hostName() string { return e.Host }
+
+// HostError attributes an error to a host; Pool.ForEach joins one per
+// failed host.
+type HostError struct {
+	Host string
+	Err  error
+}
+
+func (e *HostError) Error() string {
+	var named hostNamer
+	if errors.As(e.Err, &named) && named.hostName() == e.Host {
+		return e.Err.Error()
+	}
+	return e.Host + ": " + e.Err.Error()
+}
+
+func (e *HostError) Unwrap() error    { return e.Err }
+func (e *HostError) hostName() string { return e.Host }
+
+// IdentityError reports an identity file that cannot be used.
+type IdentityError struct {
+	Path string
+	// Encrypted is set when the key needs a passphrase that we don't have.
+	Encrypted bool
+	Err       error // nil when Encrypted
+}
+
+func (e *IdentityError) Error() string {
+	if e.Encrypted {
+		return fmt.Sprintf("identity file %s is encrypted: add it to ssh-agent or set DROVER_SSH_PASSPHRASE", tildePath(e.Path))
+	}
+	return fmt.Sprintf("identity file %s: %v", tildePath(e.Path), e.Err)
+}
+
+func (e *IdentityError) Unwrap() error { return e.Err }
+
+// tildePath shortens a path under the home directory to ~/..., the way
+// users write it in ssh configs.
+func tildePath(p string) string {
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" || home == "/" {
+		return p
+	}
+	if rel, ok := strings.CutPrefix(p, home+string(filepath.Separator)); ok {
+		return "~/" + filepath.ToSlash(rel)
+	}
+	return p
+}

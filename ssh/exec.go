@@ -1,0 +1,162 @@
+package ssh
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// Cmd is one remote command. There is deliberately no way to pass a
+// pre-built command line: Args are quoted by Join. A caller that needs a
+// pipeline passes []string{"sh", "-c", script, "sh", arg1, ...}, which
+// keeps the arguments out of the script text.
+type Cmd struct {
+	Args   []string
+	Stdin  io.Reader // optional; streamed, then EOF is sent
+	Stdout io.Writer // optional; nil captures into Result.Stdout
+	Stderr io.Writer // optional; nil captures into Result.Stderr
+}
+
+// Result holds the captured output of a command whose Cmd.Stdout or
+// Cmd.Stderr was nil.
+type Result struct {
+	Stdout, Stderr []byte
+}
+
+// Runner runs commands on one host. *Client implements it; tests of
+// higher layers can substitute a fake.
+type Runner interface {
+	Run(ctx context.Context, cmd Cmd) (Result, error)
+}
+
+// Run runs cmd in a new session. A non-zero exit is returned as *ExitError
+// together with the captured output. When ctx ends, the remote process is
+// sent SIGKILL, the session is closed and ctx's error is returned.
+//
+// If the remote command exits before consuming Stdin, Run returns without
+// waiting for Stdin: the goroutine copying it ends at its next Read.
+func (c *Client) Run(ctx context.Context, cmd Cmd) (Result, error) {
+	line, err := commandLine(cmd.Args)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", c.name, err)
+	}
+	if err := c.acquire(ctx); err != nil {
+		return Result{}, err
+	}
+	defer c.release()
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+
+	sess, err := c.conn.NewSession()
+	if err != nil {
+		return Result{}, c.sessionError(cmd.Args, err)
+	}
+	defer sess.Close()
+
+	var stdout, stderr bytes.Buffer
+	sess.Stdout = cmd.Stdout
+	if sess.Stdout == nil {
+		sess.Stdout = &stdout
+	}
+	// stderr is always captured, in part, for the ExitError message.
+	head := &headWriter{max: maxExitStderr}
+	if cmd.Stderr != nil {
+		sess.Stderr = io.MultiWriter(cmd.Stderr, head)
+	} else {
+		sess.Stderr = io.MultiWriter(&stderr, head)
+	}
+	if cmd.Stdin != nil {
+		in, err := sess.StdinPipe()
+		if err != nil {
+			return Result{}, c.sessionError(cmd.Args, err)
+		}
+		// Not waited for: see the doc comment.
+		go func() {
+			io.Copy(in, cmd.Stdin)
+			in.Close()
+		}()
+	}
+
+	if err := sess.Start(line); err != nil {
+		return Result{}, c.sessionError(cmd.Args, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		sess.Signal(gossh.SIGKILL)
+		sess.Close()
+		// Wait returns once the server acknowledged the close (or the
+		// connection died); after that no goroutine writes to the
+		// caller's writers any more.
+		<-done
+		return Result{}, ctx.Err()
+	}
+
+	res := Result{}
+	if cmd.Stdout == nil {
+		res.Stdout = stdout.Bytes()
+	}
+	if cmd.Stderr == nil {
+		res.Stderr = stderr.Bytes()
+	}
+	var exit *gossh.ExitError
+	var missing *gossh.ExitMissingError
+	switch {
+	case err == nil:
+		return res, nil
+	case errors.As(err, &exit):
+		return res, newExitError(c.name, cmd.Args, exit.ExitStatus(), exit.Signal(), head.bytes())
+	case errors.As(err, &missing):
+		return res, newExitError(c.name, cmd.Args, -1, "", head.bytes())
+	}
+	return res, c.sessionError(cmd.Args, err)
+}
+
+// commandLine validates argv and quotes it.
+func commandLine(args []string) (string, error) {
+	if len(args) == 0 {
+		return "", errors.New("empty command")
+	}
+	for _, a := range args {
+		if strings.IndexByte(a, 0) >= 0 {
+			return "", fmt.Errorf("argument %q contains a NUL byte", a)
+		}
+	}
+	return Join(args), nil
+}
+
+func (c *Client) sessionError(args []string, err error) error {
+	return fmt.Errorf("%s: %s: %w", c.name, summarizeArgs(args), err)
+}
+
+// headWriter keeps the first max bytes written to it.
+type headWriter struct {
+	max int
+	buf bytes.Buffer
+	cut bool
+}
+
+func (w *headWriter) Write(p []byte) (int, error) {
+	if room := w.max - w.buf.Len(); room < len(p) {
+		w.buf.Write(p[:max(room, 0)])
+		w.cut = true
+	} else {
+		w.buf.Write(p)
+	}
+	return len(p), nil
+}
+
+func (w *headWriter) bytes() []byte {
+	if w.cut {
+		return append(w.buf.Bytes(), "\n[...]"...)
+	}
+	return w.buf.Bytes()
+}

@@ -1,0 +1,199 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/drover-sh/drover/cluster"
+)
+
+func TestLocalReadWrite(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), "sub", "s.json")
+	st := &Local{Path: p}
+	if _, err := st.Read(ctx); !errors.Is(err, ErrNoState) {
+		t.Fatalf("read of missing file: %v", err)
+	}
+	s := New("lab")
+	s.Serial = 1
+	svc := &cluster.Service{Stack: "demo", Name: "web", Generation: 1, Container: cluster.ContainerSpec{Image: "a:1"}}
+	s.Stacks["demo"] = &Stack{Name: "demo", Services: map[string]*Service{"web": {Current: svc}}}
+	if err := st.Write(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	s.Serial = 2
+	if err := st.Write(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Serial != 2 || got.Lineage != s.Lineage || got.Stacks["demo"].Services["web"].Current.Container.Image != "a:1" {
+		t.Fatalf("read back %+v", got)
+	}
+	if err := got.Validate("lab"); err != nil {
+		t.Fatal(err)
+	}
+	backup, err := (&Local{Path: p + ".backup"}).Read(ctx)
+	if err != nil || backup.Serial != 1 {
+		t.Fatalf("backup: %v serial %v", err, backup)
+	}
+	fi, _ := os.Stat(p)
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode %v, want 0600", fi.Mode().Perm())
+	}
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(p), ".*tmp*"))
+	if len(left) != 0 {
+		t.Errorf("temp files left: %v", left)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	s := New("a")
+	s.Format = Format + 1
+	if err := s.Validate("a"); !errors.Is(err, ErrNewerFormat) {
+		t.Errorf("newer format: %v", err)
+	}
+	s = New("a")
+	if err := s.Validate("b"); err == nil || !strings.Contains(err.Error(), `cluster "a"`) {
+		t.Errorf("cluster mismatch: %v", err)
+	}
+}
+
+func TestCorruptStateNamesBackup(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "s.json")
+	os.WriteFile(p, []byte("{not json"), 0o600)
+	_, err := (&Local{Path: p}).Read(context.Background())
+	if err == nil || !strings.Contains(err.Error(), ".backup") {
+		t.Fatalf("corrupt read: %v", err)
+	}
+}
+
+func TestLocalLock(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), "s.json")
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	a := &Local{Path: p, TTL: time.Minute, Now: clock}
+	lk, err := a.Lock(ctx, LockInfo{Owner: "alice@lap", PID: 1, Command: "stack deploy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Lock(ctx, LockInfo{Owner: "bob@ci"})
+	var held *LockHeldError
+	if !errors.As(err, &held) || !errors.Is(err, ErrLockHeld) || held.Holder.Owner != "alice@lap" {
+		t.Fatalf("second lock: %v", err)
+	}
+	if !strings.Contains(err.Error(), "alice@lap") || !strings.Contains(err.Error(), "stack deploy") {
+		t.Errorf("message does not name the holder: %v", err)
+	}
+	info, _ := a.LockStatus(ctx)
+	if info == nil || info.Owner != "alice@lap" {
+		t.Fatalf("status %+v", info)
+	}
+	if err := lk.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := a.LockStatus(ctx); info != nil {
+		t.Fatalf("lock still there after release: %+v", info)
+	}
+	lk2, err := a.Lock(ctx, LockInfo{Owner: "bob@ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lk2.Release(ctx)
+
+	// An expired lock is taken over, and the takeover is reported.
+	now = now.Add(2 * time.Minute)
+	var took []LockInfo
+	c := &Local{Path: p, TTL: time.Minute, Now: clock, OnTakeover: func(o LockInfo) { took = append(took, o) }}
+	lk3, err := c.Lock(ctx, LockInfo{Owner: "carol@cron"})
+	if err != nil {
+		t.Fatalf("takeover: %v", err)
+	}
+	if len(took) != 1 || took[0].Owner != "bob@ci" {
+		t.Fatalf("takeover report %+v", took)
+	}
+	// The old holder's release must not remove the new holder's lock.
+	lk2.Release(ctx)
+	if info, _ := c.LockStatus(ctx); info == nil || info.Owner != "carol@cron" {
+		t.Fatalf("after stale release: %+v", info)
+	}
+	lk3.Release(ctx)
+}
+
+func TestLockRenewAndLost(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), "s.json")
+	a := &Local{Path: p, TTL: 150 * time.Millisecond}
+	lk, err := a.Lock(ctx, LockInfo{Owner: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond) // several TTLs: renewal must keep it
+	if _, err := a.Lock(ctx, LockInfo{Owner: "b"}); !errors.Is(err, ErrLockHeld) {
+		t.Fatalf("lock expired despite renewal: %v", err)
+	}
+	a.ForceUnlock(ctx)
+	select {
+	case <-lk.Lost():
+	case <-time.After(time.Second):
+		t.Fatal("holder not told its lock was lost")
+	}
+	lk.Release(ctx)
+}
+
+func TestLockContention(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), "s.json")
+	var mu sync.Mutex
+	inside, maxInside := 0, 0
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := &Local{Path: p, TTL: time.Minute}
+			lk, err := LockWithRetry(ctx, st, LockInfo{Owner: "w"}, 10*time.Second, 2*time.Millisecond)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			inside++
+			if inside > maxInside {
+				maxInside = inside
+			}
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+			mu.Lock()
+			inside--
+			mu.Unlock()
+			lk.Release(ctx)
+		}()
+	}
+	wg.Wait()
+	if maxInside != 1 {
+		t.Fatalf("%d runs held the lock at once", maxInside)
+	}
+}
+
+func TestPushKeepsGenerations(t *testing.T) {
+	var sv Service
+	for g := 1; g <= MaxGenerations+5; g++ {
+		sv.Push(&cluster.Service{Name: "web", Generation: g}, GenerationMeta{Generation: g})
+	}
+	if sv.Current.Generation != MaxGenerations+5 || len(sv.Previous) != MaxGenerations || sv.Previous[0].Spec.Generation != MaxGenerations+4 {
+		t.Fatalf("current %d, %d previous, newest previous %d", sv.Current.Generation, len(sv.Previous), sv.Previous[0].Spec.Generation)
+	}
+	if sv.Previous[0].Meta.Result != "superseded" {
+		t.Errorf("result %q", sv.Previous[0].Meta.Result)
+	}
+}

@@ -1,0 +1,213 @@
+package state
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/drover-sh/drover/cluster"
+)
+
+// Format is the state document version this drover writes. A newer one is
+// refused rather than silently downgraded.
+const Format = 1
+
+// MaxHistory bounds the run history and the generations kept per service.
+const (
+	MaxHistory     = 200
+	MaxGenerations = 20
+)
+
+// State is the whole document.
+type State struct {
+	Format  int    `json:"format"`
+	Lineage string `json:"lineage"`
+	Serial  int64  `json:"serial"`
+	Cluster string `json:"cluster"`
+
+	Stacks  map[string]*Stack       `json:"stacks"`
+	Nodes   map[string]NodeSettings `json:"nodes,omitempty"`
+	History []Run                   `json:"history"`
+}
+
+// Stack is a deployed stack's desired state.
+type Stack struct {
+	Name     string                     `json:"name"`
+	Networks map[string]cluster.Network `json:"networks,omitempty"`
+	Volumes  map[string]cluster.Volume  `json:"volumes,omitempty"`
+	Services map[string]*Service        `json:"services"` // by compose service name
+}
+
+// Service is one service's desired spec and the generations before it.
+type Service struct {
+	Current  *cluster.Service `json:"current"`
+	Previous []Generation     `json:"previous,omitempty"` // newest first
+	// Update describes the last rolling update of Current.
+	Update *UpdateStatus `json:"update,omitempty"`
+	// Meta of the current generation.
+	Meta GenerationMeta `json:"meta"`
+}
+
+// Generation is an earlier desired spec of a service, kept for rollback and
+// history.
+type Generation struct {
+	Spec *cluster.Service `json:"spec"`
+	Meta GenerationMeta   `json:"meta"`
+}
+
+// GenerationMeta says when and by whom a generation was made, and how its
+// rollout ended.
+type GenerationMeta struct {
+	Generation int       `json:"generation"`
+	Time       time.Time `json:"time"`
+	By         string    `json:"by"`
+	Command    string    `json:"command,omitempty"`
+	Changes    []string  `json:"changes,omitempty"`
+	Result     string    `json:"result,omitempty"` // completed | paused | rolled back | failed | superseded
+}
+
+// UpdateStatus is the state of a service's rolling update.
+type UpdateStatus struct {
+	State   string    `json:"state"` // updating | completed | paused | rollback_completed | failed
+	Reason  string    `json:"reason,omitempty"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended,omitempty"`
+}
+
+// NodeSettings are per-node settings kept in the state (drover node update).
+type NodeSettings struct {
+	Availability cluster.Availability `json:"availability,omitempty"`
+	LabelsAdd    map[string]string    `json:"labels_add,omitempty"`
+	LabelsRemove []string             `json:"labels_remove,omitempty"`
+}
+
+// Run is one audit-trail entry.
+type Run struct {
+	Serial  int64     `json:"serial"`
+	Time    time.Time `json:"time"`
+	User    string    `json:"user"` // user@machine
+	Command string    `json:"command"`
+	Summary string    `json:"summary"`
+	Result  string    `json:"result"` // ok | failed | paused | rolled back
+}
+
+// New returns an empty state with a fresh lineage.
+func New(clusterName string) *State {
+	return &State{
+		Format:  Format,
+		Lineage: newLineage(),
+		Cluster: clusterName,
+		Stacks:  map[string]*Stack{},
+		Nodes:   map[string]NodeSettings{},
+	}
+}
+
+func newLineage() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// ErrNewerFormat is returned for a state written by a newer drover.
+var ErrNewerFormat = errors.New("state file was written by a newer drover")
+
+// Validate checks a state read from a store.
+func (s *State) Validate(clusterName string) error {
+	if s.Format > Format {
+		return fmt.Errorf("%w (format %d, this drover knows up to %d): upgrade drover", ErrNewerFormat, s.Format, Format)
+	}
+	if s.Lineage == "" {
+		return errors.New("state has no lineage")
+	}
+	if clusterName != "" && s.Cluster != "" && s.Cluster != clusterName {
+		return fmt.Errorf("state belongs to cluster %q, the inventory says %q", s.Cluster, clusterName)
+	}
+	if s.Stacks == nil {
+		s.Stacks = map[string]*Stack{}
+	}
+	if s.Nodes == nil {
+		s.Nodes = map[string]NodeSettings{}
+	}
+	return nil
+}
+
+// Services returns every desired service of every stack, sorted by full name.
+func (s *State) Services() []*cluster.Service {
+	var out []*cluster.Service
+	for _, st := range s.Stacks {
+		for _, svc := range st.Services {
+			out = append(out, svc.Current)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].FullName() < out[j].FullName() })
+	return out
+}
+
+// StackNames returns the stack names, sorted.
+func (s *State) StackNames() []string {
+	out := make([]string, 0, len(s.Stacks))
+	for n := range s.Stacks {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// FindService finds a service by full name (STACK_SERVICE).
+func (s *State) FindService(fullName string) (*Stack, *Service, bool) {
+	for _, st := range s.Stacks {
+		for _, svc := range st.Services {
+			if svc.Current.FullName() == fullName {
+				return st, svc, true
+			}
+		}
+	}
+	return nil, nil, false
+}
+
+// Specs returns every container spec the state knows (current and earlier
+// generations) by hash, so a plan can say what changed.
+func (s *State) Specs() map[string]cluster.ContainerSpec {
+	out := map[string]cluster.ContainerSpec{}
+	for _, st := range s.Stacks {
+		for _, svc := range st.Services {
+			out[svc.Current.Container.Hash()] = svc.Current.Container
+			for _, g := range svc.Previous {
+				out[g.Spec.Container.Hash()] = g.Spec.Container
+			}
+		}
+	}
+	return out
+}
+
+// AddRun appends an audit entry, keeping at most MaxHistory.
+func (s *State) AddRun(r Run) {
+	s.History = append(s.History, r)
+	if n := len(s.History) - MaxHistory; n > 0 {
+		s.History = append([]Run(nil), s.History[n:]...)
+	}
+}
+
+// Push makes svc the current generation of a service, keeping the old one
+// in Previous.
+func (sv *Service) Push(next *cluster.Service, meta GenerationMeta) {
+	if sv.Current != nil {
+		old := sv.Meta
+		if old.Result == "" {
+			old.Result = "superseded"
+		}
+		sv.Previous = append([]Generation{{Spec: sv.Current, Meta: old}}, sv.Previous...)
+		if len(sv.Previous) > MaxGenerations {
+			sv.Previous = sv.Previous[:MaxGenerations]
+		}
+	}
+	sv.Current = next
+	sv.Meta = meta
+	sv.Update = nil
+}
