@@ -11,8 +11,8 @@ import "time"
 // their compose order (order matters to docker for most of them).
 type ContainerSpec struct {
 	Image       string              `json:"image"`
-	Command     []string            `json:"command,omitempty"`    // nil = image default
-	Entrypoint  []string            `json:"entrypoint,omitempty"` // nil = image default
+	Command     []string            `json:"command"`    // nil = image default, [] = none
+	Entrypoint  []string            `json:"entrypoint"` // nil = image default, [] = none
 	Env         map[string]string   `json:"env,omitempty"`
 	Labels      map[string]string   `json:"labels,omitempty"`
 	Ports       []Port              `json:"ports,omitempty"`

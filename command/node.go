@@ -82,7 +82,7 @@ func probeNodes(ctx context.Context, e *runEnv, names []string) []cluster.Node {
 		for _, he := range hostErrors(err) {
 			n := &nodes[idx[he.Host]]
 			n.Reason = engine.Reason(he.Err)
-			e.log.Debug().Str("host", he.Host).Err(he.Err).Msg("host not ready")
+			e.log.Warn().Str("host", he.Host).Msg(he.Err.Error())
 		}
 	}
 	return nodes

@@ -28,6 +28,7 @@ type converter struct {
 	raws    []rawFile
 
 	warnings []Warning
+	warned   map[string]bool // service/key already warned about
 	// networks and volumes referenced by the services (compose keys)
 	usedNetworks map[string]bool
 	usedVolumes  map[string]bool
@@ -90,6 +91,13 @@ func (c *converter) convert() (*cluster.Stack, error) {
 }
 
 func (c *converter) warnService(service, key, note string) {
+	if c.warned == nil {
+		c.warned = map[string]bool{}
+	}
+	if c.warned[service+"/"+key] {
+		return // one warning per key
+	}
+	c.warned[service+"/"+key] = true
 	msg := "key " + key + " is not supported by drover (ignored)"
 	if note != "" {
 		msg += ": " + note

@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/drover-sh/drover/cluster"
@@ -17,6 +18,7 @@ type candidate struct {
 	completed bool   // exited 0 under a restart policy that leaves it so: a finished job
 	leave     string // why it may not stay on its node; "" if it may
 	onNode    int    // running containers of its service on its node (tie-break)
+	slot      slotKey
 }
 
 // pending is a slot that needs a new container.
@@ -98,6 +100,13 @@ func (s *service) leaveReason(n *node) string {
 // collect sorts every observed container into its service, accounts the
 // out-of-scope ones, and removes in-scope containers whose service is gone.
 func (w *world) collect() {
+	// One allocation for all copies and candidates instead of one each.
+	total := 0
+	for _, n := range w.nodes {
+		total += len(n.obs.Replicas)
+	}
+	copies := make([]cluster.Replica, 0, total)
+	cands := make([]candidate, 0, total)
 	for _, n := range w.nodes {
 		if !n.ready() {
 			if k := len(n.obs.Replicas); k > 0 {
@@ -116,16 +125,18 @@ func (w *world) collect() {
 				w.occupyForeign(n, r, s)
 				continue
 			}
-			cp := *r
+			copies = append(copies, *r)
+			cp := &copies[len(copies)-1]
 			cp.Host = n.name
 			if s == nil {
 				w.removed[r.Service] = append(w.removed[r.Service], Action{
 					Kind: Remove, Service: r.Service, Stack: stack, Slot: r.Slot, Host: n.name,
-					Old: &cp, Generation: r.Generation, Reason: "service removed",
+					Old: cp, Generation: r.Generation, Reason: "service removed",
 				})
 				continue
 			}
-			c := &candidate{r: &cp, node: n, running: r.Running(), upToDate: r.SpecHash == s.hash}
+			cands = append(cands, candidate{r: cp, node: n, running: r.Running(), upToDate: r.SpecHash == s.hash})
+			c := &cands[len(cands)-1]
 			c.completed = r.State == cluster.StateExited && r.ExitCode == 0 && finishedOK(s.spec.Container.Restart)
 			c.leave = s.leaveReason(n)
 			s.candidates = append(s.candidates, c)
@@ -165,55 +176,67 @@ func (w *world) classify(s *service) {
 			perNode[c.node]++
 		}
 	}
-	bySlot := make(map[string][]*candidate)
+	cs := s.candidates[:0:0]
 	for _, c := range s.candidates {
 		c.onNode = perNode[c.node]
-		slot := c.r.Slot
-		if s.global && slot != c.node.name {
+		if s.global && c.r.Slot != c.node.name {
 			s.remove(c, w.misplacedReason(s, c))
 			continue
 		}
-		bySlot[slot] = append(bySlot[slot], c)
+		c.slot = makeSlotKey(c.r.Slot, s.replicas(), s.global)
+		cs = append(cs, c)
 	}
-	slots := make([]string, 0, len(bySlot))
-	for slot := range bySlot {
-		slots = append(slots, slot)
-	}
-	sort.Slice(slots, func(i, j int) bool {
-		return makeSlotKey(slots[i], s.replicas(), s.global).less(makeSlotKey(slots[j], s.replicas(), s.global))
+	// One sort brings each slot's containers together, best first.
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].slot != cs[j].slot {
+			return cs[i].slot.less(cs[j].slot)
+		}
+		return better(cs[i], cs[j])
 	})
 
-	for _, slot := range slots {
-		cs := bySlot[slot]
-		sort.Slice(cs, func(i, j int) bool { return better(cs[i], cs[j]) })
-		for _, c := range cs[1:] {
-			s.remove(c, "duplicate of slot "+slot)
+	filled := make([]bool, len(w.nodes)) // global: by node index
+	if !s.global {
+		filled = make([]bool, s.replicas()+1) // replicated: by slot number
+	}
+	for i := 0; i < len(cs); {
+		best, slot := cs[i], cs[i].r.Slot
+		j := i + 1
+		for ; j < len(cs) && cs[j].slot == best.slot; j++ {
+			s.remove(cs[j], "duplicate of slot "+slot)
 		}
-		best := cs[0]
-		if why := s.unwantedSlot(slot, best); why != "" {
+		i = j
+		if why := w.unwantedSlot(s, slot, best); why != "" {
 			s.remove(best, why)
 			continue
+		}
+		if s.global {
+			filled[best.node.idx] = true
+		} else {
+			filled[best.slot.num] = true
 		}
 		s.decide(slot, best)
 	}
 
-	// Empty slots.
+	// Empty slots, in slot order.
 	if s.global {
 		for _, n := range w.nodes {
-			if bySlot[n.name] == nil && n.ready() && n.availability() == cluster.Active && s.failedConstraint(n.info) == nil {
+			if !filled[n.idx] && n.ready() && n.availability() == cluster.Active && s.failedConstraint(n.info) == nil {
 				s.pending = append(s.pending, &pending{slot: n.name, node: n, why: "new replica"})
 			}
 		}
 	} else {
 		for i := 1; i <= s.replicas(); i++ {
-			slot := fmt.Sprint(i)
-			if bySlot[slot] == nil {
-				s.pending = append(s.pending, &pending{slot: slot, why: "new replica"})
+			if !filled[i] {
+				s.pending = append(s.pending, &pending{slot: strconv.Itoa(i), why: "new replica"})
 			}
 		}
 	}
-	sort.SliceStable(s.pending, func(i, j int) bool {
-		return makeSlotKey(s.pending[i].slot, s.replicas(), s.global).less(makeSlotKey(s.pending[j].slot, s.replicas(), s.global))
+	sortPending(s.pending, s.replicas(), s.global)
+}
+
+func sortPending(ps []*pending, replicas int, global bool) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		return makeSlotKey(ps[i].slot, replicas, global).less(makeSlotKey(ps[j].slot, replicas, global))
 	})
 }
 
@@ -227,14 +250,16 @@ func (w *world) misplacedReason(s *service, c *candidate) string {
 // unwantedSlot says why a slot has no place in the desired state: beyond
 // the replica count, from the other mode, or (global) a node that no longer
 // takes the service.
-func (s *service) unwantedSlot(slot string, best *candidate) string {
+func (w *world) unwantedSlot(s *service, slot string, best *candidate) string {
 	if s.global {
 		return best.leave // drained, or a constraint no longer met
 	}
 	n, ok := parseSlot(slot)
 	switch {
-	case !ok:
+	case !ok && w.byName[slot] != nil:
 		return "mode changed to replicated"
+	case !ok:
+		return fmt.Sprintf("invalid slot %q", slot)
 	case n > s.replicas():
 		return "scale down"
 	}
@@ -275,9 +300,7 @@ func (s *service) enforceMaxPerNode() {
 	if max <= 0 || s.global {
 		return
 	}
-	sort.Slice(s.keeps, func(i, j int) bool {
-		return makeSlotKey(s.keeps[i].r.Slot, s.replicas(), false).less(makeSlotKey(s.keeps[j].r.Slot, s.replicas(), false))
-	})
+	sort.Slice(s.keeps, func(i, j int) bool { return s.keeps[i].slot.less(s.keeps[j].slot) })
 	seen := make(map[*node]int)
 	kept := s.keeps[:0]
 	for _, c := range s.keeps {
@@ -295,9 +318,7 @@ func (s *service) enforceMaxPerNode() {
 		s.pending = append(s.pending, &pending{slot: c.r.Slot, old: c, why: why, moved: true})
 	}
 	s.keeps = kept
-	sort.SliceStable(s.pending, func(i, j int) bool {
-		return makeSlotKey(s.pending[i].slot, s.replicas(), false).less(makeSlotKey(s.pending[j].slot, s.replicas(), false))
-	})
+	sortPending(s.pending, s.replicas(), false)
 }
 
 // occupyKept accounts the containers that stay, before anything is placed,

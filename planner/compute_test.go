@@ -70,6 +70,20 @@ func TestGlobal(t *testing.T) {
 			t.Errorf("paused node's replica: %s", a.Kind)
 		}
 	}
+	// An outdated global replica on a paused node cannot be replaced (no new
+	// containers there) nor moved: it stays, with a warning; an exited one
+	// is removed.
+	mon2 := svc("ops", "mon", 0, global, image("mon:v2"), constraints("node.labels.skip != yes"))
+	in.Services = []*cluster.Service{mon2}
+	in.Observed = []cluster.HostObservation{
+		host("h1", runs(rep(mon2, "h1", "a"))),
+		host("h5", avail(cluster.Pause), runs(rep(mon2, "h5", "c", outdated(mon)))),
+		host("h6", avail(cluster.Pause), runs(rep(mon2, "h6", "d", exited(3)))),
+	}
+	p = mustCompute(t, in)
+	if got, want := changes(p), []string{"remove ops_mon.h6@h6"}; !reflect.DeepEqual(got, want) || len(p.Warnings) != 1 {
+		t.Errorf("got %v (warnings %q), want %v", got, p.Warnings, want)
+	}
 }
 
 func TestConstraints(t *testing.T) {
@@ -582,8 +596,12 @@ func TestDeterminism(t *testing.T) {
 		shuffled := in
 		shuffled.Services = append([]*cluster.Service(nil), in.Services...)
 		shuffled.Observed = append([]cluster.HostObservation(nil), in.Observed...)
-		rng.Shuffle(len(shuffled.Services), func(i, j int) { shuffled.Services[i], shuffled.Services[j] = shuffled.Services[j], shuffled.Services[i] })
-		rng.Shuffle(len(shuffled.Observed), func(i, j int) { shuffled.Observed[i], shuffled.Observed[j] = shuffled.Observed[j], shuffled.Observed[i] })
+		rng.Shuffle(len(shuffled.Services), func(i, j int) {
+			shuffled.Services[i], shuffled.Services[j] = shuffled.Services[j], shuffled.Services[i]
+		})
+		rng.Shuffle(len(shuffled.Observed), func(i, j int) {
+			shuffled.Observed[i], shuffled.Observed[j] = shuffled.Observed[j], shuffled.Observed[i]
+		})
 		for run := 0; run < 3; run++ {
 			p2, err2 := Compute(shuffled)
 			j1, _ := json.Marshal(p1)

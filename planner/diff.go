@@ -33,7 +33,7 @@ func describeChanges(old, cur *cluster.ContainerSpec) []string {
 			continue
 		}
 		a, b := ov.Field(i), cv.Field(i)
-		if empty(a) && empty(b) {
+		if omitempty(t.Field(i)) && empty(a) && empty(b) {
 			continue
 		}
 		if !reflect.DeepEqual(a.Interface(), b.Interface()) {
@@ -83,7 +83,15 @@ func orNone(s string) string {
 	return s
 }
 
-// empty mirrors omitempty: nil and empty slices and maps hash the same.
+// omitempty reports whether the field's JSON tag drops empty values: then
+// nil and empty slices and maps hash the same and must not be reported.
+// Without it (e.g. a command where nil means the image's and [] means none)
+// they differ.
+func omitempty(f reflect.StructField) bool {
+	_, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+	return strings.Contains(","+opts+",", ",omitempty,")
+}
+
 func empty(v reflect.Value) bool {
 	switch v.Kind() {
 	case reflect.Slice, reflect.Map:

@@ -41,7 +41,10 @@ func avail(a cluster.Availability) hostMod {
 	return func(h *cluster.HostObservation) { h.Node.Availability = a }
 }
 
-func down(h *cluster.HostObservation) { h.Node.Ready = false; h.Node.Reason = "ssh: connection refused" }
+func down(h *cluster.HostObservation) {
+	h.Node.Ready = false
+	h.Node.Reason = "ssh: connection refused"
+}
 
 func manager(h *cluster.HostObservation) { h.Node.Role = cluster.Manager }
 

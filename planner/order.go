@@ -21,7 +21,7 @@ func (w *world) dependencyOrder() ([]*service, error) {
 			in = append(in, s)
 		}
 	}
-	waiting := make([]int, len(in))  // unmet dependencies per service
+	waiting := make([]int, len(in)) // unmet dependencies per service
 	dependents := make([][]int, len(in))
 	for i, s := range in {
 		seen := make(map[int]bool)
@@ -120,33 +120,38 @@ var kindRank = map[Kind]int{Remove: 0, Replace: 1, Create: 2, Keep: 3}
 // sortActions orders one service's actions by slot, then removes first so
 // that a moving slot frees its old host before the new container starts.
 func sortActions(actions []Action, replicas int, global bool) {
-	keys := make([]slotKey, len(actions))
+	by := actionOrder{actions: actions, keys: make([]slotKey, len(actions))}
 	for i := range actions {
-		keys[i] = makeSlotKey(actions[i].Slot, replicas, global)
+		by.keys[i] = makeSlotKey(actions[i].Slot, replicas, global)
 	}
-	idx := make([]int, len(actions))
-	for i := range idx {
-		idx[i] = i
+	sort.Sort(by)
+}
+
+// actionOrder sorts actions along with their precomputed slot keys.
+type actionOrder struct {
+	actions []Action
+	keys    []slotKey
+}
+
+func (o actionOrder) Len() int { return len(o.actions) }
+
+func (o actionOrder) Swap(i, j int) {
+	o.actions[i], o.actions[j] = o.actions[j], o.actions[i]
+	o.keys[i], o.keys[j] = o.keys[j], o.keys[i]
+}
+
+func (o actionOrder) Less(i, j int) bool {
+	if o.keys[i] != o.keys[j] {
+		return o.keys[i].less(o.keys[j])
 	}
-	sort.SliceStable(idx, func(x, y int) bool {
-		a, b := &actions[idx[x]], &actions[idx[y]]
-		ka, kb := keys[idx[x]], keys[idx[y]]
-		if ka != kb {
-			return ka.less(kb)
-		}
-		if kindRank[a.Kind] != kindRank[b.Kind] {
-			return kindRank[a.Kind] < kindRank[b.Kind]
-		}
-		if a.Host != b.Host {
-			return a.Host < b.Host
-		}
-		return oldID(a) < oldID(b)
-	})
-	sorted := make([]Action, len(actions))
-	for i, j := range idx {
-		sorted[i] = actions[j]
+	a, b := &o.actions[i], &o.actions[j]
+	if kindRank[a.Kind] != kindRank[b.Kind] {
+		return kindRank[a.Kind] < kindRank[b.Kind]
 	}
-	copy(actions, sorted)
+	if a.Host != b.Host {
+		return a.Host < b.Host
+	}
+	return oldID(a) < oldID(b)
 }
 
 func oldID(a *Action) string {

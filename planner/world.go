@@ -93,10 +93,10 @@ type service struct {
 	ports       []string // host ports one replica binds, "8080/tcp"
 	cpu, mem    int64    // reservations of one replica
 
-	candidates []*candidate   // observed containers (in scope only)
-	count      map[*node]int  // running replicas once the plan is applied
-	keeps      []*candidate   // containers left as they are
-	pending    []*pending     // slots that need a new container
+	candidates []*candidate  // observed containers (in scope only)
+	count      map[*node]int // running replicas once the plan is applied
+	keeps      []*candidate  // containers left as they are
+	pending    []*pending    // slots that need a new container
 	actions    []Action
 }
 

@@ -61,16 +61,18 @@ func (c *Client) Addr() string { return c.addr }
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.closed)
-		c.sftpMu.Lock()
-		if c.sftp != nil {
-			c.sftp.Close()
-		}
-		c.sftpMu.Unlock()
+		// The connection goes first: that also unblocks an SFTP start
+		// holding sftpMu.
 		err := c.conn.Close()
 		if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
 			err = nil // the connection had already died, e.g. keepalive
 		}
 		closeAll(c.hops)
+		c.sftpMu.Lock()
+		if c.sftp != nil {
+			c.sftp.Close()
+		}
+		c.sftpMu.Unlock()
 		c.closeErr = err
 	})
 	return c.closeErr

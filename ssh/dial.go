@@ -42,8 +42,12 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 func (d *dialer) dial(ctx context.Context, cfg Config) (*Client, error) {
 	cfg = cfg.withDefaults()
 	name := cfg.displayName()
+	addr := ""
+	if cfg.Host != "" {
+		addr = cfg.Addr()
+	}
 	fail := func(via string, err error) error {
-		return &DialError{Host: name, Addr: cfg.Addr(), Via: via, Err: err}
+		return &DialError{Host: name, Addr: addr, Via: via, Err: err}
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, fail("", err)

@@ -23,9 +23,16 @@ var (
 	ErrPoolClosed = errors.New("ssh pool closed")
 )
 
-// hostNamer is implemented by errors whose message already starts with the
-// host name, so HostError does not repeat it.
+// hostNamer is implemented by errors whose message already names the
+// host, so that wrappers do not repeat it.
 type hostNamer interface{ hostName() string }
+
+var (
+	_ hostNamer = (*DialError)(nil)
+	_ hostNamer = (*HostError)(nil)
+	_ hostNamer = (*HostKeyError)(nil)
+	_ hostNamer = (*ExitError)(nil)
+)
 
 // DialError reports that a host could not be connected to.
 type DialError struct {

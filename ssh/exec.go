@@ -36,7 +36,8 @@ type Runner interface {
 
 // Run runs cmd in a new session. A non-zero exit is returned as *ExitError
 // together with the captured output. When ctx ends, the remote process is
-// sent SIGKILL, the session is closed and ctx's error is returned.
+// sent SIGKILL, the session is closed and ctx's error is returned once the
+// server has acknowledged the close (or the keepalive gave up on it).
 //
 // If the remote command exits before consuming Stdin, Run returns without
 // waiting for Stdin: the goroutine copying it ends at its next Read.

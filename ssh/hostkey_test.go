@@ -1,9 +1,9 @@
 package ssh
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"

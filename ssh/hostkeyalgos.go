@@ -70,9 +70,9 @@ func algorithmsForKeyType(t string) []string {
 // probeKey is a public key that matches no real key.
 type probeKey struct{}
 
-func (probeKey) Type() string                                { return "drover-probe" }
-func (probeKey) Marshal() []byte                             { return []byte("drover-probe") }
-func (probeKey) Verify([]byte, *gossh.Signature) error       { return errors.New("probe key") }
+func (probeKey) Type() string                          { return "drover-probe" }
+func (probeKey) Marshal() []byte                       { return []byte("drover-probe") }
+func (probeKey) Verify([]byte, *gossh.Signature) error { return errors.New("probe key") }
 
 // probeNetAddr stands in for the remote address during the probe.
 type probeNetAddr string

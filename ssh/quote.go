@@ -9,7 +9,10 @@ import "strings"
 // ("$SHELL -c line"), so every remote argument has to survive a round of
 // shell parsing. Words made only of harmless characters stay readable; all
 // others are wrapped in single quotes, inside which a shell interprets
-// nothing, and embedded single quotes are written as '\''.
+// nothing; an embedded single quote closes the quoting, is escaped and
+// reopens it:
+//
+//	it's  ->  'it'\''s'
 //
 // The quoting assumes a POSIX-compatible login shell (sh, dash, bash, ksh,
 // zsh). fish and csh use different rules and are not supported. s must not

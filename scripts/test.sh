@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# test.sh — drover's whole test suite, as CI runs it (run as root on Debian):
+#   go vet, unit tests with -race (no root, no network), then a 3-host lab
+#   (scripts/lab.sh) and the end-to-end tests against real sshd + dockerd.
+#
+# The lab used here is separate from the demo's (own LAB_DIR, subnet, bridge
+# and namespace prefix), so both can run at once. It is torn down at the end
+# unless KEEP_LAB=1.
+#
+# Environment: E2E_RUN (go test -run pattern for the e2e tests), KEEP_LAB=1,
+# SKIP_E2E=1 (unit tests only), LAB_* (see scripts/lab.sh).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export PATH=/usr/local/go/bin:$PATH:/usr/sbin:/sbin
+export LAB_DIR=${LAB_DIR:-/var/lib/drover-test-lab}
+export LAB_SUBNET=${LAB_SUBNET:-10.78.0}
+export LAB_BRIDGE=${LAB_BRIDGE:-drtest0}
+export LAB_PREFIX=${LAB_PREFIX:-drt}
+step() { printf '\n== %s\n' "$*"; }
+start=$(date +%s)
+
+step "go vet"
+go vet ./...
+go vet -tags e2e ./e2e/
+
+step "unit tests (-race)"
+go test -race -count=1 ./...
+
+if [[ ${SKIP_E2E:-0} == 1 ]]; then
+	echo "SKIP_E2E=1: end-to-end tests not run"
+	exit 0
+fi
+if [[ $(id -u) != 0 ]]; then
+	echo "the end-to-end tests need root (namespaces, dockerd, sshd): run as root or with SKIP_E2E=1" >&2
+	exit 1
+fi
+
+step "test lab: 3 hosts"
+if [[ ${KEEP_LAB:-0} != 1 ]]; then
+	trap 'step "test lab: down"; bash scripts/lab.sh down || true' EXIT
+fi
+bash scripts/lab.sh up 3
+images=$(mktemp -d)
+bash scripts/build-test-images.sh "$images" >/dev/null
+bash scripts/lab.sh load "$images/all.tar"
+export DROVER_TEST_IMAGES=$images
+
+step "end-to-end tests"
+go build -o "$images/drover" .
+set +e
+DROVER_BIN=$images/drover go test -tags e2e -count=1 -timeout 60m -v ${E2E_RUN:+-run "$E2E_RUN"} ./e2e/ >"$images/e2e.log" 2>&1
+status=$?
+set -e
+grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' "$images/e2e.log" || true
+if [[ $status != 0 ]]; then
+	echo "e2e tests failed (exit $status); full log:"
+	tail -n 400 "$images/e2e.log"
+fi
+step "done in $(( $(date +%s) - start ))s"
+exit "$status"
