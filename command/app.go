@@ -105,6 +105,7 @@ func extraCommands(stdio IO) []*cli.Command {
 		serviceCommand(stdio),
 		imageCommand(stdio),
 		stateCommand(stdio),
+		lockCommand(stdio),
 	}
 }
 

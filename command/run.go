@@ -20,8 +20,10 @@ import (
 func (e *runEnv) store() (state.Store, error) {
 	switch e.inv.State.Backend {
 	case "local":
-		return &state.Local{Path: e.inv.State.Path, TTL: e.inv.State.LockTTL, OnTakeover: func(old state.LockInfo) {
-			e.log.Warn().Str("holder", old.Owner).Time("expired", old.Expires).Msg("taking over an expired state lock")
+		_, machine := whoami()
+		return &state.Local{Path: e.inv.State.Path, TTL: e.inv.State.LockTTL, Machine: machine, OnTakeover: func(old state.LockInfo) {
+			e.log.Warn().Str("holder", old.Owner).Int("pid", old.PID).Time("expires", old.Expires).
+				Msg("taking over the state lock of a run that is gone (expired, or its process no longer exists)")
 		}}, nil
 	}
 	return nil, fmt.Errorf("state backend %q is not available in this drover", e.inv.State.Backend)

@@ -425,6 +425,10 @@ func TestKilledDeployConverges(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
+	// docker commands the killed run had started on the hosts finish
+	// there on their own (sshd does not kill them): let them land, so
+	// the next run sees them instead of racing them.
+	time.Sleep(3 * time.Second)
 	partial := len(stackContainers(t, stack))
 	t.Logf("%d containers when the deploy was killed", partial)
 	// The lock of the killed run is still there: a new run must wait for

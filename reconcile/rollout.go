@@ -25,7 +25,7 @@ type started struct {
 // replicas, then replacements in rolling batches.
 func (c *Cluster) applyService(ctx context.Context, actions []planner.Action, svc, prev *cluster.Service, w *World, opt ApplyOptions) (Outcome, error) {
 	out := Outcome{Service: actions[0].Service, State: "completed"}
-	var removes, moveRemoves, creates, replaces []planner.Action
+	var removes, moveRemoves, creates, recreates, replaces []planner.Action
 	moved := map[string]bool{}
 	for _, a := range actions {
 		if a.Kind == planner.Create && a.From != "" {
@@ -43,19 +43,19 @@ func (c *Cluster) applyService(ctx context.Context, actions []planner.Action, sv
 		case planner.Create:
 			creates = append(creates, a)
 		case planner.Replace:
-			replaces = append(replaces, a)
+			if a.Old != nil && !a.Old.Running() {
+				// A replica that is not running serves nothing: replacing
+				// it costs no availability, so it skips the rolling update.
+				recreates = append(recreates, a)
+			} else {
+				replaces = append(replaces, a)
+			}
 		}
-	}
-	grace := func(r *cluster.Replica) time.Duration {
-		if svc != nil && svc.Container.StopGracePeriod != nil {
-			return *svc.Container.StopGracePeriod
-		}
-		return 0
 	}
 	var errs []error
 	// Removals first: they free ports and capacity for what follows.
 	n, err := c.forEach(ctx, removes, func(ctx context.Context, a planner.Action) error {
-		return c.remove(ctx, w, a, grace(a.Old))
+		return c.remove(ctx, w, a, grace(svc))
 	})
 	out.Removed += n
 	errs = append(errs, err)
@@ -68,8 +68,17 @@ func (c *Cluster) applyService(ctx context.Context, actions []planner.Action, sv
 	})
 	out.Created += n
 	errs = append(errs, err)
+	n, err = c.forEach(ctx, recreates, func(ctx context.Context, a planner.Action) error {
+		if err := c.remove(ctx, w, a, grace(svc)); err != nil {
+			return err
+		}
+		_, err := c.create(ctx, w, a, svc, opt)
+		return err
+	})
+	out.Replaced += n
+	errs = append(errs, err)
 	n, err = c.forEach(ctx, moveRemoves, func(ctx context.Context, a planner.Action) error {
-		return c.remove(ctx, w, a, grace(a.Old))
+		return c.remove(ctx, w, a, grace(svc))
 	})
 	out.Removed += n
 	errs = append(errs, err)

@@ -27,6 +27,20 @@ type Local struct {
 	Now func() time.Time
 	// OnTakeover is told when an expired lock is taken over.
 	OnTakeover func(old LockInfo)
+	// Machine is this machine's name. A lock held by a process of this
+	// machine that no longer exists is stale and taken over at once,
+	// without waiting for it to expire.
+	Machine string
+}
+
+// holderGone reports whether a lock was taken by a process of this machine
+// that has died.
+func (l *Local) holderGone(info *LockInfo) bool {
+	if l.Machine == "" || info.Machine != l.Machine || info.PID <= 0 {
+		return false
+	}
+	err := syscall.Kill(info.PID, 0)
+	return errors.Is(err, syscall.ESRCH)
 }
 
 var _ Store = (*Local)(nil)
@@ -175,7 +189,7 @@ func (l *Local) Lock(ctx context.Context, info LockInfo) (Lock, error) {
 			return err
 		}
 		if cur != nil {
-			if now.Before(cur.Expires) {
+			if now.Before(cur.Expires) && !l.holderGone(cur) {
 				return &LockHeldError{Holder: *cur, Where: l.lockPath()}
 			}
 			if l.OnTakeover != nil {

@@ -197,3 +197,28 @@ func TestPushKeepsGenerations(t *testing.T) {
 		t.Errorf("result %q", sv.Previous[0].Meta.Result)
 	}
 }
+
+func TestLockOfDeadProcessIsTakenOver(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), "s.json")
+	// A pid that cannot exist (above pid_max) stands for a killed run.
+	os.WriteFile(p+".lock", []byte(`{"id":"x","owner":"a@m","machine":"m","pid":99999999,"expires":"2999-01-01T00:00:00Z"}`), 0o600)
+	other := &Local{Path: p, Machine: "elsewhere"}
+	if _, err := other.Lock(ctx, LockInfo{Owner: "b"}); !errors.Is(err, ErrLockHeld) {
+		t.Fatalf("another machine must not judge the pid: %v", err)
+	}
+	var took []LockInfo
+	same := &Local{Path: p, Machine: "m", OnTakeover: func(o LockInfo) { took = append(took, o) }}
+	lk, err := same.Lock(ctx, LockInfo{Owner: "c", Machine: "m", PID: os.Getpid()})
+	if err != nil {
+		t.Fatalf("stale lock of a dead process not taken over: %v", err)
+	}
+	defer lk.Release(ctx)
+	if len(took) != 1 || took[0].PID != 99999999 {
+		t.Errorf("takeover not reported: %+v", took)
+	}
+	// A live holder on this machine keeps its lock.
+	if _, err := same.Lock(ctx, LockInfo{Owner: "d"}); !errors.Is(err, ErrLockHeld) {
+		t.Errorf("live holder lost its lock: %v", err)
+	}
+}

@@ -1,0 +1,102 @@
+package command
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/drover-sh/drover/state"
+)
+
+func lockCommand(stdio IO) *cli.Command {
+	return &cli.Command{
+		Name:  "lock",
+		Usage: "inspect or break the state lock",
+		Subcommands: []*cli.Command{
+			{Name: "status", Usage: "show who holds the state lock", Action: func(c *cli.Context) error { return runLockStatus(c, stdio) }},
+			{
+				Name: "release", Usage: "remove the state lock of a run that is gone (recorded in history)",
+				Flags:  []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "required: breaking a live run's lock lets two runs change the cluster at once"}},
+				Action: func(c *cli.Context) error { return runLockRelease(c, stdio) },
+			},
+		},
+	}
+}
+
+func runLockStatus(c *cli.Context, stdio IO) error {
+	e, err := newEnv(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	st, err := e.store()
+	if err != nil {
+		return err
+	}
+	info, err := st.LockStatus(c.Context)
+	if err != nil {
+		return err
+	}
+	if e.output == "json" {
+		return writeJSON(stdio.Stdout, struct {
+			Locked  bool            `json:"locked"`
+			Holder  *state.LockInfo `json:"holder,omitempty"`
+			Expired bool            `json:"expired,omitempty"`
+		}{info != nil, info, info != nil && time.Now().After(info.Expires)})
+	}
+	if info == nil {
+		fmt.Fprintln(stdio.Stdout, "unlocked")
+		return nil
+	}
+	status := "locked"
+	if time.Now().After(info.Expires) {
+		status = "expired (the next run takes it over)"
+	}
+	fmt.Fprintf(stdio.Stdout, "%s by %s\n", status, info)
+	return nil
+}
+
+func runLockRelease(c *cli.Context, stdio IO) error {
+	if !c.Bool("force") {
+		return fmt.Errorf("lock release needs --force: make sure the run holding it is gone")
+	}
+	e, err := newEnv(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	st, err := e.store()
+	if err != nil {
+		return err
+	}
+	info, err := st.LockStatus(c.Context)
+	if err != nil {
+		return err
+	}
+	if info == nil {
+		fmt.Fprintln(stdio.Stdout, "unlocked: nothing to release")
+		return nil
+	}
+	if err := st.ForceUnlock(c.Context); err != nil {
+		return err
+	}
+	// Record the break in the audit trail, under a lock of our own.
+	lk, err := e.lock(c.Context, st, commandLine(c))
+	if err != nil {
+		return err
+	}
+	defer lk.Release(c.Context)
+	s, err := e.readState(c.Context, st)
+	if err != nil {
+		return err
+	}
+	who, _ := whoami()
+	s.Serial++
+	s.AddRun(state.Run{Serial: s.Serial, Time: nowUTC(), User: who, Command: "lock release --force", Summary: "broke the lock of " + info.String(), Result: "ok"})
+	if err := st.Write(c.Context, s); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdio.Stdout, "released the lock of %s\n", info)
+	return nil
+}
