@@ -40,6 +40,10 @@ type ContainerSpec struct {
 	SecurityOpt     []string          `json:"security_opt,omitempty"`
 	Privileged      bool              `json:"privileged,omitempty"`
 	Devices         []string          `json:"devices,omitempty"` // "host:container[:perms]"
+
+	// ForceUpdate is bumped by `service update --force` to replace every
+	// replica although nothing else changed (Swarm's ForceUpdate).
+	ForceUpdate int `json:"force_update,omitempty"`
 }
 
 // Port is one published port.

@@ -103,6 +103,9 @@ type change struct {
 	// AfterApply runs after the containers (e.g. stack rm's networks).
 	AfterApply func(ctx context.Context, w *reconcile.World, s *state.State) (bool, error)
 	Timeout    time.Duration
+	// UseRollbackPolicy rolls replicas with rollback_config instead of
+	// update_config (service rollback).
+	UseRollbackPolicy bool
 }
 
 // runResult is the JSON a change prints with --output json.
@@ -165,6 +168,13 @@ func (e *runEnv) runChange(ctx context.Context, ch change) error {
 		scope[sc] = true
 	}
 	d := desiredOf(s)
+	if ch.UseRollbackPolicy {
+		for name, svc := range d.Services {
+			cp := *svc
+			cp.Update = svc.Rollback
+			d.Services[name] = &cp
+		}
+	}
 	p, err := planner.Compute(planner.Input{
 		Services: s.Services(),
 		Scope:    scope,
@@ -262,8 +272,8 @@ func desiredOf(s *state.State) reconcile.Desired {
 	for _, st := range s.Stacks {
 		for _, svc := range st.Services {
 			d.Services[svc.Current.FullName()] = svc.Current
-			if len(svc.Previous) > 0 {
-				d.Previous[svc.Current.FullName()] = svc.Previous[0].Spec
+			if g, err := svc.RollbackTarget(0); err == nil {
+				d.Previous[svc.Current.FullName()] = g.Spec
 			}
 		}
 		for _, n := range st.Networks {
@@ -284,15 +294,20 @@ func recordOutcomes(s *state.State, res *reconcile.Result) {
 		if !ok {
 			continue
 		}
-		svc.Update = &state.UpdateStatus{State: o.State, Reason: o.Reason, Started: now, Ended: now}
 		switch o.State {
 		case "completed":
 			svc.Meta.Result = "completed"
 		case "rollback_completed":
-			svc.Meta.Result = "rolled back"
+			// As in Swarm, the service's spec is the previous one again;
+			// the failed generation stays in the history as rolled back.
+			svc.Meta.Result = "rolled back: " + o.Reason
+			if err := svc.RollbackTo(0, svc.Meta.Result); err != nil {
+				svc.Meta.Result = "rollback_completed"
+			}
 		default:
 			svc.Meta.Result = o.State
 		}
+		svc.Update = &state.UpdateStatus{State: o.State, Reason: o.Reason, Started: now, Ended: now}
 	}
 }
 
@@ -333,8 +348,6 @@ func (e *runEnv) reporter() reconcile.Reporter {
 			lvl = e.log.Warn()
 		case reconcile.EventActionFailed:
 			lvl = e.log.Error()
-		case reconcile.EventReplica:
-			lvl = e.log.Debug()
 		}
 		l := lvl.Str("event", string(ev.Kind))
 		for k, v := range map[string]string{"host": ev.Host, "service": ev.Service, "slot": ev.Slot, "container": ev.Container, "action": string(ev.Action)} {

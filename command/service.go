@@ -20,7 +20,7 @@ func serviceCommand(stdio IO) *cli.Command {
 	return &cli.Command{
 		Name:  "service",
 		Usage: "inspect and change services (STACK_SERVICE)",
-		Subcommands: []*cli.Command{
+		Subcommands: append([]*cli.Command{
 			{Name: "ls", Aliases: []string{"list"}, Usage: "list services of every stack", Action: func(c *cli.Context) error {
 				return withSnapshot(c, stdio, func(e *runEnv, sn *snapshot) error { return e.printServices(sn.serviceViews("")) })
 			}},
@@ -38,7 +38,7 @@ func serviceCommand(stdio IO) *cli.Command {
 				},
 				Action: func(c *cli.Context) error { return runServiceLogs(c, stdio) },
 			},
-		},
+		}, serviceUpdateCommands(stdio)...),
 	}
 }
 
@@ -145,7 +145,7 @@ func runServiceScale(c *cli.Context, stdio IO) error {
 				}
 				next := *sv.Current
 				next.Replicas = want[name]
-				next.Generation++
+				next.Generation = sv.NextGeneration()
 				who, _ := whoami()
 				sv.Push(&next, state.GenerationMeta{Generation: next.Generation, Time: nowUTC(), By: who, Command: commandLine(c),
 					Changes: []string{fmt.Sprintf("replicas %d → %d", sv.Current.Replicas, want[name])}})

@@ -143,7 +143,7 @@ func mergeStack(s *state.State, stack *cluster.Stack, prune bool, command string
 		if sameService(cur.Current, next) {
 			continue
 		}
-		next.Generation = cur.Current.Generation + 1
+		next.Generation = cur.NextGeneration()
 		cur.Push(next, state.GenerationMeta{Generation: next.Generation, Time: now, By: who, Command: command, Changes: describeServiceChange(cur.Current, next)})
 		changed = append(changed, name)
 	}

@@ -222,3 +222,46 @@ func TestLockOfDeadProcessIsTakenOver(t *testing.T) {
 		t.Errorf("live holder lost its lock: %v", err)
 	}
 }
+
+func TestRollbackTwiceGoesBackTwo(t *testing.T) {
+	var sv Service
+	img := func(g int) string { return sv.Current.Container.Image }
+	for g, image := range []string{"app:v1", "app:v2", "app:v2b"} {
+		sv.Push(&cluster.Service{Name: "api", Generation: g + 1, Container: cluster.ContainerSpec{Image: image}}, GenerationMeta{Generation: g + 1})
+	}
+	if err := sv.RollbackTo(0, "rolled back"); err != nil {
+		t.Fatal(err)
+	}
+	if sv.Current.Generation != 2 || img(0) != "app:v2" {
+		t.Fatalf("first rollback: gen %d %s", sv.Current.Generation, img(0))
+	}
+	if err := sv.RollbackTo(0, "rolled back"); err != nil {
+		t.Fatal(err)
+	}
+	if sv.Current.Generation != 1 || img(0) != "app:v1" {
+		t.Fatalf("second rollback: gen %d %s, want 1 app:v1", sv.Current.Generation, img(0))
+	}
+	if err := sv.RollbackTo(0, "rolled back"); err == nil {
+		t.Fatal("rollback past the first generation must fail")
+	}
+	if n := sv.NextGeneration(); n != 4 {
+		t.Errorf("next generation %d, want 4 (numbers are never reused)", n)
+	}
+	if err := sv.RollbackTo(3, "rolled back"); err != nil || sv.Current.Container.Image != "app:v2b" {
+		t.Errorf("--to 3: %v %s", err, sv.Current.Container.Image)
+	}
+	// A new generation after a rollback is rolled back to its parent, not
+	// to the generation that was rolled back before.
+	sv.RollbackTo(1, "rolled back")
+	sv.Push(&cluster.Service{Name: "api", Generation: sv.NextGeneration(), Container: cluster.ContainerSpec{Image: "app:v4"}}, GenerationMeta{Generation: 4})
+	if err := sv.RollbackTo(0, "rolled back"); err != nil || sv.Current.Container.Image != "app:v1" {
+		t.Errorf("rollback of v4 (made on top of v1): %v %s", err, sv.Current.Container.Image)
+	}
+	seen := map[int]bool{sv.Current.Generation: true}
+	for _, g := range sv.Previous {
+		if seen[g.Spec.Generation] {
+			t.Errorf("generation %d listed twice", g.Spec.Generation)
+		}
+		seen[g.Spec.Generation] = true
+	}
+}

@@ -67,6 +67,9 @@ type GenerationMeta struct {
 	Command    string    `json:"command,omitempty"`
 	Changes    []string  `json:"changes,omitempty"`
 	Result     string    `json:"result,omitempty"` // completed | paused | rolled back | failed | superseded
+	// Parent is the generation that was current when this one was made:
+	// where a rollback of this generation goes.
+	Parent int `json:"parent,omitempty"`
 }
 
 // UpdateStatus is the state of a service's rolling update.
@@ -198,6 +201,9 @@ func (s *State) AddRun(r Run) {
 // in Previous.
 func (sv *Service) Push(next *cluster.Service, meta GenerationMeta) {
 	if sv.Current != nil {
+		if meta.Parent == 0 {
+			meta.Parent = sv.Current.Generation
+		}
 		old := sv.Meta
 		if old.Result == "" {
 			old.Result = "superseded"
@@ -210,4 +216,66 @@ func (sv *Service) Push(next *cluster.Service, meta GenerationMeta) {
 	sv.Current = next
 	sv.Meta = meta
 	sv.Update = nil
+}
+
+// NextGeneration is the number for a new generation: above every
+// generation this service ever had, so numbers are never reused (a
+// rollback brings an old number back as current).
+func (sv *Service) NextGeneration() int {
+	n := 0
+	if sv.Current != nil {
+		n = sv.Current.Generation
+	}
+	for _, g := range sv.Previous {
+		n = max(n, g.Spec.Generation)
+	}
+	return n + 1
+}
+
+// RollbackTarget finds the generation a rollback goes to: gen when given,
+// else the current generation's parent (the one it replaced). Following
+// parents, rolling back twice goes back two generations, never forward
+// again.
+func (sv *Service) RollbackTarget(gen int) (*Generation, error) {
+	want := gen
+	if want == 0 {
+		want = sv.Meta.Parent
+		if want == 0 {
+			return nil, fmt.Errorf("no earlier generation to roll back to (generation %d is the first)", sv.Current.Generation)
+		}
+	}
+	if sv.Current.Generation == want {
+		return nil, fmt.Errorf("generation %d is already the current one", want)
+	}
+	for i := range sv.Previous {
+		if sv.Previous[i].Spec.Generation == want {
+			return &sv.Previous[i], nil
+		}
+	}
+	return nil, fmt.Errorf("generation %d is not in this service's history (the last %d are kept)", want, MaxGenerations)
+}
+
+// RollbackTo makes an earlier generation current again. The current one
+// moves to the history with the given result ("rolled back").
+func (sv *Service) RollbackTo(gen int, result string) error {
+	target, err := sv.RollbackTarget(gen)
+	if err != nil {
+		return err
+	}
+	restored := *target
+	var rest []Generation
+	for _, g := range sv.Previous {
+		if g.Spec.Generation != restored.Spec.Generation {
+			rest = append(rest, g)
+		}
+	}
+	old := sv.Meta
+	old.Result = result
+	sv.Previous = append([]Generation{{Spec: sv.Current, Meta: old}}, rest...)
+	sv.Current = restored.Spec
+	// The restored generation keeps its own history (and so its parent).
+	sv.Meta = restored.Meta
+	sv.Meta.Result = ""
+	sv.Update = nil
+	return nil
 }

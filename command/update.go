@@ -1,0 +1,214 @@
+package command
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/state"
+)
+
+func serviceUpdateCommands(stdio IO) []*cli.Command {
+	return []*cli.Command{
+		{
+			Name:      "update",
+			Usage:     "change one service without the compose files (recorded as a new generation)",
+			ArgsUsage: "SERVICE",
+			Flags: append([]cli.Flag{
+				&cli.StringFlag{Name: "image", Usage: "new image"},
+				&cli.StringSliceFlag{Name: "env-add", Usage: "add or change an environment variable `K=V`"},
+				&cli.StringSliceFlag{Name: "env-rm", Usage: "remove an environment variable `K`"},
+				&cli.IntFlag{Name: "replicas", Value: -1, Usage: "number of replicas"},
+				&cli.BoolFlag{Name: "force", Usage: "replace every replica even if nothing changed"},
+				&cli.DurationFlag{Name: "timeout", Usage: "bound the rolling update (default: x-drover.update_timeout, else 10m)"},
+			}, changeFlags()...),
+			Action: func(c *cli.Context) error { return runServiceUpdate(c, stdio) },
+		},
+		{
+			Name:      "rollback",
+			Usage:     "go back to the generation before the current one (again: one more back)",
+			ArgsUsage: "SERVICE",
+			Flags: append([]cli.Flag{
+				&cli.IntFlag{Name: "to", Usage: "roll back to this `GENERATION` (see service history)"},
+				&cli.DurationFlag{Name: "timeout", Usage: "bound the rollback"},
+			}, changeFlags()...),
+			Action: func(c *cli.Context) error { return runServiceRollback(c, stdio) },
+		},
+		{
+			Name:      "history",
+			Usage:     "list a service's generations: who, when, image, what changed, how the update ended",
+			ArgsUsage: "SERVICE",
+			Action:    func(c *cli.Context) error { return runServiceHistory(c, stdio) },
+		},
+	}
+}
+
+func runServiceUpdate(c *cli.Context, stdio IO) error {
+	name, err := stackArg(c, "service update [--image IMAGE] [--env-add K=V] [--env-rm K] [--replicas N] [--force] SERVICE")
+	if err != nil {
+		return err
+	}
+	add := map[string]string{}
+	for _, kv := range c.StringSlice("env-add") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("--env-add %q: use K=V", k)
+		}
+		add[k] = v
+	}
+	e, err := newEnv(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	return e.runChange(c.Context, change{
+		Command:      commandLine(c),
+		DryRun:       c.Bool("dry-run"),
+		DetailedExit: c.Bool("detailed-exitcode"),
+		Timeout:      c.Duration("timeout"),
+		Mutate: func(s *state.State) (string, error) {
+			st, sv, err := findService(s, name)
+			if err != nil {
+				return "", err
+			}
+			_ = st
+			next := *sv.Current
+			next.Container.Env = copyMap(next.Container.Env)
+			var changes []string
+			if img := c.String("image"); img != "" && img != next.Container.Image {
+				changes = append(changes, "image "+next.Container.Image+" → "+img)
+				next.Container.Image = img
+			}
+			for _, k := range sortedKeys(add) {
+				if old, ok := next.Container.Env[k]; !ok || old != add[k] {
+					changes = append(changes, "env "+k+" set")
+					next.Container.Env[k] = add[k]
+				}
+			}
+			for _, k := range c.StringSlice("env-rm") {
+				if _, ok := next.Container.Env[k]; ok {
+					changes = append(changes, "env "+k+" removed")
+					delete(next.Container.Env, k)
+				}
+			}
+			if r := c.Int("replicas"); r >= 0 && r != next.Replicas {
+				if next.Mode == cluster.Global {
+					return "", fmt.Errorf("%s is a global service: --replicas does not apply", name)
+				}
+				changes = append(changes, fmt.Sprintf("replicas %d → %d", next.Replicas, r))
+				next.Replicas = r
+			}
+			if c.Bool("force") {
+				next.Container.ForceUpdate++
+				changes = append(changes, "forced")
+			}
+			if len(changes) == 0 {
+				if sv.Update != nil && sv.Update.State != "completed" {
+					// Nothing new: the run resumes the unfinished update.
+					return "resume update of " + name, nil
+				}
+				return "", nil
+			}
+			next.Generation = sv.NextGeneration()
+			who, _ := whoami()
+			sv.Push(&next, state.GenerationMeta{Generation: next.Generation, Time: nowUTC(), By: who, Command: commandLine(c), Changes: changes})
+			return "updated " + name + ": " + strings.Join(changes, ", "), nil
+		},
+	})
+}
+
+func copyMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func runServiceRollback(c *cli.Context, stdio IO) error {
+	name, err := stackArg(c, "service rollback [--to GENERATION] SERVICE")
+	if err != nil {
+		return err
+	}
+	e, err := newEnv(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	return e.runChange(c.Context, change{
+		Command:           commandLine(c),
+		DryRun:            c.Bool("dry-run"),
+		DetailedExit:      c.Bool("detailed-exitcode"),
+		Timeout:           c.Duration("timeout"),
+		UseRollbackPolicy: true,
+		Mutate: func(s *state.State) (string, error) {
+			_, sv, err := findService(s, name)
+			if err != nil {
+				return "", err
+			}
+			from := sv.Current.Generation
+			if err := sv.RollbackTo(c.Int("to"), "rolled back (manual)"); err != nil {
+				return "", fmt.Errorf("%s: %w", name, err)
+			}
+			return fmt.Sprintf("rolled %s back from generation %d to %d", name, from, sv.Current.Generation), nil
+		},
+	})
+}
+
+// historyRow is one generation in `service history`.
+type historyRow struct {
+	Generation int      `json:"generation"`
+	Current    bool     `json:"current"`
+	Time       string   `json:"time"`
+	By         string   `json:"by"`
+	Image      string   `json:"image"`
+	Replicas   int      `json:"replicas"`
+	Changes    []string `json:"changes"`
+	Result     string   `json:"result"`
+	Parent     int      `json:"parent,omitempty"`
+}
+
+func runServiceHistory(c *cli.Context, stdio IO) error {
+	name, err := stackArg(c, "service history SERVICE")
+	if err != nil {
+		return err
+	}
+	e, s, err := loadState(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	_, sv, err := findService(s, name)
+	if err != nil {
+		return err
+	}
+	row := func(spec *cluster.Service, m state.GenerationMeta, current bool) historyRow {
+		res := m.Result
+		if current && sv.Update != nil && sv.Update.State != "completed" {
+			res = strings.ReplaceAll(sv.Update.State, "_", " ") + ": " + sv.Update.Reason
+		}
+		return historyRow{Generation: spec.Generation, Current: current, Time: m.Time.Local().Format("2006-01-02 15:04:05"), By: m.By,
+			Image: spec.Container.Image, Replicas: spec.Replicas, Changes: m.Changes, Result: res, Parent: m.Parent}
+	}
+	rows := []historyRow{row(sv.Current, sv.Meta, true)}
+	for _, g := range sv.Previous {
+		rows = append(rows, row(g.Spec, g.Meta, false))
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Generation > rows[j].Generation })
+	if e.output == "json" {
+		return writeJSON(stdio.Stdout, rows)
+	}
+	t := newTable(stdio.Stdout, "GEN", "TIME", "BY", "IMAGE", "REPLICAS", "CHANGES", "RESULT")
+	for _, r := range rows {
+		gen := strconv.Itoa(r.Generation)
+		if r.Current {
+			gen += " *"
+		}
+		t.row(gen, r.Time, r.By, r.Image, strconv.Itoa(r.Replicas), dash(strings.Join(r.Changes, ", ")), dash(r.Result))
+	}
+	return t.flush()
+}
