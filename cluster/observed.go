@@ -41,10 +41,28 @@ type Replica struct {
 	ExitCode   int       `json:"exit_code,omitempty"`
 	Restarts   int       `json:"restarts,omitempty"`
 	Created    time.Time `json:"created"`
-	StartedAt  time.Time `json:"started_at,omitempty"`
-	FinishedAt time.Time `json:"finished_at,omitempty"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
 	// Ports are the host ports this container binds ("8080/tcp").
 	Ports []string `json:"ports,omitempty"`
+	// UnhealthySince is when the current run of failed health checks
+	// began; zero unless Health is unhealthy.
+	UnhealthySince time.Time `json:"unhealthy_since,omitzero"`
+	// Runtime is how docker runs the container now, to tell drift.
+	Runtime Runtime `json:"runtime,omitzero"`
+	// Drift lists how the container differs from its spec although its
+	// spec label matches (changed by hand, or its image tag moved).
+	Drift []string `json:"drift,omitempty"`
+}
+
+// Runtime are the settings of a container that can change after it was
+// created (docker update, docker pause, a re-tagged image).
+type Runtime struct {
+	RestartPolicy string `json:"restart_policy,omitempty"` // as --restart writes it
+	NanoCPUs      int64  `json:"nano_cpus,omitempty"`
+	MemoryBytes   int64  `json:"memory_bytes,omitempty"`
+	PidsLimit     int64  `json:"pids_limit,omitempty"`
+	Paused        bool   `json:"paused,omitempty"`
 }
 
 // Running reports whether the container is up (running or restarting by

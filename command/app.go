@@ -106,6 +106,7 @@ func extraCommands(stdio IO) []*cli.Command {
 		imageCommand(stdio),
 		stateCommand(stdio),
 		lockCommand(stdio),
+		reconcileCommand(stdio),
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
 	"github.com/drover-sh/drover/ssh"
+	"github.com/drover-sh/drover/state"
 )
 
 func nodeCommand(stdio IO) *cli.Command {
@@ -25,6 +26,17 @@ func nodeCommand(stdio IO) *cli.Command {
 				Usage:     "show every host: reachable or not, engine, platform, capacity",
 				ArgsUsage: " ",
 				Action:    func(c *cli.Context) error { return runNodeLs(c, stdio) },
+			},
+			{
+				Name:      "update",
+				Usage:     "set a node's availability and labels (kept in the state file) and converge",
+				ArgsUsage: "NODE",
+				Flags: append([]cli.Flag{
+					&cli.StringFlag{Name: "availability", Usage: "active (take replicas), pause (keep, take no new ones) or drain (move them away)"},
+					&cli.StringSliceFlag{Name: "label-add", Usage: "add or change a node label `K=V` (over the inventory's)"},
+					&cli.StringSliceFlag{Name: "label-rm", Usage: "remove a node label `K`"},
+				}, changeFlags()...),
+				Action: func(c *cli.Context) error { return runNodeUpdate(c, stdio) },
 			},
 			{
 				Name:      "inspect",
@@ -53,12 +65,25 @@ type nodeView struct {
 }
 
 // probeNodes asks every host for its facts, one round trip each, in parallel.
+// Availability and labels come from the inventory merged with the state's
+// node settings (read without a lock: listings change nothing).
 func probeNodes(ctx context.Context, e *runEnv, names []string) []cluster.Node {
+	s := state.New(e.inv.Cluster)
+	if st, err := e.store(); err == nil {
+		if got, err := e.readState(ctx, st); err == nil {
+			s = got
+		} else {
+			e.log.Warn().Err(err).Msg("cannot read the state: availability and state labels not shown")
+		}
+	}
+	all := map[string]cluster.Node{}
+	for _, n := range e.nodes(s) {
+		all[n.Name] = n
+	}
 	nodes := make([]cluster.Node, len(names))
 	idx := map[string]int{}
 	for i, n := range names {
-		h, _ := e.inv.Host(n)
-		nodes[i] = cluster.Node{Name: h.Name, Address: h.Address, Role: h.Role, Labels: h.Labels, Availability: cluster.Active}
+		nodes[i] = all[n]
 		idx[n] = i
 	}
 	var mu sync.Mutex
@@ -195,4 +220,85 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func runNodeUpdate(c *cli.Context, stdio IO) error {
+	name, err := stackArg(c, "node update [--availability active|pause|drain] [--label-add K=V] [--label-rm K] NODE")
+	if err != nil {
+		return err
+	}
+	avail := cluster.Availability(c.String("availability"))
+	switch avail {
+	case "", cluster.Active, cluster.Pause, cluster.Drain:
+	default:
+		return fmt.Errorf("--availability %q: use active, pause or drain", avail)
+	}
+	add := map[string]string{}
+	for _, kv := range c.StringSlice("label-add") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("--label-add %q: use K=V", kv)
+		}
+		add[k] = v
+	}
+	e, err := newEnv(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if _, ok := e.inv.Host(name); !ok {
+		return fmt.Errorf("no node %q in %s (nodes: %s)", name, e.inv.Path, strings.Join(e.inv.Names(), ", "))
+	}
+	return e.runChange(c.Context, change{
+		Command:      commandLine(c),
+		DryRun:       c.Bool("dry-run"),
+		DetailedExit: c.Bool("detailed-exitcode"),
+		Mutate: func(s *state.State) (string, error) {
+			ns := s.Nodes[name]
+			var parts []string
+			if avail != "" && avail != ns.Availability {
+				ns.Availability = avail
+				parts = append(parts, "availability "+string(avail))
+			}
+			if len(add) > 0 && ns.LabelsAdd == nil {
+				ns.LabelsAdd = map[string]string{}
+			}
+			for k, v := range add {
+				ns.LabelsAdd[k] = v
+				ns.LabelsRemove = without(ns.LabelsRemove, k)
+				parts = append(parts, "label "+k+"="+v)
+			}
+			for _, k := range c.StringSlice("label-rm") {
+				delete(ns.LabelsAdd, k)
+				if !contains(ns.LabelsRemove, k) {
+					ns.LabelsRemove = append(ns.LabelsRemove, k)
+				}
+				parts = append(parts, "label "+k+" removed")
+			}
+			s.Nodes[name] = ns
+			if len(parts) == 0 {
+				return "", nil
+			}
+			return "node " + name + ": " + strings.Join(parts, ", "), nil
+		},
+	})
+}
+
+func without(list []string, s string) []string {
+	var out []string
+	for _, x := range list {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

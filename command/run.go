@@ -106,6 +106,9 @@ type change struct {
 	// UseRollbackPolicy rolls replicas with rollback_config instead of
 	// update_config (service rollback).
 	UseRollbackPolicy bool
+	// FixDrift and UnhealthyGrace are reconcile's healing rules.
+	FixDrift       bool
+	UnhealthyGrace time.Duration
 }
 
 // runResult is the JSON a change prints with --output json.
@@ -168,6 +171,7 @@ func (e *runEnv) runChange(ctx context.Context, ch change) error {
 		scope[sc] = true
 	}
 	d := desiredOf(s)
+	reconcile.DetectDrift(w, d.Services)
 	if ch.UseRollbackPolicy {
 		for name, svc := range d.Services {
 			cp := *svc
@@ -183,6 +187,9 @@ func (e *runEnv) runChange(ctx context.Context, ch change) error {
 		Networks: d.Networks,
 		Volumes:  d.Volumes,
 		Now:      time.Now(),
+
+		UnhealthyGrace: ch.UnhealthyGrace,
+		FixDrift:       ch.FixDrift,
 	})
 	if err != nil {
 		return fmt.Errorf("nothing was changed: %w", err)
@@ -249,7 +256,7 @@ func (e *runEnv) runChange(ctx context.Context, ch change) error {
 	if e.output == "json" {
 		writeJSON(e.stdio.Stdout, out)
 	} else if changed {
-		fmt.Fprintf(e.stdio.Stderr, "%s (serial %d)\n", summarize(res), s.Serial)
+		fmt.Fprintf(e.stdio.Stdout, "%s (serial %d)\n", summarize(res), s.Serial)
 	}
 	if applyErr != nil {
 		return applyErr

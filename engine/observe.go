@@ -147,12 +147,54 @@ type inspected struct {
 		ExitCode   int
 		StartedAt  time.Time
 		FinishedAt time.Time
-		Health     *struct{ Status string }
+		Paused     bool
+		Health     *struct {
+			Status string
+			Log    []struct {
+				Start    time.Time
+				ExitCode int
+			}
+		}
 	}
 	RestartCount int
 	HostConfig   struct {
-		PortBindings map[string][]struct{ HostIP, HostPort string }
+		PortBindings  map[string][]struct{ HostIP, HostPort string }
+		RestartPolicy struct {
+			Name              string
+			MaximumRetryCount int
+		}
+		NanoCpus  int64
+		Memory    int64
+		PidsLimit *int64
 	}
+}
+
+// unhealthySince is the start of the trailing run of failed checks.
+func (c *inspected) unhealthySince() time.Time {
+	h := c.State.Health
+	if h == nil || h.Status != "unhealthy" {
+		return time.Time{}
+	}
+	var since time.Time
+	for i := len(h.Log) - 1; i >= 0 && h.Log[i].ExitCode != 0; i-- {
+		since = h.Log[i].Start
+	}
+	return since
+}
+
+func (c *inspected) runtime() cluster.Runtime {
+	rt := cluster.Runtime{RestartPolicy: c.HostConfig.RestartPolicy.Name, NanoCPUs: c.HostConfig.NanoCpus,
+		MemoryBytes: c.HostConfig.Memory, Paused: c.State.Paused}
+	if rt.RestartPolicy == "on-failure" && c.HostConfig.RestartPolicy.MaximumRetryCount > 0 {
+		rt.RestartPolicy += ":" + strconv.Itoa(c.HostConfig.RestartPolicy.MaximumRetryCount)
+	}
+	if rt.RestartPolicy == "" {
+		rt.RestartPolicy = "no"
+	}
+	if c.HostConfig.PidsLimit != nil && *c.HostConfig.PidsLimit > 0 {
+		rt.PidsLimit = *c.HostConfig.PidsLimit
+	}
+	return rt
 }
 
 // ParseInspect parses `docker inspect` output into replicas.
@@ -190,6 +232,8 @@ func ParseInspect(host string, data []byte) ([]cluster.Replica, error) {
 		if c.State.Health != nil {
 			r.Health = c.State.Health.Status
 		}
+		r.UnhealthySince = c.unhealthySince()
+		r.Runtime = c.runtime()
 		for port, binds := range c.HostConfig.PortBindings {
 			_, proto, _ := strings.Cut(port, "/")
 			for _, b := range binds {

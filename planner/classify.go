@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/drover-sh/drover/cluster"
 )
@@ -214,7 +215,7 @@ func (w *world) classify(s *service) {
 		} else {
 			filled[best.slot.num] = true
 		}
-		s.decide(slot, best)
+		s.decide(slot, best, w.sickness(s, best))
 	}
 
 	// Empty slots, in slot order.
@@ -267,8 +268,8 @@ func (w *world) unwantedSlot(s *service, slot string, best *candidate) string {
 }
 
 // decide handles the best container of a wanted slot.
-func (s *service) decide(slot string, best *candidate) {
-	if best.leave == "" && best.upToDate && (best.running || best.completed) {
+func (s *service) decide(slot string, best *candidate, sick string) {
+	if best.leave == "" && best.upToDate && (best.running || best.completed) && sick == "" {
 		s.keeps = append(s.keeps, best)
 		return
 	}
@@ -278,6 +279,8 @@ func (s *service) decide(slot string, best *candidate) {
 		p.why = best.leave
 	case !best.running:
 		p.why = notRunning(best.r)
+	case sick != "":
+		p.why = sick
 	default:
 		p.why = "spec changed"
 	}
@@ -347,4 +350,27 @@ func (s *service) occupyOld(c *candidate, specPorts []string) {
 	ports = append(ports, specPorts...)
 	c.node.occupy(s.name, ports, s.cpu, s.mem)
 	s.count[c.node]++
+}
+
+// sickness says why a running, up-to-date replica must still be replaced:
+// it has been unhealthy for longer than Input.UnhealthyGrace, or it drifted
+// from its spec and Input.FixDrift asks to mend that. Drift without
+// FixDrift is only reported.
+func (w *world) sickness(s *service, c *candidate) string {
+	if !c.running || !c.upToDate || c.leave != "" {
+		return ""
+	}
+	r := c.r
+	if g := w.in.UnhealthyGrace; g > 0 && r.Health == "unhealthy" && !r.UnhealthySince.IsZero() {
+		if d := w.in.Now.Sub(r.UnhealthySince); d >= g {
+			return fmt.Sprintf("unhealthy for %s", d.Round(time.Second))
+		}
+	}
+	if len(r.Drift) > 0 {
+		if w.in.FixDrift {
+			return "drifted: " + strings.Join(r.Drift, ", ")
+		}
+		w.warnf("%s on %s drifted from its spec (%s): `drover reconcile --fix-drift` replaces it", r.Name, r.Host, strings.Join(r.Drift, ", "))
+	}
+	return ""
 }

@@ -25,9 +25,14 @@ type Input struct {
 	// never creates; a name missing here is created like a stack one.
 	Networks map[string]cluster.Network
 	Volumes  map[string]cluster.Volume
-	// Now is the planner's clock. No rule depends on it yet; it is part of
-	// the input so that future time-based rules keep Compute pure.
+	// Now is the planner's clock (for UnhealthyGrace).
 	Now time.Time
+	// UnhealthyGrace, when set, replaces running replicas that have been
+	// unhealthy for at least this long (Replica.UnhealthySince).
+	UnhealthyGrace time.Duration
+	// FixDrift replaces replicas whose container drifted from its spec
+	// (Replica.Drift); without it drift is only a warning.
+	FixDrift bool
 }
 
 // inScope reports whether this run may change the given stack.

@@ -1,0 +1,52 @@
+package command
+
+import (
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/drover-sh/drover/state"
+)
+
+func reconcileCommand(stdio IO) *cli.Command {
+	return &cli.Command{
+		Name:  "reconcile",
+		Usage: "converge the cluster to the desired state kept in the state file (for cron: no compose files needed)",
+		Description: "Recreates missing, exited and dead replicas, replaces replicas unhealthy for longer than\n" +
+			"--unhealthy-grace, reschedules the replicas of unreachable hosts and removes the surplus when they\n" +
+			"return, removes drover containers of services the state does not know, and reports (with\n" +
+			"--fix-drift: replaces) replicas that drifted from their spec. Prints nothing when converged.",
+		ArgsUsage: "[STACK...]",
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: "fix-drift", Usage: "replace replicas that drifted from their spec (else only reported)"},
+			&cli.DurationFlag{Name: "unhealthy-grace", Value: time.Minute, Usage: "replace replicas unhealthy for at least this long (0: never)"},
+			&cli.DurationFlag{Name: "timeout", Usage: "bound each service's rolling replacement"},
+		}, changeFlags()...),
+		Action: func(c *cli.Context) error {
+			e, err := newEnv(c, stdio)
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			stacks := c.Args().Slice()
+			return e.runChange(c.Context, change{
+				Command:        commandLine(c),
+				Scope:          stacks,
+				DryRun:         c.Bool("dry-run"),
+				DetailedExit:   c.Bool("detailed-exitcode"),
+				Quiet:          true,
+				Timeout:        c.Duration("timeout"),
+				FixDrift:       c.Bool("fix-drift"),
+				UnhealthyGrace: c.Duration("unhealthy-grace"),
+				Mutate: func(s *state.State) (string, error) {
+					for _, st := range stacks {
+						if _, ok := s.Stacks[st]; !ok {
+							e.log.Warn().Str("stack", st).Msg("stack not in the state: its containers, if any, are removed")
+						}
+					}
+					return "", nil
+				},
+			})
+		},
+	}
+}
