@@ -107,6 +107,7 @@ func extraCommands(stdio IO) []*cli.Command {
 		stateCommand(stdio),
 		lockCommand(stdio),
 		reconcileCommand(stdio),
+		applyCommand(stdio),
 	}
 }
 

@@ -106,6 +106,12 @@ type change struct {
 	// UseRollbackPolicy rolls replicas with rollback_config instead of
 	// update_config (service rollback).
 	UseRollbackPolicy bool
+	// CheckState runs on the state as read, before Mutate (apply: refuse a
+	// stale saved plan). CheckPlan runs on the computed plan before anything
+	// changes. SavePlan receives a dry run's plan (plan -o FILE).
+	CheckState func(s *state.State) error
+	CheckPlan  func(s *state.State, p *planner.Plan) error
+	SavePlan   func(lineage string, serial int64, s *state.State, p *planner.Plan) error
 	// FixDrift and UnhealthyGrace are reconcile's healing rules.
 	FixDrift       bool
 	UnhealthyGrace time.Duration
@@ -145,6 +151,12 @@ func (e *runEnv) runChange(ctx context.Context, ch change) error {
 	if err != nil {
 		return err
 	}
+	if ch.CheckState != nil {
+		if err := ch.CheckState(s); err != nil {
+			return err
+		}
+	}
+	readLineage, readSerial := s.Lineage, s.Serial
 	before, _ := state.Marshal(s)
 	summary := ""
 	if ch.Mutate != nil {
@@ -201,7 +213,17 @@ func (e *runEnv) runChange(ctx context.Context, ch change) error {
 	if e.output != "json" && (!p.Empty() || !ch.Quiet) {
 		e.renderPlan(p)
 	}
+	if ch.CheckPlan != nil {
+		if err := ch.CheckPlan(s, p); err != nil {
+			return err
+		}
+	}
 	if ch.DryRun {
+		if ch.SavePlan != nil {
+			if err := ch.SavePlan(readLineage, readSerial, s, p); err != nil {
+				return err
+			}
+		}
 		if e.output == "json" {
 			writeJSON(e.stdio.Stdout, out)
 		}

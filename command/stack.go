@@ -57,7 +57,7 @@ func stackCommand(stdio IO) *cli.Command {
 }
 
 func planCommand(stdio IO) *cli.Command {
-	flags := deployFlags()
+	flags := append(deployFlags(), &cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "save the plan to `FILE` for `drover apply FILE`"})
 	return &cli.Command{
 		Name:      "plan",
 		Usage:     "show what `stack deploy` would change (same as stack deploy --dry-run)",
@@ -105,6 +105,22 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 		Mutate: func(s *state.State) (string, error) {
 			return mergeStack(s, stack, prune, commandLine(c)), nil
 		},
+	}
+	if out := c.String("out"); out != "" {
+		files, err := digestFiles(c.StringSlice("compose-file"))
+		if err != nil {
+			return err
+		}
+		ch.SavePlan = func(lineage string, serial int64, s *state.State, p *planner.Plan) error {
+			who, _ := whoami()
+			sp := &savedPlan{Format: planFileFormat, Created: time.Now().UTC(), By: who, Cluster: e.inv.Cluster, Stack: name,
+				Files: files, Prune: prune, Lineage: lineage, Serial: serial, DesiredDigest: desiredDigest(s, name), Plan: p}
+			if err := writePlanFile(out, sp); err != nil {
+				return err
+			}
+			e.log.Info().Str("file", out).Msg("plan saved: run `drover apply " + out + "` to carry it out")
+			return nil
+		}
 	}
 	if c.Bool("push") {
 		ch.BeforeApply = func(ctx context.Context, w *reconcile.World, p *planner.Plan, d reconcile.Desired) error {
