@@ -40,6 +40,7 @@ type SSHSettings struct {
 type StateSettings struct {
 	Backend string // local | managers
 	Path    string // local backend: absolute path of the state file
+	Dir     string // managers backend: folder on each manager (default /var/lib/drover/CLUSTER)
 	// TTL is how long a lock lives without being renewed.
 	LockTTL time.Duration
 }
@@ -229,6 +230,9 @@ func (p *invParser) inventory(root *yaml.Node) (*Inventory, error) {
 	if inv.State.Backend == "local" && inv.State.Path == "" {
 		inv.State.Path = filepath.Join(p.dir, "drover.state.json")
 	}
+	if inv.State.Backend == "managers" && inv.State.Dir == "" {
+		inv.State.Dir = "/var/lib/drover/" + inv.Cluster
+	}
 	hn, ok := f["hosts"]
 	if !ok || hn.Kind != yaml.SequenceNode || len(hn.Content) == 0 {
 		at := root
@@ -255,11 +259,22 @@ func (p *invParser) inventory(root *yaml.Node) (*Inventory, error) {
 		addrs[key] = n.Line
 		inv.Hosts = append(inv.Hosts, h)
 	}
+	if inv.State.Backend == "managers" {
+		n := 0
+		for _, h := range inv.Hosts {
+			if h.Role == Manager {
+				n++
+			}
+		}
+		if n == 0 {
+			return nil, p.errf(f["state"], "state.backend managers needs at least one host with role: manager")
+		}
+	}
 	return inv, nil
 }
 
 func (p *invParser) state(n *yaml.Node, s *StateSettings) error {
-	f, err := p.fields(n, "state", "backend", "path", "lock_ttl")
+	f, err := p.fields(n, "state", "backend", "path", "dir", "lock_ttl")
 	if err != nil {
 		return err
 	}
@@ -277,6 +292,16 @@ func (p *invParser) state(n *yaml.Node, s *StateSettings) error {
 			return err
 		}
 		s.Path = p.path(path)
+	}
+	if v, ok := f["dir"]; ok {
+		dir, err := p.str(v, "state.dir")
+		if err != nil {
+			return err
+		}
+		if !filepath.IsAbs(dir) {
+			return p.errf(v, "state.dir %q: must be an absolute path on the managers", dir)
+		}
+		s.Dir = dir
 	}
 	if v, ok := f["lock_ttl"]; ok {
 		if s.LockTTL, err = p.duration(v, "state.lock_ttl"); err != nil {

@@ -19,7 +19,7 @@ func nodeCommand(stdio IO) *cli.Command {
 	return &cli.Command{
 		Name:  "node",
 		Usage: "list and inspect the inventory's hosts",
-		Subcommands: []*cli.Command{
+		Subcommands: append([]*cli.Command{
 			{
 				Name:      "ls",
 				Aliases:   []string{"list"},
@@ -44,7 +44,7 @@ func nodeCommand(stdio IO) *cli.Command {
 				ArgsUsage: "NODE",
 				Action:    func(c *cli.Context) error { return runNodeInspect(c, stdio) },
 			},
-		},
+		}, nodeAddRmCommands(stdio)...),
 	}
 }
 

@@ -25,8 +25,47 @@ func (e *runEnv) store() (state.Store, error) {
 			e.log.Warn().Str("holder", old.Owner).Int("pid", old.PID).Time("expires", old.Expires).
 				Msg("taking over the state lock of a run that is gone (expired, or its process no longer exists)")
 		}}, nil
+	case "managers":
+		return e.managersStore(e.inv.State.Dir), nil
 	}
 	return nil, fmt.Errorf("state backend %q is not available in this drover", e.inv.State.Backend)
+}
+
+// managersStore keeps the state on every manager host over SFTP, through
+// the run's pooled connections.
+func (e *runEnv) managersStore(dir string) *state.Managers {
+	_, machine := whoami()
+	var hosts []string
+	for _, h := range e.inv.Hosts {
+		if h.Role == cluster.Manager {
+			hosts = append(hosts, h.Name)
+		}
+	}
+	return &state.Managers{
+		Hosts: hosts,
+		Open: func(ctx context.Context, host string) (state.RemoteFS, error) {
+			c, err := e.pool.Client(ctx, host)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
+		Dir:     dir,
+		TTL:     e.inv.State.LockTTL,
+		Machine: machine,
+		OnTakeover: func(old state.LockInfo) {
+			e.log.Warn().Str("holder", old.Owner).Int("pid", old.PID).Time("expires", old.Expires).
+				Msg("taking over the state lock of a run that is gone (expired, or its process no longer exists)")
+		},
+		OnLagging: func(host string, serial int64) {
+			switch {
+			case serial < 0:
+				e.log.Warn().Str("host", host).Msg("manager unreachable: its copy of the state is repaired by a later run")
+			default:
+				e.log.Info().Str("host", host).Int64("serial", serial).Msg("manager's copy of the state lags: this run's write repairs it")
+			}
+		},
+	}
 }
 
 // readState reads the state, or starts a new one.

@@ -16,10 +16,10 @@ func stateCommand(stdio IO) *cli.Command {
 	return &cli.Command{
 		Name:  "state",
 		Usage: "look at drover's state document",
-		Subcommands: []*cli.Command{
+		Subcommands: append([]*cli.Command{
 			{Name: "show", Usage: "print the state document (JSON)", Action: func(c *cli.Context) error { return runStateShow(c, stdio) }},
 			{Name: "history", Usage: "list the runs that changed the cluster", Action: func(c *cli.Context) error { return runStateHistory(c, stdio) }},
-		},
+		}, stateTransferCommands(stdio)...),
 	}
 }
 

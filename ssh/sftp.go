@@ -218,3 +218,36 @@ func randomSuffix() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Rename renames oldname to newname, replacing newname when the server has
+// posix-rename@openssh.com. A missing oldname yields fs.ErrNotExist.
+func (c *Client) Rename(ctx context.Context, oldname, newname string) error {
+	s, err := c.sftpClient(ctx)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, ok := s.HasExtension("posix-rename@openssh.com"); ok {
+		err = s.PosixRename(oldname, newname)
+	} else {
+		err = s.Rename(oldname, newname)
+	}
+	if err != nil {
+		return c.fileError("rename", oldname, err)
+	}
+	return nil
+}
+
+// MkdirAll creates dir and its missing parents.
+func (c *Client) MkdirAll(ctx context.Context, dir string) error {
+	s, err := c.sftpClient(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.MkdirAll(dir); err != nil {
+		return c.fileError("mkdir", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"gopkg.in/yaml.v3"
+
+	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/ssh"
+	"github.com/drover-sh/drover/state"
+)
+
+func nodeAddRmCommands(stdio IO) []*cli.Command {
+	return []*cli.Command{
+		{
+			Name:      "add",
+			Usage:     "connect to a new host, check it, and append it to the inventory (comments kept)",
+			ArgsUsage: "NAME ADDRESS",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "role", Value: "worker", Usage: "manager or worker"},
+				&cli.StringSliceFlag{Name: "label", Usage: "node label `K=V`"},
+				&cli.StringFlag{Name: "user", Usage: "SSH user for this host (default: the inventory's)"},
+				&cli.IntFlag{Name: "port", Usage: "SSH port for this host (default: the inventory's)"},
+			},
+			Action: func(c *cli.Context) error { return runNodeAdd(c, stdio) },
+		},
+		{
+			Name:      "rm",
+			Aliases:   []string{"remove"},
+			Usage:     "drain a host, then remove it from the inventory and the state",
+			ArgsUsage: "NAME",
+			Action:    func(c *cli.Context) error { return runNodeRm(c, stdio) },
+		},
+	}
+}
+
+func runNodeAdd(c *cli.Context, stdio IO) error {
+	if c.NArg() != 2 {
+		return fmt.Errorf("usage: drover node add NAME ADDRESS [--role R] [--label K=V]")
+	}
+	name, addr := c.Args().Get(0), c.Args().Get(1)
+	role := cluster.Role(c.String("role"))
+	if role != cluster.Manager && role != cluster.Worker {
+		return fmt.Errorf("--role %q: use manager or worker", role)
+	}
+	labels := map[string]string{}
+	for _, kv := range c.StringSlice("label") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("--label %q: use K=V", kv)
+		}
+		labels[k] = v
+	}
+	e, err := newEnv(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if _, ok := e.inv.Host(name); ok {
+		return fmt.Errorf("%s already has a host %q", e.inv.Path, name)
+	}
+	// Reach the host as the inventory would once it is added.
+	h := cluster.Host{Name: name, Address: addr, Role: role, Labels: labels}
+	h.SSH.User, h.SSH.Port = c.String("user"), c.Int("port")
+	inv := *e.inv
+	inv.Hosts = append(append([]cluster.Host{}, e.inv.Hosts...), h)
+	e.inv = &inv
+	e.pool.Close()
+	e.pool = ssh.NewPool(e.sshConfigFor, ssh.PoolOptions{})
+	cfg, err := e.sshConfigFor(name)
+	if err != nil {
+		return err
+	}
+	eng, err := e.engineFor(c.Context, name)
+	if err != nil {
+		return fmt.Errorf("cannot add %s: %w", name, err)
+	}
+	facts, err := eng.Info(c.Context)
+	if err != nil {
+		return fmt.Errorf("cannot add %s: docker on %s: %w", name, addr, err)
+	}
+	err = cluster.EditInventory(e.inv.Path, e.home, func(root *yaml.Node) error {
+		hosts := cluster.MapGet(root, "hosts")
+		n := &yaml.Node{Kind: yaml.MappingNode}
+		cluster.MapSet(n, "name", cluster.Scalar(name))
+		cluster.MapSet(n, "address", cluster.Scalar(addr))
+		cluster.MapSet(n, "role", cluster.Scalar(string(role)))
+		if len(labels) > 0 {
+			lm := &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}
+			for _, k := range sortedKeys(labels) {
+				cluster.MapSet(lm, k, cluster.Scalar(labels[k]))
+			}
+			cluster.MapSet(n, "labels", lm)
+		}
+		if h.SSH.User != "" || h.SSH.Port != 0 {
+			sm := &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}
+			if h.SSH.User != "" {
+				cluster.MapSet(sm, "user", cluster.Scalar(h.SSH.User))
+			}
+			if h.SSH.Port != 0 {
+				cluster.MapSet(sm, "port", cluster.Scalar(fmt.Sprint(h.SSH.Port)))
+			}
+			cluster.MapSet(n, "ssh", sm)
+		}
+		hosts.Content = append(hosts.Content, n)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdio.Stdout, "added %s (%s): host key checked against %s, docker %s, %s/%s, %d CPUs\n",
+		name, cfg.Endpoint.String(), cfg.KnownHostsFile, facts.EngineVersion, facts.OS, facts.Arch, facts.CPUs)
+	return nil
+}
+
+func runNodeRm(c *cli.Context, stdio IO) error {
+	name, err := stackArg(c, "node rm NAME")
+	if err != nil {
+		return err
+	}
+	e, err := newEnv(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if _, ok := e.inv.Host(name); !ok {
+		return fmt.Errorf("no node %q in %s", name, e.inv.Path)
+	}
+	if len(e.inv.Hosts) == 1 {
+		return fmt.Errorf("%s is the inventory's only host", name)
+	}
+	// Drain first: its replicas move away through the rolling policy.
+	err = e.runChange(c.Context, change{
+		Command: commandLine(c),
+		Mutate: func(s *state.State) (string, error) {
+			ns := s.Nodes[name]
+			ns.Availability = cluster.Drain
+			s.Nodes[name] = ns
+			return "drain " + name + " before removing it", nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("draining %s: %w (the host stays in the inventory)", name, err)
+	}
+	if err := cluster.EditInventory(e.inv.Path, e.home, func(root *yaml.Node) error {
+		hosts := cluster.MapGet(root, "hosts")
+		var keep []*yaml.Node
+		for _, h := range hosts.Content {
+			if n := cluster.MapGet(h, "name"); n == nil || n.Value != name {
+				keep = append(keep, h)
+			}
+		}
+		hosts.Content = keep
+		return nil
+	}); err != nil {
+		return err
+	}
+	st, err := e.store()
+	if err != nil {
+		return err
+	}
+	lk, err := e.lock(c.Context, st, commandLine(c))
+	if err != nil {
+		return err
+	}
+	defer lk.Release(context.WithoutCancel(c.Context))
+	s, err := e.readState(c.Context, st)
+	if err != nil {
+		return err
+	}
+	delete(s.Nodes, name)
+	who, _ := whoami()
+	s.Serial++
+	s.AddRun(state.Run{Serial: s.Serial, Time: nowUTC(), User: who, Command: commandLine(c), Summary: "removed node " + name, Result: "ok"})
+	if err := st.Write(c.Context, s); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdio.Stdout, "drained and removed %s from %s\n", name, e.inv.Path)
+	return nil
+}

@@ -1,0 +1,165 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+	"gopkg.in/yaml.v3"
+
+	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/state"
+)
+
+func stateTransferCommands(stdio IO) []*cli.Command {
+	return []*cli.Command{
+		{Name: "pull", Usage: "print the current state document (from whichever backend) to stdout", Action: func(c *cli.Context) error { return runStateShow(c, stdio) }},
+		{
+			Name: "push", Usage: "replace the stored state with FILE (same lineage, newer serial; --force to override)", ArgsUsage: "FILE",
+			Flags:  []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "push even with another lineage or an older serial"}},
+			Action: func(c *cli.Context) error { return runStatePush(c, stdio) },
+		},
+		{
+			Name:  "migrate",
+			Usage: "move the state to another backend and point the inventory at it",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "to", Required: true, Usage: "local or managers"},
+				&cli.StringFlag{Name: "path", Usage: "local: the state file (default: drover.state.json beside the inventory)"},
+				&cli.StringFlag{Name: "dir", Usage: "managers: the folder on each manager (default /var/lib/drover/CLUSTER)"},
+			},
+			Action: func(c *cli.Context) error { return runStateMigrate(c, stdio) },
+		},
+	}
+}
+
+func runStatePush(c *cli.Context, stdio IO) error {
+	file, err := stackArg(c, "state push [--force] FILE")
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var next state.State
+	if err := json.Unmarshal(b, &next); err != nil {
+		return fmt.Errorf("%s: not a state document: %w", file, err)
+	}
+	e, err := newEnv(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if err := next.Validate(e.inv.Cluster); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	st, err := e.store()
+	if err != nil {
+		return err
+	}
+	lk, err := e.lock(c.Context, st, commandLine(c))
+	if err != nil {
+		return err
+	}
+	defer lk.Release(context.WithoutCancel(c.Context))
+	cur, err := st.Read(c.Context)
+	switch {
+	case errors.Is(err, state.ErrNoState):
+	case err != nil:
+		return err
+	case cur.Lineage != next.Lineage && !c.Bool("force"):
+		return fmt.Errorf("%s has lineage %s, the stored state %s: refusing (--force to override)", file, next.Lineage, cur.Lineage)
+	case next.Serial <= cur.Serial && !c.Bool("force"):
+		return fmt.Errorf("%s has serial %d, not newer than the stored %d: refusing (--force to override)", file, next.Serial, cur.Serial)
+	case next.Serial <= cur.Serial:
+		// Serials never go back, even when forced.
+		next.Serial = cur.Serial + 1
+	}
+	who, _ := whoami()
+	next.AddRun(state.Run{Serial: next.Serial, Time: nowUTC(), User: who, Command: commandLine(c), Summary: "state pushed from " + file, Result: "ok"})
+	if err := st.Write(c.Context, &next); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdio.Stdout, "pushed %s to %s (serial %d)\n", file, st.Describe(), next.Serial)
+	return nil
+}
+
+func runStateMigrate(c *cli.Context, stdio IO) error {
+	e, err := newEnv(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	to := c.String("to")
+	if to == e.inv.State.Backend {
+		return fmt.Errorf("the state is already on the %s backend", to)
+	}
+	from, err := e.store()
+	if err != nil {
+		return err
+	}
+	var dst state.Store
+	var edit func(st *yaml.Node)
+	switch to {
+	case "managers":
+		dir := c.String("dir")
+		if dir == "" {
+			dir = "/var/lib/drover/" + e.inv.Cluster
+		}
+		if len(e.managersStore(dir).Hosts) == 0 {
+			return fmt.Errorf("no host has role: manager in %s", e.inv.Path)
+		}
+		dst = e.managersStore(dir)
+		edit = func(st *yaml.Node) {
+			cluster.MapSet(st, "backend", cluster.Scalar("managers"))
+			if c.String("dir") != "" {
+				cluster.MapSet(st, "dir", cluster.Scalar(dir))
+			}
+		}
+	case "local":
+		path := c.String("path")
+		if path == "" {
+			path = filepath.Join(filepath.Dir(e.inv.Path), "drover.state.json")
+		}
+		abs, _ := filepath.Abs(path)
+		dst = &state.Local{Path: abs, TTL: e.inv.State.LockTTL}
+		edit = func(st *yaml.Node) {
+			cluster.MapSet(st, "backend", cluster.Scalar("local"))
+			cluster.MapSet(st, "path", cluster.Scalar(path))
+		}
+	default:
+		return fmt.Errorf("--to %q: use local or managers", to)
+	}
+	// Hold both locks: nobody changes either copy while it moves.
+	lk, err := e.lock(c.Context, from, commandLine(c))
+	if err != nil {
+		return err
+	}
+	defer lk.Release(context.WithoutCancel(c.Context))
+	lk2, err := e.lock(c.Context, dst, commandLine(c))
+	if err != nil {
+		return err
+	}
+	defer lk2.Release(context.WithoutCancel(c.Context))
+	s, err := state.Copy(c.Context, from, dst)
+	if err != nil {
+		return fmt.Errorf("copy the state from %s to %s: %w", from.Describe(), dst.Describe(), err)
+	}
+	if err := cluster.EditInventory(e.inv.Path, e.home, func(root *yaml.Node) error {
+		st := cluster.MapGet(root, "state")
+		if st == nil {
+			st = &yaml.Node{Kind: yaml.MappingNode}
+			cluster.MapSet(root, "state", st)
+		}
+		edit(st)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("the state was copied to %s, but the inventory could not be updated: %w", dst.Describe(), err)
+	}
+	fmt.Fprintf(stdio.Stdout, "state (serial %d) copied from %s to %s; %s now says state.backend: %s\n", s.Serial, from.Describe(), dst.Describe(), e.inv.Path, to)
+	return nil
+}
