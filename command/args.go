@@ -47,7 +47,9 @@ func interspersed(app *cli.App, args []string) []string {
 		for j := i; j < len(rest); j++ {
 			b := rest[j]
 			if b == "--" {
-				pos = append(pos, rest[j:]...)
+				// urfave drops a "--" only ahead of every positional.
+				fl = append(fl, "--")
+				pos = append(pos, rest[j+1:]...)
 				break
 			}
 			if strings.HasPrefix(b, "-") && b != "-" {

@@ -25,18 +25,29 @@ func classify(err error) error {
 	if !errors.As(err, &xe) {
 		return err
 	}
-	msg := strings.ToLower(xe.Stderr)
-	switch {
-	case strings.Contains(msg, "permission denied") && strings.Contains(msg, "docker"):
-		return &HostError{Reason: "docker: permission denied (add the user to the docker group, or set ssh.sudo: true)", Err: err}
-	case strings.Contains(msg, "a password is required") || strings.Contains(msg, "a terminal is required"):
-		return &HostError{Reason: "sudo needs a password (drover runs `sudo -n`: allow docker without a password)", Err: err}
-	case strings.Contains(msg, "cannot connect to the docker daemon") || strings.Contains(msg, "is the docker daemon running"):
-		return &HostError{Reason: "docker not running", Err: err}
-	case xe.Code == 127 || strings.Contains(msg, "not found"):
-		return &HostError{Reason: "docker not installed", Err: err}
+	if r := reasonFor(xe.Stderr, xe.Code); r != "" {
+		return &HostError{Reason: r, Err: err}
 	}
 	return err
+}
+
+// reasonFor recognises why docker could not be used from what it (or the
+// shell, or sudo) printed. Only the shell's own wording means docker is
+// missing: "not found" alone is also how docker reports a missing image or
+// network.
+func reasonFor(stderr string, code int) string {
+	msg := strings.ToLower(stderr)
+	switch {
+	case strings.Contains(msg, "permission denied") && strings.Contains(msg, "docker"):
+		return "docker: permission denied (add the user to the docker group, or set ssh.sudo: true)"
+	case strings.Contains(msg, "a password is required") || strings.Contains(msg, "a terminal is required"):
+		return "sudo needs a password (drover runs `sudo -n`: allow docker without a password)"
+	case strings.Contains(msg, "cannot connect to the docker daemon") || strings.Contains(msg, "is the docker daemon running"):
+		return "docker not running"
+	case code == 127 || strings.Contains(msg, "docker: not found") || strings.Contains(msg, "docker: command not found"):
+		return "docker not installed"
+	}
+	return ""
 }
 
 // Reason gives a short text for why a host is not usable.

@@ -44,7 +44,11 @@ func parseInfo(out []byte, stderr string) (Facts, error) {
 		if msg == "" {
 			msg = strings.TrimSpace(stderr)
 		}
-		return Facts{}, fmt.Errorf("%w: %s", ErrDockerDown, firstLine(msg))
+		err := fmt.Errorf("%w: %s", ErrDockerDown, firstLine(msg))
+		if r := reasonFor(msg, 0); r != "" {
+			return Facts{}, &HostError{Reason: r, Err: err}
+		}
+		return Facts{}, err
 	}
 	return Facts{
 		EngineVersion: di.ServerVersion,

@@ -194,7 +194,7 @@ func (e *Engine) ImageID(ctx context.Context, ref string) (string, error) {
 const cleanupScript = `cluster=$1; stack=$2; mode=$3; vols=$4
 d() { if [ "$mode" = sudo ]; then sudo -n docker "$@"; else docker "$@"; fi; }
 rc=0
-for n in $(d network ls -q --filter "label=drover.cluster=$cluster" --filter "label=drover.stack=$stack"); do
+for n in $(d network ls --format '{{.Name}}' --filter "label=drover.cluster=$cluster" --filter "label=drover.stack=$stack"); do
   d network rm "$n" >/dev/null && echo "network $n" || rc=1
 done
 if [ "$vols" = volumes ]; then

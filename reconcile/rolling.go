@@ -31,13 +31,15 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 		c.report(Event{Kind: EventWarning, Service: svc.FullName(), Message: "start-first cannot bind a published host port twice on one host: replacing stop-first"})
 	}
 	for i, batch := range batches(replaces, pol.Parallelism) {
+		var err error
 		if i > 0 && pol.Delay > 0 {
-			if err := sleep(uctx, pol.Delay); err != nil {
-				break
-			}
+			err = sleep(uctx, pol.Delay)
 		}
-		c.report(Event{Kind: EventBatch, Service: svc.FullName(), Message: fmt.Sprintf("batch %d: %d replica(s), %s", i+1, len(batch), map[bool]string{true: "stop-first", false: "start-first"}[stopFirst])})
-		news, err := c.replaceBatch(uctx, w, batch, svc, opt, stopFirst)
+		var news []started
+		if err == nil {
+			c.report(Event{Kind: EventBatch, Service: svc.FullName(), Message: fmt.Sprintf("batch %d: %d replica(s), %s", i+1, len(batch), map[bool]string{true: "stop-first", false: "start-first"}[stopFirst])})
+			news, err = c.replaceBatch(uctx, w, batch, svc, opt, stopFirst)
+		}
 		if err == nil {
 			err = c.waitHealthy(uctx, w, news, svc, pol.Monitor, opt.Poll)
 		}
