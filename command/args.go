@@ -42,8 +42,9 @@ func interspersed(app *cli.App, args []string) []string {
 			cmds, flags = cmd.Subcommands, cmd.Flags
 			continue
 		}
-		// A leaf: reorder what follows.
-		var fl, pos []string
+		// A leaf: reorder what follows. Global flags given after the
+		// command (drover reconcile --log-format json) go to the front.
+		var gl, fl, pos []string
 		for j := i; j < len(rest); j++ {
 			b := rest[j]
 			if b == "--" {
@@ -53,6 +54,14 @@ func interspersed(app *cli.App, args []string) []string {
 				break
 			}
 			if strings.HasPrefix(b, "-") && b != "-" {
+				if !hasFlag(cmd.Flags, b) && hasFlag(app.Flags, b) {
+					gl = append(gl, b)
+					if takesValue(app.Flags, b) && !strings.Contains(b, "=") && j+1 < len(rest) {
+						gl = append(gl, rest[j+1])
+						j++
+					}
+					continue
+				}
 				fl = append(fl, b)
 				if takesValue(cmd.Flags, b) && !strings.Contains(b, "=") && j+1 < len(rest) {
 					fl = append(fl, rest[j+1])
@@ -62,6 +71,7 @@ func interspersed(app *cli.App, args []string) []string {
 			}
 			pos = append(pos, b)
 		}
+		out = append(append([]string{out[0]}, gl...), out[1:]...)
 		return append(append(out, fl...), pos...)
 	}
 	return append(out, rest[i:]...)
@@ -84,7 +94,7 @@ func findCommand(cmds []*cli.Command, name string) *cli.Command {
 // takesValue reports whether the flag named by arg ("-c", "--timeout")
 // expects a value.
 func takesValue(flags []cli.Flag, arg string) bool {
-	name := strings.TrimLeft(arg, "-")
+	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
 	for _, f := range flags {
 		for _, n := range f.Names() {
 			if n == name {
@@ -92,6 +102,19 @@ func takesValue(flags []cli.Flag, arg string) bool {
 					return d.TakesValue()
 				}
 				return false
+			}
+		}
+	}
+	return false
+}
+
+// hasFlag reports whether arg ("-c", "--timeout=5s") names one of flags.
+func hasFlag(flags []cli.Flag, arg string) bool {
+	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return true
 			}
 		}
 	}

@@ -65,6 +65,9 @@ func TestInterspersed(t *testing.T) {
 		// global flags (and their values) before the command are untouched
 		{"drover -i inv.yml --parallel 4 stack deploy demo --prune", "drover -i inv.yml --parallel 4 stack deploy --prune demo"},
 		{"drover -i stack --accept-new-host-keys stack deploy demo -c x.yml", "drover -i stack --accept-new-host-keys stack deploy -c x.yml demo"},
+		// global flags after the command move to the front
+		{"drover stack deploy demo --parallel 4 -c x.yml", "drover --parallel 4 stack deploy -c x.yml demo"},
+		{"drover -i a.yml stack deploy demo --accept-new-host-keys", "drover --accept-new-host-keys -i a.yml stack deploy demo"},
 		// already in order, unknown commands, nothing to do
 		{"drover stack deploy --prune demo", "drover stack deploy --prune demo"},
 		{"drover nope x --prune", "drover nope x --prune"},

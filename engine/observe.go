@@ -16,22 +16,34 @@ import (
 
 // observeScript gathers everything a plan needs from one host in one round
 // trip. It is a constant: the cluster name and the sudo switch arrive as
-// positional parameters, so nothing is spliced into the shell text.
+// positional parameters, so nothing is spliced into the shell text. The
+// docker calls run side by side (each docker CLI start costs tens of
+// milliseconds); their outputs are printed in a fixed order afterwards.
 const observeScript = `set -u
 cluster=$1; mode=$2; shift 2
 d() { if [ "$mode" = sudo ]; then sudo -n docker "$@"; else docker "$@"; fi; }
-echo '##info'
-d info --format '{{json .}}' || exit 3
-[ "${1:-full}" = info ] && exit 0
-echo '##containers'
-ids=$(d ps -aq --no-trunc --filter "label=drover.cluster=$cluster") || exit 4
-if [ -n "$ids" ]; then d inspect $ids || exit 4; else echo '[]'; fi
-echo '##networks'
-d network ls --format '{{.Name}}' || exit 4
-echo '##volumes'
-d volume ls -q || exit 4
-echo '##images'
-d images --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}' || exit 4
+if [ "${1:-full}" = info ]; then
+  echo '##info'; d info --format '{{json .}}' || exit 3; exit 0
+fi
+t=$(mktemp -d 2>/dev/null || mktemp -d -t drover.XXXXXX) || exit 5
+trap 'rm -rf "$t"' EXIT
+run() { n=$1; shift; ( "$@" >"$t/$n" 2>"$t/$n.err"; echo $? >"$t/$n.rc" ) & }
+containers() {
+  ids=$(d ps -aq --no-trunc --filter "label=drover.cluster=$cluster") || return 1
+  if [ -n "$ids" ]; then d inspect $ids; else echo '[]'; fi
+}
+run info d info --format '{{json .}}'
+run containers containers
+run networks d network ls --format '{{.Name}}'
+run volumes d volume ls -q
+run images d images --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}'
+wait
+rc=0
+for n in info containers networks volumes images; do
+  echo "##$n"; cat "$t/$n"
+  if [ "$(cat "$t/$n.rc")" != 0 ]; then cat "$t/$n.err" >&2; rc=4; fi
+done
+exit $rc
 `
 
 func (e *Engine) mode() string {

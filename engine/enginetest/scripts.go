@@ -22,14 +22,15 @@ var dCall = regexp.MustCompile(`(?m)(?:^|[\s(])d [a-z]`)
 
 var scriptInvocations = map[string][]string{
 	"drover-observe": {
-		`d info --format '{{json .}}' || exit 3`,
-		`ids=$(d ps -aq --no-trunc --filter "label=drover.cluster=$cluster") || exit 4`,
-		`d inspect $ids || exit 4`,
-		`d network ls --format '{{.Name}}' || exit 4`,
-		`d volume ls -q || exit 4`,
-		`d images --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}' || exit 4`,
-		`echo '##info'`, `echo '##containers'`, `echo '##networks'`, `echo '##volumes'`, `echo '##images'`,
-		`[ "${1:-full}" = info ] && exit 0`,
+		`echo '##info'; d info --format '{{json .}}' || exit 3; exit 0`,
+		`run info d info --format '{{json .}}'`,
+		`ids=$(d ps -aq --no-trunc --filter "label=drover.cluster=$cluster") || return 1`,
+		`if [ -n "$ids" ]; then d inspect $ids; else echo '[]'; fi`,
+		`run networks d network ls --format '{{.Name}}'`,
+		`run volumes d volume ls -q`,
+		`run images d images --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}'`,
+		`for n in info containers networks volumes images; do`,
+		`if [ "${1:-full}" = info ]; then`,
 	},
 	"drover-cleanup": {
 		`--filter "label=drover.cluster=$cluster" --filter "label=drover.stack=$stack")`,
@@ -41,7 +42,7 @@ var scriptInvocations = map[string][]string{
 	},
 }
 
-var scriptCalls = map[string]int{"drover-observe": 6, "drover-cleanup": 4}
+var scriptCalls = map[string]int{"drover-observe": 7, "drover-cleanup": 4}
 
 // checkedScripts remembers scripts already found to be the known ones.
 var checkedScripts sync.Map // name + "\x00" + script → struct{}
