@@ -249,10 +249,7 @@ func runNodeUpdate(c *cli.Context, stdio IO) error {
 	if _, ok := e.inv.Host(name); !ok {
 		return fmt.Errorf("no node %q in %s (nodes: %s)", name, e.inv.Path, strings.Join(e.inv.Names(), ", "))
 	}
-	return e.runChange(c.Context, change{
-		Command:      commandLine(c),
-		DryRun:       c.Bool("dry-run"),
-		DetailedExit: c.Bool("detailed-exitcode"),
+	return e.runChange(c, change{
 		Mutate: func(s *state.State) (string, error) {
 			ns := s.Nodes[name]
 			var parts []string

@@ -133,8 +133,7 @@ func runNodeRm(c *cli.Context, stdio IO) error {
 		return fmt.Errorf("%s is the inventory's only host", name)
 	}
 	// Drain first: its replicas move away through the rolling policy.
-	err = e.runChange(c.Context, change{
-		Command: commandLine(c),
+	err = e.runChange(c, change{
 		Mutate: func(s *state.State) (string, error) {
 			ns := s.Nodes[name]
 			ns.Availability = cluster.Drain

@@ -171,11 +171,9 @@ func runApply(c *cli.Context, stdio IO) error {
 	for _, w := range warnings {
 		e.log.Warn().Msg(w.String())
 	}
-	return e.runChange(c.Context, change{
-		Command:      commandLine(c) + " (stack deploy " + sp.Stack + ")",
-		Scope:        []string{sp.Stack},
-		DetailedExit: c.Bool("detailed-exitcode"),
-		Timeout:      c.Duration("timeout"),
+	return e.runChange(c, change{
+		Command: commandLine(c) + " (stack deploy " + sp.Stack + ")",
+		Scope:   []string{sp.Stack},
 		CheckState: func(s *state.State) error {
 			if s.Lineage != sp.Lineage && sp.Serial != 0 {
 				return fmt.Errorf("%w: the state's lineage is %s, the plan was made for %s", ErrStalePlan, s.Lineage, sp.Lineage)

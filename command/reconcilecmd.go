@@ -29,13 +29,9 @@ func reconcileCommand(stdio IO) *cli.Command {
 			}
 			defer e.close()
 			stacks := c.Args().Slice()
-			return e.runChange(c.Context, change{
-				Command:        commandLine(c),
+			return e.runChange(c, change{
 				Scope:          stacks,
-				DryRun:         c.Bool("dry-run"),
-				DetailedExit:   c.Bool("detailed-exitcode"),
 				Quiet:          true,
-				Timeout:        c.Duration("timeout"),
 				FixDrift:       c.Bool("fix-drift"),
 				UnhealthyGrace: c.Duration("unhealthy-grace"),
 				Mutate: func(s *state.State) (string, error) {

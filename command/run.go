@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/planner"
 	"github.com/drover-sh/drover/reconcile"
@@ -167,7 +169,19 @@ type runResult struct {
 	Error   string            `json:"error,omitempty"`
 }
 
-func (e *runEnv) runChange(ctx context.Context, ch change) error {
+// runChange carries out ch for the command c. Fields every changing command
+// takes from its flags (--dry-run, --detailed-exitcode, --timeout) and the
+// command line for the audit trail are filled in from c when unset.
+func (e *runEnv) runChange(c *cli.Context, ch change) error {
+	ctx := c.Context
+	if ch.Command == "" {
+		ch.Command = commandLine(c)
+	}
+	ch.DryRun = ch.DryRun || c.Bool("dry-run")
+	ch.DetailedExit = ch.DetailedExit || c.Bool("detailed-exitcode")
+	if ch.Timeout == 0 {
+		ch.Timeout = c.Duration("timeout")
+	}
 	st, err := e.store()
 	if err != nil {
 		return err

@@ -124,11 +124,8 @@ func runServiceScale(c *cli.Context, stdio IO) error {
 	}
 	defer e.close()
 	var scope []string
-	return e.runChange(c.Context, change{
-		Command:      commandLine(c),
-		DryRun:       c.Bool("dry-run"),
-		DetailedExit: c.Bool("detailed-exitcode"),
-		Scope:        nil,
+	return e.runChange(c, change{
+		Scope: nil,
 		Mutate: func(s *state.State) (string, error) {
 			var parts []string
 			for _, name := range sortedKeys(want) {
@@ -169,10 +166,7 @@ func runServiceRm(c *cli.Context, stdio IO) error {
 	}
 	defer e.close()
 	names := c.Args().Slice()
-	return e.runChange(c.Context, change{
-		Command:      commandLine(c),
-		DryRun:       c.Bool("dry-run"),
-		DetailedExit: c.Bool("detailed-exitcode"),
+	return e.runChange(c, change{
 		Mutate: func(s *state.State) (string, error) {
 			for _, name := range names {
 				st, sv, err := findService(s, name)

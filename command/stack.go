@@ -97,11 +97,8 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 	}
 	prune := c.Bool("prune")
 	ch := change{
-		Command:      commandLine(c),
-		Scope:        []string{name},
-		DryRun:       dryRun,
-		DetailedExit: c.Bool("detailed-exitcode"),
-		Timeout:      c.Duration("timeout"),
+		Scope:  []string{name},
+		DryRun: dryRun,
 		Mutate: func(s *state.State) (string, error) {
 			return mergeStack(s, stack, prune, commandLine(c)), nil
 		},
@@ -127,7 +124,7 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 			return e.pushForPlan(ctx, w, stack)
 		}
 	}
-	return e.runChange(c.Context, ch)
+	return e.runChange(c, ch)
 }
 
 // mergeStack puts a loaded stack into the state as its desired version.
@@ -252,9 +249,8 @@ func runStackRm(c *cli.Context, stdio IO) error {
 	defer e.close()
 	names := c.Args().Slice()
 	withVolumes := c.Bool("volumes")
-	return e.runChange(c.Context, change{
-		Command: commandLine(c),
-		Scope:   names,
+	return e.runChange(c, change{
+		Scope: names,
 		Mutate: func(s *state.State) (string, error) {
 			for _, n := range names {
 				if _, ok := s.Stacks[n]; !ok {

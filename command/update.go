@@ -65,11 +65,7 @@ func runServiceUpdate(c *cli.Context, stdio IO) error {
 		return err
 	}
 	defer e.close()
-	return e.runChange(c.Context, change{
-		Command:      commandLine(c),
-		DryRun:       c.Bool("dry-run"),
-		DetailedExit: c.Bool("detailed-exitcode"),
-		Timeout:      c.Duration("timeout"),
+	return e.runChange(c, change{
 		Mutate: func(s *state.State) (string, error) {
 			st, sv, err := findService(s, name)
 			if err != nil {
@@ -139,11 +135,7 @@ func runServiceRollback(c *cli.Context, stdio IO) error {
 		return err
 	}
 	defer e.close()
-	return e.runChange(c.Context, change{
-		Command:           commandLine(c),
-		DryRun:            c.Bool("dry-run"),
-		DetailedExit:      c.Bool("detailed-exitcode"),
-		Timeout:           c.Duration("timeout"),
+	return e.runChange(c, change{
 		UseRollbackPolicy: true,
 		Mutate: func(s *state.State) (string, error) {
 			_, sv, err := findService(s, name)
