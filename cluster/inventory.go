@@ -41,6 +41,9 @@ type StateSettings struct {
 	Backend string // local | managers
 	Path    string // local backend: absolute path of the state file
 	Dir     string // managers backend: folder on each manager (default /var/lib/drover/CLUSTER)
+	// KeyFile holds the key that seals environment values in the state
+	// (default ~/.config/drover/CLUSTER.key; DROVER_STATE_KEY overrides).
+	KeyFile string
 	// TTL is how long a lock lives without being renewed.
 	LockTTL time.Duration
 }
@@ -274,7 +277,7 @@ func (p *invParser) inventory(root *yaml.Node) (*Inventory, error) {
 }
 
 func (p *invParser) state(n *yaml.Node, s *StateSettings) error {
-	f, err := p.fields(n, "state", "backend", "path", "dir", "lock_ttl")
+	f, err := p.fields(n, "state", "backend", "path", "dir", "key_file", "lock_ttl")
 	if err != nil {
 		return err
 	}
@@ -302,6 +305,13 @@ func (p *invParser) state(n *yaml.Node, s *StateSettings) error {
 			return p.errf(v, "state.dir %q: must be an absolute path on the managers", dir)
 		}
 		s.Dir = dir
+	}
+	if v, ok := f["key_file"]; ok {
+		path, err := p.str(v, "state.key_file")
+		if err != nil {
+			return err
+		}
+		s.KeyFile = p.path(path)
 	}
 	if v, ok := f["lock_ttl"]; ok {
 		if s.LockTTL, err = p.duration(v, "state.lock_ttl"); err != nil {

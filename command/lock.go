@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -50,8 +51,12 @@ func runLockStatus(c *cli.Context, stdio IO) error {
 		return nil
 	}
 	status := "locked"
-	if time.Now().After(info.Expires) {
+	_, machine := whoami()
+	switch {
+	case time.Now().After(info.Expires):
 		status = "expired (the next run takes it over)"
+	case info.Machine == machine && info.PID > 0 && syscall.Kill(info.PID, 0) == syscall.ESRCH:
+		status = "stale: its process is gone (the next run from this machine takes it over)"
 	}
 	fmt.Fprintf(stdio.Stdout, "%s by %s\n", status, info)
 	return nil
@@ -94,7 +99,7 @@ func runLockRelease(c *cli.Context, stdio IO) error {
 	who, _ := whoami()
 	s.Serial++
 	s.AddRun(state.Run{Serial: s.Serial, Time: nowUTC(), User: who, Command: "lock release --force", Summary: "broke the lock of " + info.String(), Result: "ok"})
-	if err := st.Write(c.Context, s); err != nil {
+	if err := e.writeState(c.Context, st, s); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdio.Stdout, "released the lock of %s\n", info)

@@ -174,7 +174,7 @@ func runNodeRm(c *cli.Context, stdio IO) error {
 	who, _ := whoami()
 	s.Serial++
 	s.AddRun(state.Run{Serial: s.Serial, Time: nowUTC(), User: who, Command: commandLine(c), Summary: "removed node " + name, Result: "ok"})
-	if err := st.Write(c.Context, s); err != nil {
+	if err := e.writeState(c.Context, st, s); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdio.Stdout, "drained and removed %s from %s\n", name, e.inv.Path)

@@ -31,6 +31,7 @@ func reconcileCommand(stdio IO) *cli.Command {
 			stacks := c.Args().Slice()
 			return e.runChange(c, change{
 				Scope:          stacks,
+				AllStacks:      len(stacks) == 0,
 				Quiet:          true,
 				FixDrift:       c.Bool("fix-drift"),
 				UnhealthyGrace: c.Duration("unhealthy-grace"),

@@ -82,6 +82,9 @@ func (e *runEnv) readState(ctx context.Context, st state.Store) (*state.State, e
 	if err := s.Validate(e.inv.Cluster); err != nil {
 		return nil, fmt.Errorf("%s: %w", st.Describe(), err)
 	}
+	if err := e.openState(s); err != nil {
+		return nil, fmt.Errorf("%s: %w", st.Describe(), err)
+	}
 	return s, nil
 }
 
@@ -131,8 +134,13 @@ func (e *runEnv) cluster(s *state.State) *reconcile.Cluster {
 // let mutate edit the desired state, observe, plan, show the plan, apply it
 // and save the new state version.
 type change struct {
-	Command      string   // for the audit trail and lock
-	Scope        []string // stacks the run may change; nil = all
+	Command string // for the audit trail and lock
+	// Scope lists the stacks the run may change; nil means the stacks the
+	// state knows. AllStacks widens nil to every drover container of the
+	// cluster, so containers of stacks the state does not know are removed
+	// (reconcile).
+	Scope        []string
+	AllStacks    bool
 	DryRun       bool
 	DetailedExit bool
 	Quiet        bool // print nothing on stdout when there is nothing to do
@@ -235,6 +243,13 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 	for _, sc := range ch.Scope {
 		scope[sc] = true
 	}
+	if len(scope) == 0 && !ch.AllStacks {
+		// Only what this state manages: never another state's stacks.
+		scope[""] = true // a stack name no container has: keeps the scope non-empty
+		for _, sc := range s.StackNames() {
+			scope[sc] = true
+		}
+	}
 	d := desiredOf(s)
 	reconcile.DetectDrift(w, d.Services)
 	if ch.UseRollbackPolicy {
@@ -280,7 +295,7 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 		if e.output == "json" {
 			writeJSON(e.stdio.Stdout, out)
 		}
-		if ch.DetailedExit && !p.Empty() {
+		if ch.DetailedExit && (!p.Empty() || desiredChanged) {
 			return withCode(ExitChanges, nil)
 		}
 		return nil
@@ -320,7 +335,7 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 		s.AddRun(state.Run{Serial: s.Serial, Time: time.Now().UTC(), User: who, Command: ch.Command, Summary: summary, Result: result})
 		// Save even when the context was cancelled: what was applied must
 		// be on record.
-		if err := st.Write(context.WithoutCancel(ctx), s); err != nil {
+		if err := e.writeState(context.WithoutCancel(ctx), st, s); err != nil {
 			return errors.Join(applyErr, fmt.Errorf("saving state to %s: %w", st.Describe(), err))
 		}
 	}

@@ -25,7 +25,7 @@ func deployFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "push", Usage: "send the stack's images from the local docker engine to hosts that lack them"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "show the plan, change nothing"},
 		&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 when nothing changes, 2 when something does (or would), 1 on error"},
-		&cli.DurationFlag{Name: "timeout", Usage: "bound each service's rolling update (default: x-drover.update_timeout, else 10m)"},
+		&cli.DurationFlag{Name: "timeout", Usage: "bound each service's rolling update (overrides x-drover.update_timeout; default 10m)"},
 	}
 }
 

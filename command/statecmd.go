@@ -1,6 +1,7 @@
 package command
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -36,12 +37,24 @@ func loadState(c *cli.Context, stdio IO) (*runEnv, *state.State, error) {
 	return e, s, err
 }
 
+// runStateShow prints the document as stored: environment values stay
+// sealed.
 func runStateShow(c *cli.Context, stdio IO) error {
-	e, s, err := loadState(c, stdio)
+	e, err := newEnv(c, stdio)
 	if err != nil {
 		return err
 	}
 	defer e.close()
+	st, err := e.store()
+	if err != nil {
+		return err
+	}
+	s, err := st.Read(c.Context)
+	if errors.Is(err, state.ErrNoState) {
+		s = state.New(e.inv.Cluster)
+	} else if err != nil {
+		return err
+	}
 	data, err := state.Marshal(s)
 	if err != nil {
 		return err

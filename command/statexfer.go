@@ -57,6 +57,11 @@ func runStatePush(c *cli.Context, stdio IO) error {
 	if err := next.Validate(e.inv.Cluster); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
+	// Sealed values must open with this machine's key, or the pushed
+	// state could never be read again here.
+	if err := e.openState(&next); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
 	st, err := e.store()
 	if err != nil {
 		return err
@@ -81,7 +86,7 @@ func runStatePush(c *cli.Context, stdio IO) error {
 	}
 	who, _ := whoami()
 	next.AddRun(state.Run{Serial: next.Serial, Time: nowUTC(), User: who, Command: commandLine(c), Summary: "state pushed from " + file, Result: "ok"})
-	if err := st.Write(c.Context, &next); err != nil {
+	if err := e.writeState(c.Context, st, &next); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdio.Stdout, "pushed %s to %s (serial %d)\n", file, st.Describe(), next.Serial)

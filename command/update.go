@@ -24,7 +24,7 @@ func serviceUpdateCommands(stdio IO) []*cli.Command {
 				&cli.StringSliceFlag{Name: "env-rm", Usage: "remove an environment variable `K`"},
 				&cli.IntFlag{Name: "replicas", Value: -1, Usage: "number of replicas"},
 				&cli.BoolFlag{Name: "force", Usage: "replace every replica even if nothing changed"},
-				&cli.DurationFlag{Name: "timeout", Usage: "bound the rolling update (default: x-drover.update_timeout, else 10m)"},
+				&cli.DurationFlag{Name: "timeout", Usage: "bound the rolling update (overrides x-drover.update_timeout; default 10m)"},
 			}, changeFlags()...),
 			Action: func(c *cli.Context) error { return runServiceUpdate(c, stdio) },
 		},

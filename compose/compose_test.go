@@ -507,8 +507,8 @@ networks:
 `)
 	for _, name := range []string{"plain", "host"} {
 		nets := st.Services[name].Container.Networks
-		if len(nets) != 1 || nets[0].Name != "demo_default" || nets[0].Aliases != nil {
-			t.Errorf("%s: networks %+v, want demo_default", name, nets)
+		if len(nets) != 1 || nets[0].Name != "demo_default" || !reflect.DeepEqual(nets[0].Aliases, []string{name}) {
+			t.Errorf("%s: networks %+v, want demo_default with the service name as alias", name, nets)
 		}
 	}
 	if got := st.Networks["default"]; !reflect.DeepEqual(got, cluster.Network{Name: "demo_default"}) {

@@ -173,13 +173,22 @@ func (c *converter) network(key string) (cluster.Network, error) {
 		Internal: n.Internal,
 		Labels:   copyMap(n.Labels),
 	}
-	if out.Driver == "overlay" && !out.External {
+	switch {
+	case out.External || out.Driver == "" || out.Driver == "bridge":
+	case out.Driver == "overlay":
 		out.Driver = "bridge"
 		c.warnings = append(c.warnings, Warning{
 			File:    fileOf(c.raws, "networks", key, "driver"),
 			Key:     "networks." + key + ".driver",
 			Message: "network " + key + ": " + overlayWarning,
 		})
+	default:
+		c.warnings = append(c.warnings, Warning{
+			File:    fileOf(c.raws, "networks", key, "driver"),
+			Key:     "networks." + key + ".driver",
+			Message: "network " + key + ": driver " + out.Driver + " is not supported: drover creates a bridge network",
+		})
+		out.Driver = "bridge"
 	}
 	return out, nil
 }
@@ -512,9 +521,15 @@ func (c *converter) attachments(s types.ServiceConfig) []cluster.NetworkAttachme
 	var out []cluster.NetworkAttachment
 	for _, key := range names {
 		c.usedNetworks[key] = true
-		a := cluster.NetworkAttachment{Name: c.networkName(key)}
+		// As on a Swarm stack network, the service's name resolves to its
+		// replicas (here: those on the same host, per-host bridges).
+		a := cluster.NetworkAttachment{Name: c.networkName(key), Aliases: []string{s.Name}}
 		if cfg := s.Networks[key]; cfg != nil {
-			a.Aliases = copySlice(cfg.Aliases)
+			for _, al := range cfg.Aliases {
+				if al != s.Name {
+					a.Aliases = append(a.Aliases, al)
+				}
+			}
 		}
 		out = append(out, a)
 	}

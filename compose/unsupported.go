@@ -90,7 +90,7 @@ var serviceRules = map[string]rule{
 		if v.String() == "dnsrr" {
 			return "" // what drover does: the service name resolves to its replicas
 		}
-		return "drover has no virtual IPs: the service name resolves to each replica's address (like dnsrr)"
+		return "drover has no virtual IPs: the service name resolves to the addresses of the replicas on the same host (like dnsrr)"
 	}},
 
 	"restart": ruleMapped,

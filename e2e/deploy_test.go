@@ -182,6 +182,12 @@ func TestStackDeploy(t *testing.T) {
 		}
 	}
 
+	// The state file never holds an environment value in clear text.
+	raw, _ := os.ReadFile(filepath.Join(filepath.Dir(inv), "drover.state.json"))
+	if strings.Contains(string(raw), "$(id)") || !strings.Contains(string(raw), "drover-sealed:v1:") {
+		t.Errorf("environment values are not sealed in the state file")
+	}
+
 	// Deploying the same files again changes nothing at all.
 	s1 := readStateFile(t, inv)
 	var out string

@@ -28,10 +28,14 @@ type Desired struct {
 	Volumes  map[string]cluster.Volume  // by docker name
 }
 
+// DefaultUpdateTimeout bounds a rolling update when neither the command
+// line nor the service sets a timeout: nothing waits forever.
+const DefaultUpdateTimeout = 10 * time.Minute
+
 // ApplyOptions tune Apply.
 type ApplyOptions struct {
-	// UpdateTimeout bounds each service's rollout when the service sets
-	// none (x-drover.update_timeout). Nothing waits forever.
+	// UpdateTimeout, when set (--timeout), bounds each service's rollout
+	// over its x-drover.update_timeout.
 	UpdateTimeout time.Duration
 	// Poll is how often replicas are inspected while waiting; 0 = 250ms.
 	Poll time.Duration
@@ -90,9 +94,6 @@ func (c *Cluster) Apply(ctx context.Context, p *planner.Plan, w *World, d Desire
 	}
 	if opt.NewID == nil {
 		opt.NewID = randomID
-	}
-	if opt.UpdateTimeout <= 0 {
-		opt.UpdateTimeout = 10 * time.Minute
 	}
 	res := &Result{}
 	if err := c.ensureImages(ctx, p, w, d); err != nil {

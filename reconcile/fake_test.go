@@ -65,7 +65,7 @@ func newHarness(t testing.TB, hosts int) *harness {
 func (h *harness) newID() string { return fmt.Sprintf("id%04d", h.ids.Add(1)) }
 
 func (h *harness) opts() ApplyOptions {
-	return ApplyOptions{Poll: 2 * time.Millisecond, NewID: h.newID, UpdateTimeout: 10 * time.Second}
+	return ApplyOptions{Poll: 2 * time.Millisecond, NewID: h.newID}
 }
 
 // svc is a replicated service of stack demo on network demo_default,

@@ -15,9 +15,14 @@ import (
 // window. A failure past max_failure_ratio triggers failure_action.
 func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, svc, prev *cluster.Service, w *World, opt ApplyOptions, out Outcome) (Outcome, error) {
 	pol := svc.Update
-	timeout := svc.UpdateTimeout
+	// --timeout wins over the service's x-drover.update_timeout, which
+	// wins over the default.
+	timeout := opt.UpdateTimeout
 	if timeout <= 0 {
-		timeout = opt.UpdateTimeout
+		timeout = svc.UpdateTimeout
+	}
+	if timeout <= 0 {
+		timeout = DefaultUpdateTimeout
 	}
 	uctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -1,0 +1,174 @@
+package state
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Environment values can be secrets (passwords, tokens): the state file
+// holds them sealed with AES-256-GCM, never in clear text. Sealing happens
+// at the edge — SealEnv on the way to a store, OpenEnv on the way back — so
+// the rest of drover works with plain values and spec hashes stay those of
+// the plain spec.
+
+// sealPrefix marks a sealed value: drover-sealed:v1:KEYID:BASE64.
+const sealPrefix = "drover-sealed:v1:"
+
+// Key seals and opens environment values.
+type Key struct {
+	aead cipher.AEAD
+	id   string
+}
+
+// ErrWrongKey means a value was sealed with another key.
+var ErrWrongKey = errors.New("state was sealed with another key")
+
+// NewKey makes a Key from 32 random bytes.
+func NewKey(raw []byte) (*Key, error) {
+	if len(raw) != 32 {
+		return nil, fmt.Errorf("state key must be 32 bytes, got %d", len(raw))
+	}
+	block, err := aes.NewCipher(raw)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(raw)
+	return &Key{aead: aead, id: hex.EncodeToString(sum[:4])}, nil
+}
+
+// ParseKey decodes a key written by EncodeKey (base64).
+func ParseKey(s string) (*Key, error) {
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return nil, fmt.Errorf("state key is not base64: %w", err)
+	}
+	return NewKey(raw)
+}
+
+// GenerateKey returns a new random key, base64-encoded.
+func GenerateKey() string {
+	raw := make([]byte, 32)
+	if _, err := io.ReadFull(rand.Reader, raw); err != nil {
+		panic(err)
+	}
+	return base64.StdEncoding.EncodeToString(raw)
+}
+
+// ID names the key without revealing it.
+func (k *Key) ID() string { return k.id }
+
+func (k *Key) seal(plain string) string {
+	nonce := make([]byte, k.aead.NonceSize())
+	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
+		panic(err)
+	}
+	ct := k.aead.Seal(nonce, nonce, []byte(plain), []byte(k.id))
+	return sealPrefix + k.id + ":" + base64.RawStdEncoding.EncodeToString(ct)
+}
+
+func (k *Key) open(v string) (string, error) {
+	if !strings.HasPrefix(v, sealPrefix) {
+		return v, nil // written before sealing existed: plain
+	}
+	id, data, ok := strings.Cut(strings.TrimPrefix(v, sealPrefix), ":")
+	if !ok {
+		return "", errors.New("malformed sealed value")
+	}
+	if k == nil {
+		return "", fmt.Errorf("%w (key %s): set DROVER_STATE_KEY or state.key_file", ErrWrongKey, id)
+	}
+	if id != k.id {
+		return "", fmt.Errorf("%w: sealed with key %s, this key is %s", ErrWrongKey, id, k.id)
+	}
+	ct, err := base64.RawStdEncoding.DecodeString(data)
+	if err != nil || len(ct) < k.aead.NonceSize() {
+		return "", errors.New("malformed sealed value")
+	}
+	plain, err := k.aead.Open(nil, ct[:k.aead.NonceSize()], ct[k.aead.NonceSize():], []byte(id))
+	if err != nil {
+		return "", fmt.Errorf("sealed value does not open with key %s: %w", k.id, err)
+	}
+	return string(plain), nil
+}
+
+// SealEnv returns a copy of s whose environment values are sealed with k.
+func SealEnv(s *State, k *Key) (*State, error) {
+	cp, err := clone(s)
+	if err != nil {
+		return nil, err
+	}
+	err = eachEnv(cp, func(v string) (string, error) {
+		if strings.HasPrefix(v, sealPrefix) {
+			return v, nil
+		}
+		return k.seal(v), nil
+	})
+	return cp, err
+}
+
+// OpenEnv opens every sealed environment value of s in place. Plain values
+// (from a state written before sealing) pass through.
+func OpenEnv(s *State, k *Key) error {
+	return eachEnv(s, k.open)
+}
+
+// HasSealed reports whether s holds sealed values.
+func HasSealed(s *State) bool {
+	found := false
+	eachEnv(s, func(v string) (string, error) {
+		found = found || strings.HasPrefix(v, sealPrefix)
+		return v, nil
+	})
+	return found
+}
+
+func eachEnv(s *State, fn func(string) (string, error)) error {
+	for _, st := range s.Stacks {
+		for name, svc := range st.Services {
+			all := []map[string]string{}
+			if svc.Current != nil {
+				all = append(all, svc.Current.Container.Env)
+			}
+			for _, g := range svc.Previous {
+				if g.Spec != nil {
+					all = append(all, g.Spec.Container.Env)
+				}
+			}
+			for _, env := range all {
+				for k, v := range env {
+					nv, err := fn(v)
+					if err != nil {
+						return fmt.Errorf("stack %s, service %s, env %s: %w", st.Name, name, k, err)
+					}
+					env[k] = nv
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func clone(s *State) (*State, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	var cp State
+	if err := json.Unmarshal(b, &cp); err != nil {
+		return nil, err
+	}
+	return &cp, nil
+}
