@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -96,8 +97,15 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		sess.Close()
 		// Wait returns once the server acknowledged the close (or the
 		// connection died); after that no goroutine writes to the
-		// caller's writers any more.
-		<-done
+		// caller's writers any more. OpenSSH holds a channel open while
+		// its command lives and ignores signal requests of sessions
+		// without a pty (docker logs -f would block here forever), so the
+		// wait is bounded: a caller's Stdout/Stderr may then still see
+		// late writes, which must not panic.
+		select {
+		case <-done:
+		case <-time.After(cancelWait):
+		}
 		return Result{}, ctx.Err()
 	}
 
@@ -120,6 +128,10 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	}
 	return res, c.sessionError(cmd.Args, err)
 }
+
+// cancelWait bounds how long a cancelled Run waits for the server to close
+// the session.
+const cancelWait = time.Second
 
 // commandLine validates argv and quotes it.
 func commandLine(args []string) (string, error) {
