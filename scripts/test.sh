@@ -20,6 +20,14 @@ export LAB_PREFIX=${LAB_PREFIX:-drt}
 step() { printf '\n== %s\n' "$*"; }
 start=$(date +%s)
 
+# What the tests need, on a fresh Debian machine (as root): gcc for -race;
+# the lab installs docker.io, openssh-server and iproute2 itself.
+if ! command -v gcc >/dev/null && [[ $(id -u) == 0 ]]; then
+	step "installing gcc"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
+fi
+
 step "go vet"
 go vet ./...
 go vet -tags e2e ./e2e/
