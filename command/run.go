@@ -310,6 +310,12 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 	if !p.Empty() {
 		res, applyErr = cl.Apply(ctx, p, w, d, reconcile.ApplyOptions{UpdateTimeout: ch.Timeout})
 	}
+	var pre *reconcile.PreflightError
+	if errors.As(applyErr, &pre) {
+		// Refused before any change: the state keeps what it had, so a
+		// later reconcile does not chase a desired state nobody got.
+		return applyErr
+	}
 	extraChanged := false
 	if ch.AfterApply != nil && applyErr == nil {
 		extraChanged, applyErr = ch.AfterApply(ctx, w, s)

@@ -363,6 +363,10 @@ func TestBadInputChangesNothing(t *testing.T) {
 			if cs := stackContainers(t, stack); len(cs) != 0 {
 				t.Errorf("containers created: %v", cs)
 			}
+			// The refused stack is not recorded as desired either.
+			if b, err := os.ReadFile(filepath.Join(filepath.Dir(inv), "drover.state.json")); err == nil && strings.Contains(string(b), `"`+stack+`"`) {
+				t.Errorf("the refused stack was saved in the state")
+			}
 		})
 	}
 }

@@ -74,6 +74,13 @@ func (r *Result) Changed() bool {
 	return false
 }
 
+// PreflightError reports a problem found before anything changed (an image
+// no host can get): the run was refused as a whole.
+type PreflightError struct{ Err error }
+
+func (e *PreflightError) Error() string { return "nothing was changed: " + e.Err.Error() }
+func (e *PreflightError) Unwrap() error { return e.Err }
+
 // UpdateError reports a service whose rollout did not complete.
 type UpdateError struct {
 	Service string
@@ -235,7 +242,7 @@ func (c *Cluster) ensureImages(ctx context.Context, p *planner.Plan, w *World, d
 	}
 	g.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("nothing was changed: %w", err)
+		return &PreflightError{Err: err}
 	}
 	return nil
 }

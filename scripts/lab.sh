@@ -5,7 +5,8 @@
 #   net   : netns $LAB_PREFIX-hK, a veth ($LAB_PREFIX-hK <-> eth0) on the bridge
 #           $LAB_BRIDGE; address $LAB_SUBNET.(10+K)/24, default route via .1
 #   mount : private tmpfs /run (own /run/docker.sock, /run/sshd), private
-#           /var/lib/drover, /tmp, /etc/docker (engine ID) and /etc/machine-id
+#           /var/lib/drover, /tmp, /etc/docker (engine ID), /etc/machine-id and
+#           /root (an empty home: this machine's dotfiles stay out)
 #           (bind mounts of $LAB_DIR/hK/...), fresh /proc and /sys for its
 #           own pid and net namespace
 #   uts   : hostname hK
@@ -285,7 +286,8 @@ ensure_net() { # host
 write_host_files() { # host
 	local h=$1 d addr
 	d=$(hdir "$h"); addr=$(haddr "$h")
-	mkdir -p "$d"/{docker,drover,tmp,etc-docker}
+	mkdir -p "$d"/{docker,drover,tmp,etc-docker,root}
+	chmod 700 "$d/root"
 	chmod 1777 "$d/tmp"
 	[[ -s $d/etc-docker/daemon.json ]] || echo '{}' >"$d/etc-docker/daemon.json"
 	if [[ ! -s $d/machine-id ]]; then
@@ -355,6 +357,9 @@ mount --bind $d/tmp /tmp
 # own /etc/docker: daemon.json and key.json (the engine ID) are per host
 mount --bind $d/etc-docker /etc/docker
 if [ -f /etc/machine-id ]; then mount --bind $d/machine-id /etc/machine-id; fi
+# own (empty) home for root: a host does not share this machine's dotfiles,
+# whose login scripts would run on every SSH session
+mount --bind $d/root /root
 hostname $h
 echo $h >/run/lab-host
 exec </dev/null
