@@ -146,10 +146,13 @@ func newLogger(c *cli.Context, w io.Writer) (zerolog.Logger, error) {
 	case "json":
 		out = w
 	case "console":
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !isTerminal(w)}
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000", NoColor: !isTerminal(w)}
 	default:
 		return zerolog.Nop(), fmt.Errorf("--log-format %q: use console or json", c.String("log-format"))
 	}
+	// Milliseconds: batches of a rolling update are timed from the log.
+	// (zerolog reads the format from a package variable.)
+	zerolog.TimeFieldFormat = time.RFC3339Nano
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), nil
 }
 

@@ -48,19 +48,31 @@ func (c *Cluster) waitHealthy(ctx context.Context, w *World, list []started, svc
 	for _, s := range list {
 		byHost[s.host] = append(byHost[s.host], s.id)
 	}
+	startedAt := map[string]time.Time{}
+	for _, s := range list {
+		startedAt[s.id] = s.at
+	}
+	hosts := sortedHosts(byHost)
 	readySince := map[string]time.Time{}
 	lastState := map[string]string{}
 	begin := time.Now()
 	for {
+		// One inspect per host, the hosts side by side.
+		inspected := make([][]cluster.Replica, len(hosts))
+		errs := make([]error, len(hosts))
+		c.fanOut(ctx, len(hosts), func(ctx context.Context, i int) error {
+			inspected[i], errs[i] = w.Engines[hosts[i]].Inspect(ctx, byHost[hosts[i]]...)
+			return nil
+		})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		passed := 0
-		for _, host := range sortedHosts(byHost) {
-			reps, err := w.Engines[host].Inspect(ctx, byHost[host]...)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				return fmt.Errorf("%s: inspect new replicas: %w", host, err)
+		for hi, host := range hosts {
+			if errs[hi] != nil {
+				return fmt.Errorf("%s: inspect new replicas: %w", host, errs[hi])
 			}
+			reps := inspected[hi]
 			sort.Slice(reps, func(i, j int) bool { return reps[i].Name < reps[j].Name })
 			for _, r := range reps {
 				state := r.State
@@ -88,7 +100,13 @@ func (c *Cluster) waitHealthy(ctx context.Context, w *World, list []started, svc
 				}
 				since, ok := readySince[r.ID]
 				if !ok {
+					// Without a healthcheck the window opens when docker
+					// start returned (this machine's clock; the hosts'
+					// clocks may differ), with one when it turned healthy.
 					since = time.Now()
+					if r.Health == "" && !startedAt[r.ID].IsZero() {
+						since = startedAt[r.ID]
+					}
 					readySince[r.ID] = since
 				}
 				if time.Since(since) >= monitor {
