@@ -74,6 +74,11 @@ func runNodeAdd(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
+	cl, err := e.pool.Client(c.Context, name)
+	if err != nil {
+		return fmt.Errorf("cannot add %s: %w", name, err)
+	}
+	fmt.Fprintf(stdio.Stdout, "%s (%s) host key: %s (in %s)\n", name, cfg.Endpoint.String(), cl.HostKeyFingerprint(), cfg.KnownHostsFile)
 	eng, err := e.engineFor(c.Context, name)
 	if err != nil {
 		return fmt.Errorf("cannot add %s: %w", name, err)
@@ -111,8 +116,8 @@ func runNodeAdd(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdio.Stdout, "added %s (%s): host key checked against %s, docker %s, %s/%s, %d CPUs\n",
-		name, cfg.Endpoint.String(), cfg.KnownHostsFile, facts.EngineVersion, facts.OS, facts.Arch, facts.CPUs)
+	fmt.Fprintf(stdio.Stdout, "added %s to %s: docker %s, %s/%s, %d CPUs\n",
+		name, e.inv.Path, facts.EngineVersion, facts.OS, facts.Arch, facts.CPUs)
 	return nil
 }
 

@@ -131,7 +131,7 @@ func TestNodeAddRm(t *testing.T) {
 	}
 	os.WriteFile(inv, append([]byte("# my cluster\n"), b[:i]...), 0o644)
 	out := mustDrover(t, inv, "node", "add", "h3", h3.Addr, "--label", "storage=raid")
-	if !strings.Contains(out, "added h3") {
+	if !strings.Contains(out, "added h3") || !strings.Contains(out, "host key: ssh-ed25519 SHA256:") {
 		t.Errorf("node add output: %s", out)
 	}
 	b, _ = os.ReadFile(inv)

@@ -31,6 +31,18 @@ type Client struct {
 
 	sftpMu sync.Mutex
 	sftp   *sftp.Client
+
+	// hostKey is the target's key, verified against known_hosts.
+	hostKey gossh.PublicKey
+}
+
+// HostKeyFingerprint is the SHA256 fingerprint of the host key the server
+// presented (and known_hosts vouched for), e.g. "ssh-ed25519 SHA256:…".
+func (c *Client) HostKeyFingerprint() string {
+	if c.hostKey == nil {
+		return ""
+	}
+	return c.hostKey.Type() + " " + gossh.FingerprintSHA256(c.hostKey)
 }
 
 var _ Runner = (*Client)(nil)

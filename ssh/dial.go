@@ -67,6 +67,7 @@ func (d *dialer) dial(ctx context.Context, cfg Config) (*Client, error) {
 
 	hops := append(slices.Clone(cfg.Jumps), cfg.Endpoint)
 	chain := make([]*gossh.Client, 0, len(hops))
+	var hostKey gossh.PublicKey
 	for i, hop := range hops {
 		hopName, via := name, ""
 		if i < len(hops)-1 {
@@ -79,24 +80,32 @@ func (d *dialer) dial(ctx context.Context, cfg Config) (*Client, error) {
 		if i > 0 {
 			prev = chain[i-1]
 		}
-		c, err := dialHop(ctx, prev, hop, hopName, cfg.AcceptNewHostKeys, creds, kh)
+		c, key, err := dialHop(ctx, prev, hop, hopName, cfg.AcceptNewHostKeys, creds, kh)
 		if err != nil {
 			closeAll(chain)
 			return nil, fail(via, classifyDialError(ctx, cfg, creds, err))
 		}
 		chain = append(chain, c)
+		hostKey = key
 	}
-	return newClient(name, cfg, chain, d.maxSessions), nil
+	c := newClient(name, cfg, chain, d.maxSessions)
+	c.hostKey = hostKey
+	return c, nil
 }
 
 // dialHop opens the TCP connection to hop, directly or tunnelled through
 // prev, and runs the SSH handshake under ctx's deadline.
 func dialHop(ctx context.Context, prev *gossh.Client, hop Endpoint, name string, acceptNew bool,
-	creds *credentials, kh *knownHostsFile) (*gossh.Client, error) {
+	creds *credentials, kh *knownHostsFile) (*gossh.Client, gossh.PublicKey, error) {
 	addr := hop.Addr()
 	check, err := kh.check(name, addr, acceptNew)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var presented gossh.PublicKey
+	callback := func(host string, remote net.Addr, key gossh.PublicKey) error {
+		presented = key
+		return check.callback(host, remote, key)
 	}
 	var conn net.Conn
 	if prev == nil {
@@ -106,7 +115,7 @@ func dialHop(ctx context.Context, prev *gossh.Client, hop Endpoint, name string,
 		conn, err = prev.DialContext(ctx, "tcp", addr)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	// The handshake itself knows no context: bound it with a deadline on
@@ -118,20 +127,20 @@ func dialHop(ctx context.Context, prev *gossh.Client, hop Endpoint, name string,
 	cc, chans, reqs, err := gossh.NewClientConn(conn, addr, &gossh.ClientConfig{
 		User:              hop.User,
 		Auth:              creds.authMethods(),
-		HostKeyCallback:   check.callback,
+		HostKeyCallback:   callback,
 		HostKeyAlgorithms: check.algorithms,
 	})
 	if !stop() && err == nil {
 		// ctx ended right after the handshake, and the past deadline may
 		// already be set: the connection is unusable.
 		cc.Close()
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 	if err != nil {
-		return nil, err // NewClientConn closed conn
+		return nil, nil, err // NewClientConn closed conn
 	}
 	conn.SetDeadline(time.Time{})
-	return gossh.NewClient(cc, chans, reqs), nil
+	return gossh.NewClient(cc, chans, reqs), presented, nil
 }
 
 // classifyDialError replaces x/crypto's generic wrappers with errors that
