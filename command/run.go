@@ -166,6 +166,9 @@ type change struct {
 	UnhealthyGrace time.Duration
 }
 
+// errLockLost ends a run whose state lock was taken over.
+var errLockLost = errors.New("the state lock was lost (taken over by another run): this run's changes were stopped and the state was not saved; run reconcile")
+
 // runResult is the JSON a change prints with --output json.
 type runResult struct {
 	Plan    *planner.Plan     `json:"plan"`
@@ -182,6 +185,7 @@ type runResult struct {
 // command line for the audit trail are filled in from c when unset.
 func (e *runEnv) runChange(c *cli.Context, ch change) error {
 	ctx := c.Context
+	var lost <-chan struct{}
 	if ch.Command == "" {
 		ch.Command = commandLine(c)
 	}
@@ -200,10 +204,17 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 			return err
 		}
 		defer lk.Release(context.WithoutCancel(ctx))
+		// A run that lost its lock (another run took it over) stops
+		// changing the cluster and does not write the state.
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		lost = lk.Lost()
 		go func() {
 			select {
-			case <-lk.Lost():
-				e.log.Error().Msg("state lock lost: another run may have taken it")
+			case <-lost:
+				e.log.Error().Msg("state lock lost: another run may have taken it over; stopping")
+				cancel(errLockLost)
 			case <-ctx.Done():
 			}
 		}()
@@ -231,7 +242,7 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 	cl := e.cluster(s)
 	w := cl.Observe(ctx)
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return context.Cause(ctx)
 	}
 	down := map[string]string{}
 	for _, h := range w.Hosts {
@@ -339,6 +350,11 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 			summary += "; " + summarize(res)
 		}
 		s.AddRun(state.Run{Serial: s.Serial, Time: time.Now().UTC(), User: who, Command: ch.Command, Summary: summary, Result: result})
+		select {
+		case <-lost:
+			return errors.Join(applyErr, errLockLost)
+		default:
+		}
 		// Save even when the context was cancelled: what was applied must
 		// be on record.
 		if err := e.writeState(context.WithoutCancel(ctx), st, s); err != nil {
