@@ -110,7 +110,7 @@ func TestKilledRunsConverge(t *testing.T) {
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		// Commands the killed run had started on the hosts still land.
-		time.Sleep(2 * time.Second)
+		time.Sleep(3 * time.Second)
 		_, stderr, code := runDrover(t, inv, "reconcile")
 		if code != 0 {
 			t.Fatalf("run %d (killed after %s): reconcile exit %d\n%s", i, delay, code, stderr)
