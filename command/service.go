@@ -2,7 +2,6 @@ package command
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -251,5 +250,3 @@ func newPrefixWriter(w io.Writer, prefix string, mu *sync.Mutex) *prefixWriter {
 
 func (p *prefixWriter) Write(b []byte) (int, error) { return p.pw.Write(b) }
 func (p *prefixWriter) Close()                      { p.pw.Close(); <-p.done }
-
-var _ = context.Background

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -273,5 +272,3 @@ func osEnviron() []string { return envList() }
 func commandLine(c *cli.Context) string {
 	return strings.TrimSpace(strings.TrimPrefix(c.Command.HelpName, "drover ") + " " + strings.Join(c.Args().Slice(), " "))
 }
-
-var _ = sort.Strings

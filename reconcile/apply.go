@@ -14,7 +14,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/drover-sh/drover/cluster"
-	"github.com/drover-sh/drover/engine"
 	"github.com/drover-sh/drover/planner"
 )
 
@@ -356,5 +355,3 @@ func sortedHosts[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
-
-var _ = engine.Container{}
