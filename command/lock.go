@@ -39,23 +39,28 @@ func runLockStatus(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
+	_, machine := whoami()
+	expired := info != nil && time.Now().After(info.Expires)
+	// A holder on this machine whose process is gone is taken over by the
+	// next run from here, as state.Local does.
+	stale := info != nil && !expired && info.Machine == machine && info.PID > 0 && syscall.Kill(info.PID, 0) == syscall.ESRCH
 	if e.output == "json" {
 		return writeJSON(stdio.Stdout, struct {
 			Locked  bool            `json:"locked"`
 			Holder  *state.LockInfo `json:"holder,omitempty"`
 			Expired bool            `json:"expired,omitempty"`
-		}{info != nil, info, info != nil && time.Now().After(info.Expires)})
+			Stale   bool            `json:"stale,omitempty"`
+		}{info != nil, info, expired, stale})
 	}
 	if info == nil {
 		fmt.Fprintln(stdio.Stdout, "unlocked")
 		return nil
 	}
 	status := "locked"
-	_, machine := whoami()
 	switch {
-	case time.Now().After(info.Expires):
+	case expired:
 		status = "expired (the next run takes it over)"
-	case info.Machine == machine && info.PID > 0 && syscall.Kill(info.PID, 0) == syscall.ESRCH:
+	case stale:
 		status = "stale: its process is gone (the next run from this machine takes it over)"
 	}
 	fmt.Fprintf(stdio.Stdout, "%s by %s\n", status, info)
