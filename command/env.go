@@ -16,6 +16,7 @@ import (
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
 	"github.com/drover-sh/drover/ssh"
+	"github.com/drover-sh/drover/state"
 )
 
 // defaultConnectTimeout applies when neither the inventory nor ~/.ssh/config
@@ -74,6 +75,20 @@ func newEnv(c *cli.Context, stdio IO) (*runEnv, error) {
 	}
 	e.pool = ssh.NewPool(e.sshConfigFor, ssh.PoolOptions{})
 	return e, nil
+}
+
+// newEnvStore opens the invocation's environment and its state backend.
+func newEnvStore(c *cli.Context, stdio IO) (*runEnv, state.Store, error) {
+	e, err := newEnv(c, stdio)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := e.store()
+	if err != nil {
+		e.close()
+		return nil, nil, err
+	}
+	return e, st, nil
 }
 
 func (e *runEnv) close() {

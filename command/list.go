@@ -151,15 +151,11 @@ func withSnapshot(c *cli.Context, stdio IO, fn func(e *runEnv, sn *snapshot) err
 }
 
 func runStackLs(c *cli.Context, stdio IO) error {
-	e, err := newEnv(c, stdio)
+	e, st, err := newEnvStore(c, stdio)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	st, err := e.store()
-	if err != nil {
-		return err
-	}
 	s, err := e.readState(c.Context, st)
 	if err != nil {
 		return err

@@ -26,15 +26,11 @@ func lockCommand(stdio IO) *cli.Command {
 }
 
 func runLockStatus(c *cli.Context, stdio IO) error {
-	e, err := newEnv(c, stdio)
+	e, st, err := newEnvStore(c, stdio)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	st, err := e.store()
-	if err != nil {
-		return err
-	}
 	info, err := st.LockStatus(c.Context)
 	if err != nil {
 		return err
@@ -71,15 +67,11 @@ func runLockRelease(c *cli.Context, stdio IO) error {
 	if !c.Bool("force") {
 		return fmt.Errorf("lock release needs --force: make sure the run holding it is gone")
 	}
-	e, err := newEnv(c, stdio)
+	e, st, err := newEnvStore(c, stdio)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	st, err := e.store()
-	if err != nil {
-		return err
-	}
 	info, err := st.LockStatus(c.Context)
 	if err != nil {
 		return err

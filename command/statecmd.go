@@ -25,11 +25,7 @@ func stateCommand(stdio IO) *cli.Command {
 }
 
 func loadState(c *cli.Context, stdio IO) (*runEnv, *state.State, error) {
-	e, err := newEnv(c, stdio)
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := e.store()
+	e, st, err := newEnvStore(c, stdio)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -40,15 +36,11 @@ func loadState(c *cli.Context, stdio IO) (*runEnv, *state.State, error) {
 // runStateShow prints the document as stored: environment values stay
 // sealed.
 func runStateShow(c *cli.Context, stdio IO) error {
-	e, err := newEnv(c, stdio)
+	e, st, err := newEnvStore(c, stdio)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	st, err := e.store()
-	if err != nil {
-		return err
-	}
 	s, err := st.Read(c.Context)
 	if errors.Is(err, state.ErrNoState) {
 		s = state.New(e.inv.Cluster)

@@ -55,7 +55,7 @@ func FuzzQuote(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		if strings.IndexByte(s, 0) >= 0 {
-			t.Skip("NUL cannot be part of an argv")
+			return // outside Quote's domain: NUL cannot be part of an argv
 		}
 		if got, want := shellPrint(t, Quote(s)), s+"\x00"; string(got) != want {
 			t.Fatalf("sh printed %q for Quote(%q) = %s", got, s, Quote(s))
@@ -71,7 +71,7 @@ func FuzzJoin(f *testing.F) {
 	f.Add("FOO=1", "\\'\"")
 	f.Fuzz(func(t *testing.T, a, b string) {
 		if strings.IndexByte(a+b, 0) >= 0 {
-			t.Skip("NUL cannot be part of an argv")
+			return // outside Quote's domain: NUL cannot be part of an argv
 		}
 		want := []byte(a + "\x00" + b + "\x00")
 		if got := shellPrint(t, Join([]string{a, b})); !bytes.Equal(got, want) {
