@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/planner"
 	"github.com/drover-sh/drover/reconcile"
 	"github.com/drover-sh/drover/state"
 )
@@ -19,6 +20,9 @@ import (
 type snapshot struct {
 	state *state.State
 	world *reconcile.World
+	// pending holds, by service, the replicas a run would leave pending
+	// now: the planner's answer on what was observed.
+	pending map[string]planner.Pending
 }
 
 func (e *runEnv) snapshot(ctx context.Context) (*snapshot, error) {
@@ -34,7 +38,21 @@ func (e *runEnv) snapshot(ctx context.Context) (*snapshot, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	return &snapshot{state: s, world: w}, nil
+	sn := &snapshot{state: s, world: w, pending: map[string]planner.Pending{}}
+	scope := map[string]bool{"": true}
+	for _, name := range s.StackNames() {
+		scope[name] = true
+	}
+	// Listings show what the next run would leave pending; a desired state
+	// that cannot be planned at all is an error of the run, not of a listing.
+	if p, err := planner.Compute(planInput(s, w, desiredOf(s), scope)); err == nil {
+		for _, pd := range p.Pending {
+			sn.pending[pd.Service] = pd
+		}
+	} else {
+		e.log.Debug().Err(err).Msg("cannot plan: pending replicas are not shown")
+	}
+	return sn, nil
 }
 
 // replicasOf returns the observed replicas of a service, by slot.
@@ -71,6 +89,9 @@ type serviceView struct {
 	Generation int      `json:"generation"`
 	Update     string   `json:"update_state,omitempty"`
 	Reason     string   `json:"update_reason,omitempty"`
+	// Pending replicas have no node to go to now, for PendingReason.
+	Pending       int    `json:"pending"`
+	PendingReason string `json:"pending_reason,omitempty"`
 }
 
 func (sn *snapshot) serviceViews(stack string) []serviceView {
@@ -102,6 +123,9 @@ func (sn *snapshot) serviceViews(stack string) []serviceView {
 		if _, sv, ok := sn.state.FindService(v.Name); ok && sv.Update != nil {
 			v.Update, v.Reason = sv.Update.State, sv.Update.Reason
 		}
+		if pd, ok := sn.pending[v.Name]; ok {
+			v.Pending, v.PendingReason = pd.Replicas(), pd.Reason
+		}
 		out = append(out, v)
 	}
 	return out
@@ -129,7 +153,15 @@ func (e *runEnv) printServices(views []serviceView) error {
 		}
 		t.row(v.Name, v.Mode, fmt.Sprintf("%d/%d", v.Running, v.Desired), v.Image, dash(strings.Join(v.Ports, ",")), strconv.Itoa(v.Generation), upd)
 	}
-	return t.flush()
+	if err := t.flush(); err != nil {
+		return err
+	}
+	for _, v := range views {
+		if v.Pending > 0 {
+			fmt.Fprintf(e.stdio.Stdout, "\n%s: %s pending: %s\n", v.Name, plural(v.Pending, "replica", "replicas"), v.PendingReason)
+		}
+	}
+	return nil
 }
 
 func withSnapshot(c *cli.Context, stdio IO, fn func(e *runEnv, sn *snapshot) error) error {
@@ -226,9 +258,20 @@ func (sn *snapshot) replicaViews(services []*cluster.Service) []replicaView {
 			}
 			out = append(out, v)
 		}
+		// Pending replicas have no container: they are shown with the
+		// reason no node takes them.
+		pd := sn.pending[svc.FullName()]
+		for _, slot := range pd.Slots {
+			out = append(out, replicaView{Name: svc.FullName() + "." + slot, Service: svc.FullName(), Slot: slot,
+				Image: svc.Container.Image, State: StatePending, DesiredGeneration: svc.Generation, Error: pd.Reason})
+		}
 	}
 	return out
 }
+
+// StatePending is the state `stack ps` and `service ps` show for a replica
+// that has no node to go to.
+const StatePending = "pending"
 
 func (e *runEnv) printReplicas(views []replicaView, noTrunc bool, sn *snapshot) error {
 	if e.output == "json" {
@@ -248,7 +291,11 @@ func (e *runEnv) printReplicas(views []replicaView, noTrunc bool, sn *snapshot) 
 		if !v.UpToDate {
 			upd = "no"
 		}
-		t.row(v.Name, id, v.Image, v.Node, st, fmt.Sprintf("%d/%d", v.Generation, v.DesiredGeneration), upd, dash(strings.Join(v.Ports, ",")), dash(v.Error))
+		gen := fmt.Sprintf("%d/%d", v.Generation, v.DesiredGeneration)
+		if v.State == StatePending {
+			upd, gen = "-", fmt.Sprintf("-/%d", v.DesiredGeneration)
+		}
+		t.row(v.Name, dash(id), v.Image, dash(v.Node), st, gen, upd, dash(strings.Join(v.Ports, ",")), dash(v.Error))
 	}
 	if err := t.flush(); err != nil {
 		return err

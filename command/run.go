@@ -172,6 +172,7 @@ var errLockLost = errors.New("the state lock was lost (taken over by another run
 type runResult struct {
 	Plan    *planner.Plan     `json:"plan"`
 	Changes int               `json:"changes"`
+	Pending int               `json:"pending"` // replicas left pending
 	Applied bool              `json:"applied"`
 	Result  *reconcile.Result `json:"result,omitempty"`
 	Serial  int64             `json:"serial"`
@@ -269,26 +270,23 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 			d.Services[name] = &cp
 		}
 	}
-	p, err := planner.Compute(planner.Input{
-		Services: s.Services(),
-		Scope:    scope,
-		Observed: w.Hosts,
-		Specs:    s.Specs(),
-		Networks: d.Networks,
-		Volumes:  d.Volumes,
-		Now:      time.Now(),
-
-		UnhealthyGrace: ch.UnhealthyGrace,
-		FixDrift:       ch.FixDrift,
-	})
+	in := planInput(s, w, d, scope)
+	in.UnhealthyGrace, in.FixDrift = ch.UnhealthyGrace, ch.FixDrift
+	p, err := planner.Compute(in)
 	if err != nil {
-		return fmt.Errorf("nothing was changed: %w", err)
+		return refused(ch.DryRun, err)
+	}
+	// A new desired state that no inventoried node could ever run is a
+	// mistake in the spec: refuse it before anything changes. Shortages
+	// that time mends only leave replicas pending.
+	if ue := p.Unsatisfiable(); ue != nil && desiredChanged {
+		return refused(ch.DryRun, ue)
 	}
 	for _, warn := range p.Warnings {
 		e.log.Warn().Msg(warn)
 	}
-	out := runResult{Plan: p, Changes: p.Changes(), Serial: s.Serial, Down: down}
-	if e.output != "json" && (!p.Empty() || !ch.Quiet) {
+	out := runResult{Plan: p, Changes: p.Changes(), Pending: p.PendingReplicas(), Serial: s.Serial, Down: down}
+	if e.output != "json" && (!p.Converged() || !ch.Quiet) {
 		e.renderPlan(p)
 	}
 	if ch.CheckPlan != nil {
@@ -304,6 +302,9 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 		}
 		if e.output == "json" {
 			writeJSON(e.stdio.Stdout, out)
+		}
+		if err := pendingExit(p); err != nil {
+			return err
 		}
 		if ch.DetailedExit && (!p.Empty() || desiredChanged) {
 			return withCode(ExitChanges, nil)
@@ -348,6 +349,9 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 		} else if changed {
 			summary += "; " + summarize(res)
 		}
+		if n := p.PendingReplicas(); n > 0 {
+			summary += fmt.Sprintf("; %s pending", plural(n, "replica", "replicas"))
+		}
 		s.AddRun(state.Run{Serial: s.Serial, Time: time.Now().UTC(), User: who, Command: ch.Command, Summary: summary, Result: result})
 		select {
 		case <-lost:
@@ -371,6 +375,9 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 	}
 	if applyErr != nil {
 		return applyErr
+	}
+	if err := pendingExit(p); err != nil {
+		return err
 	}
 	if ch.DetailedExit && (changed || desiredChanged) {
 		return withCode(ExitChanges, nil)
@@ -447,9 +454,50 @@ func summarize(r *reconcile.Result) string {
 	return strings.Join(parts, ", ")
 }
 
+// planInput is the planner's view of a run: the state's services, what was
+// observed, the stacks the run may change.
+func planInput(s *state.State, w *reconcile.World, d reconcile.Desired, scope map[string]bool) planner.Input {
+	return planner.Input{
+		Services: s.Services(),
+		Scope:    scope,
+		Observed: w.Hosts,
+		Specs:    s.Specs(),
+		Networks: d.Networks,
+		Volumes:  d.Volumes,
+		Now:      time.Now(),
+	}
+}
+
+// refused is the error of a run that stopped before changing anything
+// because the desired state cannot be planned.
+func refused(dryRun bool, err error) error {
+	if dryRun {
+		return fmt.Errorf("cannot plan: %w", err)
+	}
+	return fmt.Errorf("nothing was changed: %w", err)
+}
+
+// pendingExit ends a run that left replicas pending with ExitPending and a
+// message naming them, so that cron and CI notice.
+func pendingExit(p *planner.Plan) error {
+	ue := p.Unschedulable()
+	if ue == nil {
+		return nil
+	}
+	return withCode(ExitPending, fmt.Errorf("%s pending (every run tries again): %w", plural(p.PendingReplicas(), "replica", "replicas"), ue))
+}
+
+// plural is "1 replica", "2 replicas".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
 // renderPlan prints the plan for people.
 func (e *runEnv) renderPlan(p *planner.Plan) {
-	if p.Empty() {
+	if p.Converged() {
 		fmt.Fprintln(e.stdio.Stdout, "No changes: the cluster matches the desired state.")
 		return
 	}

@@ -5,7 +5,9 @@ import "sort"
 // Compute plans the changes that bring the observed containers to the
 // desired services. It returns an error, and no plan, when the input is
 // invalid (malformed constraint, two services publishing one port,
-// depends_on cycle) or when replicas cannot be placed (*UnschedulableError).
+// depends_on cycle). Replicas that no node can take now are left pending
+// (Plan.Pending) while the rest is planned, as Swarm does; whether a
+// pending replica could ever be placed is Pending.Unsatisfiable.
 func Compute(in Input) (*Plan, error) {
 	w, err := newWorld(&in)
 	if err != nil {
@@ -21,7 +23,7 @@ func Compute(in Input) (*Plan, error) {
 		s.occupyKept()
 	}
 	// Slots that have a container get first claim on its host.
-	failed := make(map[*service][]reason)
+	failed := make(map[*service][]slotReason)
 	for _, s := range w.order {
 		if f := w.replaceInPlace(s); len(f) > 0 {
 			failed[s] = f
@@ -39,10 +41,7 @@ func Compute(in Input) (*Plan, error) {
 			w.placeReplicated(s)
 		}
 	}
-	if len(w.unsched) > 0 {
-		sort.Slice(w.unsched, func(i, j int) bool { return w.unsched[i].Service < w.unsched[j].Service })
-		return nil, &UnschedulableError{Services: w.unsched}
-	}
+	sortPendingList(w.pending)
 	return w.plan(), nil
 }
 
@@ -71,5 +70,6 @@ func (w *world) plan() *Plan {
 	}
 	p.Networks, p.Volumes = w.resources(p.Actions)
 	p.Warnings = w.warnings
+	p.Pending = w.pending
 	return p
 }

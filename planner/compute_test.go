@@ -183,7 +183,7 @@ func TestMaxReplicasPerNode(t *testing.T) {
 		t.Errorf("%v", c)
 	}
 	web.Replicas = 4
-	_, err := Compute(in)
+	err := unschedulable(t, in)
 	if err == nil || err.Error() != "demo_web: 1 replica unschedulable: 3 nodes have reached max_replicas_per_node (1)" {
 		t.Errorf("err = %v", err)
 	}
@@ -200,7 +200,7 @@ func TestMaxReplicasPerNode(t *testing.T) {
 func TestReservations(t *testing.T) {
 	big := svc("demo", "big", 3, reserve(1.5, 1<<30))
 	hosts := []cluster.HostObservation{host("h1", capacity(2, 8<<30)), host("h2", capacity(2, 8<<30))}
-	_, err := Compute(Input{Services: []*cluster.Service{big}, Observed: hosts})
+	err := unschedulable(t, Input{Services: []*cluster.Service{big}, Observed: hosts})
 	if err == nil || err.Error() != "demo_big: 1 replica unschedulable: 2 nodes have insufficient CPU" {
 		t.Errorf("err = %v", err)
 	}
@@ -215,7 +215,7 @@ func TestReservations(t *testing.T) {
 		Scope:    map[string]bool{"demo": true},
 		Observed: []cluster.HostObservation{host("h1", runs(rep(hog, "1", "h"))), host("h2"), host("h3", capacity(4, 1<<30))},
 	}
-	_, err = Compute(in)
+	err = unschedulable(t, in)
 	if err == nil || err.Error() != "demo_fat: 1 replica unschedulable: 3 nodes have insufficient memory" {
 		t.Errorf("err = %v", err)
 	}
@@ -235,7 +235,7 @@ func TestReservations(t *testing.T) {
 func TestHostPorts(t *testing.T) {
 	web := svc("demo", "web", 3, publish(8080))
 	hosts := []cluster.HostObservation{host("h1"), host("h2"), host("h3", down)}
-	_, err := Compute(Input{Services: []*cluster.Service{web}, Observed: hosts})
+	err := unschedulable(t, Input{Services: []*cluster.Service{web}, Observed: hosts})
 	var ue *UnschedulableError
 	if !errors.As(err, &ue) {
 		t.Fatalf("err = %v, want *UnschedulableError", err)
@@ -503,7 +503,7 @@ func TestUnschedulableError(t *testing.T) {
 	hosts := []cluster.HostObservation{host("h1"), host("h2"), host("h3"), host("h4", down), host("h5", down)}
 	hosts[0] = host("h1", runs(rep(svc("x", "lb", 1, publish(8080)), "1", "l")))
 	// x_lb is out of scope: it keeps its port.
-	_, err := Compute(Input{Services: []*cluster.Service{db, web}, Observed: hosts, Scope: map[string]bool{"numbers": true}})
+	err := unschedulable(t, Input{Services: []*cluster.Service{db, web}, Observed: hosts, Scope: map[string]bool{"numbers": true}})
 	var ue *UnschedulableError
 	if !errors.As(err, &ue) || len(ue.Services) != 2 {
 		t.Fatalf("err = %v", err)
@@ -515,7 +515,7 @@ func TestUnschedulableError(t *testing.T) {
 	}
 	// Global services report only the nodes where they failed.
 	g := svc("ops", "agent", 0, global, reserve(0, 16<<30))
-	_, err = Compute(Input{Services: []*cluster.Service{g}, Observed: []cluster.HostObservation{host("h1"), host("h2", capacity(8, 32<<30)), host("h3", down)}})
+	err = unschedulable(t, Input{Services: []*cluster.Service{g}, Observed: []cluster.HostObservation{host("h1"), host("h2", capacity(8, 32<<30)), host("h3", down)}})
 	if err == nil || err.Error() != "ops_agent: 1 replica unschedulable: 1 node has insufficient memory" {
 		t.Errorf("err = %v", err)
 	}

@@ -136,13 +136,35 @@ func createdAt(d time.Duration) func(*cluster.Replica) {
 	return func(r *cluster.Replica) { r.Created = t0.Add(d) }
 }
 
+// mustCompute plans in and fails the test on an error or on replicas left
+// pending (planPending allows them).
 func mustCompute(t testing.TB, in Input) *Plan {
+	t.Helper()
+	p := planPending(t, in)
+	if err := p.Unschedulable(); err != nil {
+		t.Fatalf("Compute left replicas pending: %v", err)
+	}
+	return p
+}
+
+// planPending plans in and fails the test only on an error.
+func planPending(t testing.TB, in Input) *Plan {
 	t.Helper()
 	p, err := Compute(in)
 	if err != nil {
 		t.Fatalf("Compute: %v", err)
 	}
 	return p
+}
+
+// unschedulable plans in and returns its pending replicas as one error, or
+// nil when none are pending.
+func unschedulable(t testing.TB, in Input) error {
+	t.Helper()
+	if ue := planPending(t, in).Unschedulable(); ue != nil {
+		return ue
+	}
+	return nil
 }
 
 // changes lists the plan's non-keep actions as "kind service.slot@host",

@@ -8,7 +8,7 @@ import (
 // host again when that host can take the new container; otherwise the old
 // one is removed and the slot joins the ones to place (replicated), or stays
 // as it is on a paused node, or is unschedulable (global: its node is fixed).
-func (w *world) replaceInPlace(s *service) (failed []reason) {
+func (w *world) replaceInPlace(s *service) (failed []slotReason) {
 	rest := s.pending[:0]
 	for _, p := range s.pending {
 		if p.old == nil || p.moved {
@@ -34,7 +34,7 @@ func (w *world) replaceInPlace(s *service) (failed []reason) {
 			case r.code == unavailable:
 				s.remove(p.old, p.why+"; "+r.on(n.name))
 			default:
-				failed = append(failed, r)
+				failed = append(failed, slotReason{p.slot, r})
 			}
 			continue
 		}
@@ -47,19 +47,30 @@ func (w *world) replaceInPlace(s *service) (failed []reason) {
 	return failed
 }
 
+// slotReason is a global slot that its node refused, and why.
+type slotReason struct {
+	slot   string
+	reason reason
+}
+
 // placeGlobal creates the missing replicas of a global service, each on
 // its own node.
-func (w *world) placeGlobal(s *service, failed []reason) {
+func (w *world) placeGlobal(s *service, failed []slotReason) {
 	for _, p := range s.pending {
 		if r := s.check(p.node); r.code != fits {
-			failed = append(failed, r)
+			failed = append(failed, slotReason{p.slot, r})
 			continue
 		}
 		s.create(p, p.node, w.in.Specs)
 		s.occupyNew(p.node)
 	}
 	if len(failed) > 0 {
-		w.unsched = append(w.unsched, tally(s.name, len(failed), failed))
+		slots := make([]string, len(failed))
+		reasons := make([]reason, len(failed))
+		for i, f := range failed {
+			slots[i], reasons[i] = f.slot, f.reason
+		}
+		w.leavePending(s, slots, reasons)
 	}
 }
 
@@ -91,7 +102,9 @@ func (w *world) placeReplicated(s *service) {
 			for j, n := range w.nodes {
 				reasons[j] = s.check(n)
 			}
-			w.unsched = append(w.unsched, tally(s.name, len(s.pending)-i, reasons))
+			// The nodes that failed are dropped from the tree for good, so
+			// the rest of the slots cannot fit either.
+			w.leavePending(s, pendingSlots(s.pending[i:]), reasons)
 			return
 		}
 		s.create(p, n, w.in.Specs)

@@ -23,6 +23,9 @@ type Plan struct {
 	Networks []ResourceAction `json:"networks,omitempty"`
 	Volumes  []ResourceAction `json:"volumes,omitempty"`
 	Warnings []string         `json:"warnings,omitempty"`
+	// Pending lists, per service, the replicas no node can take now; the
+	// actions place everything else. Every later run tries them again.
+	Pending []Pending `json:"pending,omitempty"`
 }
 
 // ResourceAction is a docker network or volume to create on a host.
@@ -76,3 +79,7 @@ func (p *Plan) Changes() int {
 
 // Empty reports whether applying the plan would change nothing.
 func (p *Plan) Empty() bool { return p.Changes() == 0 }
+
+// Converged reports whether the cluster already is as desired: nothing to
+// change and nothing pending.
+func (p *Plan) Converged() bool { return p.Empty() && len(p.Pending) == 0 }

@@ -78,7 +78,25 @@ func (p *Plan) Render(w io.Writer) error {
 			fmt.Fprintf(&b, "  %s %-7s %-*s  %-*s  (%s)\n", l.sign, l.kind, nameW, l.name, genW, l.gen, l.note)
 		}
 	}
-	if len(hosts) > 0 {
+	if len(p.Pending) > 0 {
+		if len(hosts) > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString("pending (no node can take them now; every run tries again):\n")
+		for i := range p.Pending {
+			pd := &p.Pending[i]
+			names := make([]string, len(pd.Slots))
+			for j, slot := range pd.Slots {
+				names[j] = pd.Service + "." + slot
+			}
+			note := pd.Reason
+			if pd.Unsatisfiable {
+				note = "no node could ever run it: " + note
+			}
+			fmt.Fprintf(&b, "  ! %s  (%s)\n", strings.Join(names, ", "), note)
+		}
+	}
+	if len(hosts) > 0 || len(p.Pending) > 0 {
 		b.WriteString("\n")
 	}
 	b.WriteString(p.summary(counts))
@@ -91,6 +109,9 @@ func (p *Plan) Render(w io.Writer) error {
 
 func (p *Plan) summary(counts map[Kind]int) string {
 	kept := plural(counts[Keep], "replica", "replicas") + " unchanged"
+	if n := p.PendingReplicas(); n > 0 {
+		kept += ", " + plural(n, "replica", "replicas") + " pending"
+	}
 	if p.Empty() {
 		return "No changes; " + kept + ".\n"
 	}

@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// UnschedulableError is returned by Compute, instead of a plan, when some
-// replicas have no node to go to.
+// UnschedulableError describes replicas that have no node to go to, one
+// entry per service (Plan.Unschedulable, Plan.Unsatisfiable).
 type UnschedulableError struct {
 	Services []ServiceUnschedulable `json:"services"`
 }
@@ -42,15 +42,20 @@ func (s ServiceUnschedulable) String() string {
 	if s.Replicas == 1 {
 		replicas = "replica"
 	}
+	return fmt.Sprintf("%s: %d %s unschedulable: %s", s.Service, s.Replicas, replicas, s.reasonText())
+}
+
+// reasonText joins the reasons: "2 nodes have port 8080/tcp in use, 1 node
+// is not ready".
+func (s ServiceUnschedulable) reasonText() string {
 	texts := make([]string, len(s.Reasons))
 	for i, r := range s.Reasons {
 		texts[i] = r.Text
 	}
-	why := strings.Join(texts, ", ")
-	if why == "" {
-		why = "no nodes"
+	if len(texts) == 0 {
+		return "no nodes"
 	}
-	return fmt.Sprintf("%s: %d %s unschedulable: %s", s.Service, s.Replicas, replicas, why)
+	return strings.Join(texts, ", ")
 }
 
 // tally counts reasons per node, most frequent first as Swarm does, then in

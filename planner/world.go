@@ -129,7 +129,7 @@ type world struct {
 	order     []*service          // in-scope services, dependencies first
 	removed   map[string][]Action // removes of containers whose service is gone
 	warnings  []string
-	unsched   []ServiceUnschedulable
+	pending   []Pending // replicas no node can take now
 }
 
 func (w *world) warnf(format string, args ...any) {
