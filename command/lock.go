@@ -93,6 +93,12 @@ func runLockRelease(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
+	if s.Serial == 0 {
+		// No state to record it in; writing a new one here would make a
+		// missing state look like an empty cluster to the next run.
+		fmt.Fprintf(stdio.Stdout, "released the lock of %s (no state to record it in)\n", info)
+		return nil
+	}
 	who, _ := whoami()
 	s.Serial++
 	s.AddRun(state.Run{Serial: s.Serial, Time: nowUTC(), User: who, Command: "lock release --force", Summary: "broke the lock of " + info.String(), Result: "ok"})

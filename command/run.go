@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -160,6 +161,10 @@ type change struct {
 	CheckState func(s *state.State) error
 	CheckPlan  func(s *state.State, p *planner.Plan) error
 	SavePlan   func(lineage string, serial int64, s *state.State, p *planner.Plan) error
+	// Adopt lets a run start a new state although the hosts carry
+	// containers of this cluster (stack deploy --adopt); the stacks of those
+	// containers that the run does not deploy become State.Unclaimed.
+	Adopt bool
 	// FixDrift and UnhealthyGrace are reconcile's healing rules.
 	FixDrift       bool
 	UnhealthyGrace time.Duration
@@ -230,6 +235,7 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 	}
 	readLineage, readSerial := s.Lineage, s.Serial
 	before, _ := state.Marshal(s)
+	specsBefore := serviceSpecs(s)
 	summary := ""
 	if ch.Mutate != nil {
 		if summary, err = ch.Mutate(s); err != nil {
@@ -250,15 +256,37 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 			down[h.Node.Name] = h.Node.Reason
 		}
 	}
+	if s.Serial == 0 {
+		// No state: a lost or misplaced state file must never read as an
+		// empty cluster whose containers are all orphans.
+		if err := e.checkNoState(st, s, w, ch); err != nil {
+			return err
+		}
+	}
 	scope := map[string]bool{}
 	for _, sc := range ch.Scope {
 		scope[sc] = true
 	}
-	if len(scope) == 0 && !ch.AllStacks {
+	switch {
+	case len(scope) == 0 && !ch.AllStacks:
 		// Only what this state manages: never another state's stacks.
 		scope[""] = true // a stack name no container has: keeps the scope non-empty
 		for _, sc := range s.StackNames() {
 			scope[sc] = true
+		}
+	case len(scope) == 0 && len(s.Unclaimed) > 0:
+		// Every stack but the unclaimed ones, whose containers no run
+		// removes until they are deployed or removed by name.
+		scope[""] = true
+		for _, sc := range s.StackNames() {
+			scope[sc] = true
+		}
+		for _, r := range w.Replicas() {
+			scope[r.Stack] = true
+		}
+		for _, sc := range s.Unclaimed {
+			delete(scope, sc)
+			e.log.Warn().Str("stack", sc).Msg("stack is unclaimed (its containers ran when this state was started with --adopt): left as it is; deploy it with `drover stack deploy`, or remove it with `drover stack rm`")
 		}
 	}
 	d := desiredOf(s)
@@ -279,7 +307,7 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 	// A new desired state that no inventoried node could ever run is a
 	// mistake in the spec: refuse it before anything changes. Shortages
 	// that time mends only leave replicas pending.
-	if ue := p.Unsatisfiable(); ue != nil && desiredChanged {
+	if ue := unsatisfiableChanges(p, specsBefore, serviceSpecs(s)); ue != nil {
 		return refused(ch.DryRun, ue)
 	}
 	for _, warn := range p.Warnings {
@@ -466,6 +494,89 @@ func planInput(s *state.State, w *reconcile.World, d reconcile.Desired, scope ma
 		Volumes:  d.Volumes,
 		Now:      time.Now(),
 	}
+}
+
+// NoStateError refuses a run that finds no state while the hosts carry
+// containers of the cluster.
+type NoStateError struct {
+	Where      string         // the state backend and location
+	Cluster    string         // the inventory's cluster name
+	Containers int            // drover containers of the cluster observed
+	Stacks     map[string]int // their stacks, with container counts
+	Hosts      []string       // the hosts they run on
+}
+
+func (e *NoStateError) Error() string {
+	stacks := make([]string, 0, len(e.Stacks))
+	for _, n := range sortedKeys(e.Stacks) {
+		stacks = append(stacks, fmt.Sprintf("%s (%d)", orDefault(n, `""`), e.Stacks[n]))
+	}
+	return fmt.Sprintf("no state found at %s, but %s of cluster %q run on %s (stacks: %s): nothing was changed, "+
+		"since a missing state would make them look like orphans. "+
+		"Point drover at the right state (the inventory's state: section, or -i for another inventory), "+
+		"restore it (`drover state push FILE`; the local backend keeps the previous version as STATE.backup), "+
+		"or take the running containers under a new state with `drover stack deploy --adopt -c FILE STACK`",
+		e.Where, plural(e.Containers, "container", "containers"), e.Cluster, strings.Join(e.Hosts, ", "), strings.Join(stacks, ", "))
+}
+
+// checkNoState refuses a run on a new state while containers of the
+// cluster run (unless it adopts them), and records the stacks it adopts
+// without deploying them as unclaimed.
+func (e *runEnv) checkNoState(st state.Store, s *state.State, w *reconcile.World, ch change) error {
+	found := &NoStateError{Where: st.Describe(), Cluster: e.inv.Cluster, Stacks: map[string]int{}}
+	for _, h := range w.Hosts {
+		if len(h.Replicas) == 0 {
+			continue
+		}
+		found.Hosts = append(found.Hosts, h.Node.Name)
+		for _, r := range h.Replicas {
+			found.Containers++
+			found.Stacks[r.Stack]++
+		}
+	}
+	if found.Containers == 0 {
+		return nil
+	}
+	if !ch.Adopt {
+		return found
+	}
+	for _, name := range sortedKeys(found.Stacks) {
+		if _, deployed := s.Stacks[name]; !deployed && name != "" {
+			s.Unclaimed = append(s.Unclaimed, name)
+		}
+	}
+	return nil
+}
+
+// serviceSpecs maps each service of the state to its current spec as JSON,
+// to tell which services a run changes.
+func serviceSpecs(s *state.State) map[string]string {
+	out := map[string]string{}
+	for _, svc := range s.Services() {
+		b, _ := json.Marshal(svc)
+		out[svc.FullName()] = string(b)
+	}
+	return out
+}
+
+// unsatisfiableChanges returns the pending replicas that no node could
+// ever run, of the services whose spec this run changes: a new spec that
+// cannot run anywhere is refused. An unchanged spec that became
+// unsatisfiable (the inventory changed) only stays pending, so that it
+// never blocks healing or draining the rest.
+func unsatisfiableChanges(p *planner.Plan, before, after map[string]string) *planner.UnschedulableError {
+	var out []planner.ServiceUnschedulable
+	if ue := p.Unsatisfiable(); ue != nil {
+		for _, su := range ue.Services {
+			if before[su.Service] != after[su.Service] {
+				out = append(out, su)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return &planner.UnschedulableError{Services: out}
 }
 
 // refused is the error of a run that stopped before changing anything

@@ -22,6 +22,7 @@ func deployFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "compose-file", Aliases: []string{"c"}, Usage: "compose `FILE` (repeat to merge several, in order)", Required: true},
 		&cli.BoolFlag{Name: "prune", Usage: "remove services that are no longer in the files"},
 		&cli.BoolFlag{Name: "push", Usage: "send the stack's images from the local docker engine to hosts that lack them"},
+		&cli.BoolFlag{Name: "adopt", Usage: "start a new state although the hosts run containers of this cluster (the state was lost): this stack's containers are taken over as they are, other stacks' are left alone (unclaimed)"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "show the plan, change nothing"},
 		&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 when nothing changes, 2 when something does (or would), 1 on error"},
 		&cli.DurationFlag{Name: "timeout", Usage: "bound each service's rolling update (overrides x-drover.update_timeout; default 10m)"},
@@ -98,6 +99,7 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 	ch := change{
 		Scope:  []string{name},
 		DryRun: dryRun,
+		Adopt:  c.Bool("adopt"),
 		Mutate: func(s *state.State) (string, error) {
 			return mergeStack(s, stack, prune, commandLine(c)), nil
 		},
@@ -138,6 +140,7 @@ func mergeStack(s *state.State, stack *cluster.Stack, prune bool, command string
 		st = &state.Stack{Name: stack.Name, Services: map[string]*state.Service{}}
 		s.Stacks[stack.Name] = st
 	}
+	s.Claim(stack.Name)
 	st.Networks = stack.Networks
 	st.Volumes = stack.Volumes
 	var added, changed, removed []string
@@ -256,6 +259,7 @@ func runStackRm(c *cli.Context, stdio IO) error {
 					e.log.Warn().Str("stack", n).Msg("stack not in the state; removing whatever containers it has")
 				}
 				delete(s.Stacks, n)
+				s.Claim(n)
 			}
 			return "removed stack " + strings.Join(names, ","), nil
 		},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
@@ -130,11 +131,23 @@ func runStateMigrate(c *cli.Context, stdio IO) error {
 		if path == "" {
 			path = filepath.Join(filepath.Dir(e.inv.Path), "drover.state.json")
 		}
-		abs, _ := filepath.Abs(path)
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return fmt.Errorf("--path %s: %w", path, err)
+		}
 		dst = &state.Local{Path: abs, TTL: e.inv.State.LockTTL}
+		// The inventory reads a relative path from its own directory, while
+		// --path is relative to the current one: record the path the file
+		// was written to, relative to the inventory where it can be.
+		recorded := abs
+		if invAbs, err := filepath.Abs(e.inv.Path); err == nil {
+			if rel, err := filepath.Rel(filepath.Dir(invAbs), abs); err == nil && !strings.HasPrefix(rel, "..") {
+				recorded = rel
+			}
+		}
 		edit = func(st *yaml.Node) {
 			cluster.MapSet(st, "backend", cluster.Scalar("local"))
-			cluster.MapSet(st, "path", cluster.Scalar(path))
+			cluster.MapSet(st, "path", cluster.Scalar(recorded))
 		}
 	default:
 		return fmt.Errorf("--to %q: use local or managers", to)

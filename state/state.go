@@ -31,6 +31,25 @@ type State struct {
 	Stacks  map[string]*Stack       `json:"stacks"`
 	Nodes   map[string]NodeSettings `json:"nodes,omitempty"`
 	History []Run                   `json:"history"`
+	// Unclaimed names the stacks whose containers were running when this
+	// state was started over them (stack deploy --adopt): no run removes
+	// them as orphans until they are deployed again or removed by name.
+	Unclaimed []string `json:"unclaimed,omitempty"`
+}
+
+// Claim takes a stack off the unclaimed list: it is deployed or removed by
+// name.
+func (s *State) Claim(stack string) {
+	out := s.Unclaimed[:0]
+	for _, n := range s.Unclaimed {
+		if n != stack {
+			out = append(out, n)
+		}
+	}
+	s.Unclaimed = out
+	if len(s.Unclaimed) == 0 {
+		s.Unclaimed = nil
+	}
 }
 
 // Stack is a deployed stack's desired state.
