@@ -151,8 +151,9 @@ type inspected struct {
 	Created time.Time
 	Image   string
 	Config  struct {
-		Image  string
-		Labels map[string]string
+		Image       string
+		Labels      map[string]string
+		Healthcheck *struct{ Interval time.Duration }
 	}
 	State struct {
 		Status     string
@@ -161,8 +162,9 @@ type inspected struct {
 		FinishedAt time.Time
 		Paused     bool
 		Health     *struct {
-			Status string
-			Log    []struct {
+			Status        string
+			FailingStreak int
+			Log           []struct {
 				Start    time.Time
 				ExitCode int
 			}
@@ -181,15 +183,39 @@ type inspected struct {
 	}
 }
 
-// unhealthySince is the start of the trailing run of failed checks.
+// unhealthySince is the start of the current run of failed checks.
+// Docker keeps only the last five checks in the log, so a run longer than
+// that (a 1 s interval fails five checks in seconds) is extended back by
+// FailingStreak, the count of consecutive failures docker keeps, spaced as
+// the logged checks are (interval plus the check's own time), or by the
+// configured interval when the log holds a single check.
 func (c *inspected) unhealthySince() time.Time {
 	h := c.State.Health
 	if h == nil || h.Status != "unhealthy" {
 		return time.Time{}
 	}
 	var since time.Time
+	logged := 0
 	for i := len(h.Log) - 1; i >= 0 && h.Log[i].ExitCode != 0; i-- {
 		since = h.Log[i].Start
+		logged++
+	}
+	if since.IsZero() || h.FailingStreak <= logged {
+		return since
+	}
+	var spacing time.Duration
+	if n := len(h.Log); n >= 2 {
+		spacing = h.Log[n-1].Start.Sub(h.Log[0].Start) / time.Duration(n-1)
+	}
+	if spacing <= 0 && c.Config.Healthcheck != nil {
+		spacing = c.Config.Healthcheck.Interval
+	}
+	if spacing <= 0 {
+		spacing = 30 * time.Second // docker's default interval
+	}
+	since = since.Add(-time.Duration(h.FailingStreak-logged) * spacing)
+	if started := c.State.StartedAt; !started.IsZero() && since.Before(started) {
+		since = started
 	}
 	return since
 }
