@@ -402,6 +402,9 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 		fmt.Fprintf(e.stdio.Stdout, "%s (serial %d)\n", summarize(res), s.Serial)
 	}
 	if applyErr != nil {
+		if ctx.Err() != nil {
+			e.reportInterrupted(ctx, cl, s, in)
+		}
 		return applyErr
 	}
 	if err := pendingExit(p); err != nil {
@@ -480,6 +483,51 @@ func summarize(r *reconcile.Result) string {
 		parts = append(parts, fmt.Sprintf("%d networks, %d volumes created", r.Networks, r.Volumes))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// interruptedLook bounds the look at the hosts after an interrupted run.
+const interruptedLook = 5 * time.Second
+
+// reportInterrupted tells, after a run was interrupted mid-rollout, which
+// replicas are now missing or outdated: it looks at the hosts once more and
+// plans again, which is what the next run will continue with.
+func (e *runEnv) reportInterrupted(ctx context.Context, cl *reconcile.Cluster, s *state.State, in planner.Input) {
+	look, cancel := context.WithTimeout(context.WithoutCancel(ctx), interruptedLook)
+	defer cancel()
+	w := cl.Observe(look)
+	in.Observed, in.Now = w.Hosts, time.Now()
+	p, err := planner.Compute(in)
+	if err != nil {
+		e.log.Warn().Err(err).Msg("interrupted: cannot tell what is left to do; run `drover reconcile`")
+		return
+	}
+	var missing, outdated, surplus []string
+	for _, a := range p.Actions {
+		switch a.Kind {
+		case planner.Create:
+			missing = append(missing, a.Service+"."+a.Slot)
+		case planner.Replace:
+			outdated = append(outdated, fmt.Sprintf("%s.%s (gen %d, want %d)", a.Service, a.Slot, a.Old.Generation, a.Generation))
+		case planner.Remove:
+			surplus = append(surplus, a.Service+"."+a.Slot+"@"+a.Host)
+		}
+	}
+	if len(missing)+len(outdated)+len(surplus) == 0 {
+		e.log.Warn().Msg("interrupted: every replica is in place and up to date")
+		return
+	}
+	l := e.log.Warn()
+	if len(missing) > 0 {
+		l = l.Strs("missing", missing)
+	}
+	if len(outdated) > 0 {
+		l = l.Strs("outdated", outdated)
+	}
+	if len(surplus) > 0 {
+		l = l.Strs("surplus", surplus)
+	}
+	l.Msgf("interrupted mid-rollout: %d missing, %d outdated, %d to remove; the next `drover stack deploy` of the same files or `drover reconcile` continues the rollout",
+		len(missing), len(outdated), len(surplus))
 }
 
 // planInput is the planner's view of a run: the state's services, what was
