@@ -22,13 +22,13 @@ var Version = "dev"
 
 // Exit codes. CI pipelines branch on them.
 const (
-	ExitOK          = 0
-	ExitError       = 1
-	ExitChanges     = 2 // --detailed-exitcode: changes were planned or made
+	ExitOK      = 0
+	ExitError   = 1
+	ExitChanges = 2 // --detailed-exitcode: changes were planned or made
 	// ExitPending: the run did what it could, but some replicas have no
 	// node to go to now (down, drained or paused nodes, ports in use); they
 	// are pending and every later run tries them again.
-	ExitPending = 3
+	ExitPending     = 3
 	ExitInterrupted = 130
 )
 

@@ -588,8 +588,12 @@ func (e *runEnv) checkNoState(st state.Store, s *state.State, w *reconcile.World
 	if !ch.Adopt {
 		return found
 	}
+	named := map[string]bool{}
+	for _, n := range ch.Scope {
+		named[n] = true
+	}
 	for _, name := range sortedKeys(found.Stacks) {
-		if _, deployed := s.Stacks[name]; !deployed && name != "" {
+		if _, deployed := s.Stacks[name]; !deployed && !named[name] && name != "" {
 			s.Unclaimed = append(s.Unclaimed, name)
 		}
 	}

@@ -253,6 +253,9 @@ func runStackRm(c *cli.Context, stdio IO) error {
 	withVolumes := c.Bool("volumes")
 	return e.runChange(c, change{
 		Scope: names,
+		// Removing named stacks is explicit even without a state; the
+		// stacks it leaves running become unclaimed.
+		Adopt: true,
 		Mutate: func(s *state.State) (string, error) {
 			for _, n := range names {
 				if _, ok := s.Stacks[n]; !ok {
