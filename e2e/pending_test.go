@@ -4,10 +4,13 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -305,5 +308,56 @@ func TestUnhealthyGraceShortInterval(t *testing.T) {
 	cs = running(stackContainers(t, stack))
 	if len(cs) != 1 || cs[0].ID == c.ID {
 		t.Errorf("after reconcile: %v", cs)
+	}
+}
+
+// Ctrl-C mid-rollout: the run stops, says which replicas are outdated or
+// missing and that the next run continues; the next deploy finishes it.
+func TestInterruptedRolloutReport(t *testing.T) {
+	ensureImages(t)
+	inv := ownCluster(t, "lab-interrupt")
+	const stack = "e2eint"
+	cleanupStack(t, inv, stack)
+	dir := t.TempDir()
+	file := func(release string) string {
+		p := filepath.Join(dir, release+".yml")
+		os.WriteFile(p, []byte(`services:
+  app:
+    image: drover-test/app:nohc
+    environment: {RELEASE: `+release+`}
+    deploy:
+      replicas: 6
+      update_config: {parallelism: 1, monitor: 2s}
+`), 0o644)
+		return p
+	}
+	mustDrover(t, inv, "stack", "deploy", "-c", file("a"), stack)
+
+	cmd := exec.Command(droverBin(t), "--inventory", inv, "stack", "deploy", "-c", file("b"), stack)
+	cmd.Dir = filepath.Dir(inv)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second) // the first batch or two of six, 2 s each
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Errorf("interrupted deploy: %v, want exit 130\n%s", err, stderr.String())
+	}
+	if s := stderr.String(); !strings.Contains(s, "interrupted mid-rollout") || !strings.Contains(s, "outdated") ||
+		!strings.Contains(s, "continues the rollout") {
+		t.Errorf("no report of what is left:\n%s", s)
+	}
+	t.Logf("stderr of the interrupted run:\n%s", stderr.String())
+	out, _, code := runDrover(t, inv, "stack", "deploy", "--detailed-exitcode", "-c", file("b"), stack)
+	if code != 2 || !strings.Contains(out, "replace") {
+		t.Errorf("the next deploy does not continue the rollout: exit %d\n%s", code, out)
+	}
+	slotsOK(t, stackContainers(t, stack), 6)
+	if out, _, code := runDrover(t, inv, "stack", "deploy", "--detailed-exitcode", "-c", file("b"), stack); code != 0 {
+		t.Errorf("not converged after the rollout was continued: exit %d\n%s", code, out)
 	}
 }
