@@ -66,14 +66,14 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	code := ExitError
 	if errors.As(err, &ee) {
 		code = ee.code
-		err = ee.err
 	}
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		fmt.Fprintln(stdio.Stderr, "drover: interrupted")
 		return ExitInterrupted
 	}
-	if err != nil {
-		fmt.Fprintf(stdio.Stderr, "drover: %s\n", err)
+	// The whole message, with what callers wrapped around a coded error.
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintf(stdio.Stderr, "drover: %s\n", msg)
 	}
 	return code
 }
