@@ -18,7 +18,7 @@ import (
 func nodeCommand(stdio IO) *cli.Command {
 	return &cli.Command{
 		Name:  "node",
-		Usage: "list and inspect the inventory's hosts",
+		Usage: "list, inspect, update, add and remove the inventory's hosts",
 		Subcommands: append([]*cli.Command{
 			{
 				Name:      "ls",

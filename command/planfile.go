@@ -23,7 +23,7 @@ import (
 // planFileFormat is the version of saved plan files.
 const planFileFormat = 1
 
-// savedPlan is what `drover plan -o FILE` writes and `drover apply FILE`
+// savedPlan is what `drover plan --out FILE` writes and `drover apply FILE`
 // carries out. It holds no environment values: the compose files are
 // named by path and digest and read again at apply time, and the desired
 // state they give must hash to DesiredDigest.
@@ -117,11 +117,11 @@ func writePlanFile(path string, sp *savedPlan) error {
 func applyCommand(stdio IO) *cli.Command {
 	return &cli.Command{
 		Name:      "apply",
-		Usage:     "carry out a plan saved with `drover plan -o FILE`; refused if the state or the cluster moved since",
+		Usage:     "carry out a plan saved with `drover plan --out FILE`; refused if the state or the cluster moved since",
 		ArgsUsage: "PLANFILE",
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 when nothing changed, 2 when something did, 1 on error"},
-			&cli.DurationFlag{Name: "timeout", Usage: "bound each service's rolling update"},
+			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 when nothing changed, 2 when something did, 3 when replicas are left pending, 1 on error"},
+			&cli.DurationFlag{Name: "timeout", Usage: "bound each service's rolling update (overrides x-drover.update_timeout)", DefaultText: "x-drover.update_timeout, else 10m"},
 		},
 		Action: func(c *cli.Context) error { return runApply(c, stdio) },
 	}

@@ -20,7 +20,7 @@ func reconcileCommand(stdio IO) *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "fix-drift", Usage: "replace replicas that drifted from their spec (else only reported)"},
 			&cli.DurationFlag{Name: "unhealthy-grace", Value: time.Minute, Usage: "replace replicas unhealthy for at least this long (0: never)"},
-			&cli.DurationFlag{Name: "timeout", Usage: "bound each service's rolling replacement"},
+			&cli.DurationFlag{Name: "timeout", Usage: "bound each service's rolling replacement (overrides x-drover.update_timeout)", DefaultText: "x-drover.update_timeout, else 10m"},
 		}, changeFlags()...),
 		Action: func(c *cli.Context) error {
 			e, err := newEnv(c, stdio)

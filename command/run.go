@@ -157,7 +157,7 @@ type change struct {
 	UseRollbackPolicy bool
 	// CheckState runs on the state as read, before Mutate (apply: refuse a
 	// stale saved plan). CheckPlan runs on the computed plan before anything
-	// changes. SavePlan receives a dry run's plan (plan -o FILE).
+	// changes. SavePlan receives a dry run's plan (plan --out FILE).
 	CheckState func(s *state.State) error
 	CheckPlan  func(s *state.State, p *planner.Plan) error
 	SavePlan   func(lineage string, serial int64, s *state.State, p *planner.Plan) error

@@ -44,7 +44,7 @@ func serviceCommand(stdio IO) *cli.Command {
 func changeFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "dry-run", Usage: "show the plan, change nothing"},
-		&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 when nothing changes, 2 when something does, 1 on error"},
+		&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 when nothing changes, 2 when something does, 3 when replicas are left pending, 1 on error"},
 	}
 }
 

@@ -24,8 +24,8 @@ func deployFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "push", Usage: "send the stack's images from the local docker engine to hosts that lack them"},
 		&cli.BoolFlag{Name: "adopt", Usage: "start a new state although the hosts run containers of this cluster (the state was lost): this stack's containers are taken over as they are, other stacks' are left alone (unclaimed)"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "show the plan, change nothing"},
-		&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 when nothing changes, 2 when something does (or would), 1 on error"},
-		&cli.DurationFlag{Name: "timeout", Usage: "bound each service's rolling update (overrides x-drover.update_timeout; default 10m)"},
+		&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 when nothing changes, 2 when something does (or would), 3 when replicas are left pending, 1 on error"},
+		&cli.DurationFlag{Name: "timeout", Usage: "bound each service's rolling update (overrides x-drover.update_timeout)", DefaultText: "x-drover.update_timeout, else 10m"},
 	}
 }
 
@@ -57,7 +57,16 @@ func stackCommand(stdio IO) *cli.Command {
 }
 
 func planCommand(stdio IO) *cli.Command {
-	flags := append(deployFlags(), &cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "save the plan to `FILE` for `drover apply FILE`"})
+	// plan is a dry run by definition: it sends nothing and waits for no
+	// rollout, so --dry-run, --push and --timeout have no place here; -o
+	// stays the global --output (plan --output json prints the plan as JSON).
+	var flags []cli.Flag
+	for _, f := range deployFlags() {
+		if n := f.Names()[0]; n != "dry-run" && n != "push" && n != "timeout" {
+			flags = append(flags, f)
+		}
+	}
+	flags = append(flags, &cli.StringFlag{Name: "out", Usage: "save the plan to `FILE` for `drover apply FILE`"})
 	return &cli.Command{
 		Name:      "plan",
 		Usage:     "show what `stack deploy` would change (same as stack deploy --dry-run)",

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestPlanApply: plan -o FILE then apply FILE, and the stale-plan guard.
+// TestPlanApply: plan --out FILE then apply FILE, and the stale-plan guard.
 func TestPlanApply(t *testing.T) {
 	ensureImages(t)
 	inv := copyInventory(t)
@@ -19,7 +19,7 @@ func TestPlanApply(t *testing.T) {
 	file := stackFile(t, "heal.yml")
 	p1 := filepath.Join(dir, "p1.json")
 
-	_, _, code := runDrover(t, inv, "plan", "--detailed-exitcode", "-c", file, "-o", p1, stack)
+	_, _, code := runDrover(t, inv, "plan", "--detailed-exitcode", "-c", file, "--out", p1, stack)
 	if code != 2 {
 		t.Fatalf("plan with changes: exit %d, want 2", code)
 	}
@@ -38,7 +38,7 @@ func TestPlanApply(t *testing.T) {
 	scaled := filepath.Join(dir, "scaled.yml")
 	b, _ := os.ReadFile(file)
 	os.WriteFile(scaled, []byte(strings.Replace(string(b), "replicas: 6", "replicas: 3", 1)), 0o644)
-	runDrover(t, inv, "plan", "-c", scaled, "-o", p2, stack)
+	runDrover(t, inv, "plan", "-c", scaled, "--out", p2, stack)
 	mustDrover(t, inv, "service", "scale", stack+"_app=4")
 	_, stderr, code := runDrover(t, inv, "apply", p2)
 	if code != 1 || !strings.Contains(stderr, "stale plan") || !strings.Contains(stderr, "serial") {
@@ -48,7 +48,7 @@ func TestPlanApply(t *testing.T) {
 
 	// A compose file edited after planning is refused too.
 	p3 := filepath.Join(dir, "p3.json")
-	runDrover(t, inv, "plan", "-c", scaled, "-o", p3, stack)
+	runDrover(t, inv, "plan", "-c", scaled, "--out", p3, stack)
 	os.WriteFile(scaled, []byte(strings.Replace(string(b), "replicas: 6", "replicas: 2", 1)), 0o644)
 	if _, stderr, code := runDrover(t, inv, "apply", p3); code != 1 || !strings.Contains(stderr, "changed since the plan") {
 		t.Errorf("edited compose file: exit %d\n%s", code, stderr)
