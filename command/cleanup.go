@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/drover-sh/drover/reconcile"
@@ -14,10 +15,10 @@ func envList() []string { return os.Environ() }
 
 // removeStackResources removes the stacks' networks (and volumes) on every
 // reachable host.
-func removeStackResources(ctx context.Context, e *runEnv, w *reconcile.World, stacks []string, volumes bool) (bool, error) {
+func removeStackResources(ctx context.Context, e *runEnv, w *reconcile.World, stacks []string, volumes bool) (string, error) {
 	var mu sync.Mutex
 	var errs []error
-	removed := 0
+	var networks, vols int
 	var wg sync.WaitGroup
 	for host, eng := range w.Engines {
 		wg.Add(1)
@@ -26,7 +27,13 @@ func removeStackResources(ctx context.Context, e *runEnv, w *reconcile.World, st
 			for _, st := range stacks {
 				gone, err := eng.RemoveStackResources(ctx, st, volumes)
 				mu.Lock()
-				removed += len(gone)
+				for _, g := range gone {
+					if strings.HasPrefix(g, "volume ") {
+						vols++
+					} else {
+						networks++
+					}
+				}
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s: removing networks of %s: %w", host, st, err))
 				}
@@ -38,5 +45,16 @@ func removeStackResources(ctx context.Context, e *runEnv, w *reconcile.World, st
 		}()
 	}
 	wg.Wait()
-	return removed > 0, errors.Join(errs...)
+	var parts []string
+	if networks > 0 {
+		parts = append(parts, plural(networks, "network", "networks"))
+	}
+	if vols > 0 {
+		parts = append(parts, plural(vols, "volume", "volumes"))
+	}
+	done := ""
+	if len(parts) > 0 {
+		done = strings.Join(parts, ", ") + " removed"
+	}
+	return done, errors.Join(errs...)
 }

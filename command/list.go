@@ -21,8 +21,10 @@ type snapshot struct {
 	state *state.State
 	world *reconcile.World
 	// pending holds, by service, the replicas a run would leave pending
-	// now: the planner's answer on what was observed.
+	// now, and missing the slots that have no container a run would keep
+	// (the next run creates them): the planner's answer on what was observed.
 	pending map[string]planner.Pending
+	missing map[string][]planner.Action
 }
 
 func (e *runEnv) snapshot(ctx context.Context) (*snapshot, error) {
@@ -38,7 +40,7 @@ func (e *runEnv) snapshot(ctx context.Context) (*snapshot, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	sn := &snapshot{state: s, world: w, pending: map[string]planner.Pending{}}
+	sn := &snapshot{state: s, world: w, pending: map[string]planner.Pending{}, missing: map[string][]planner.Action{}}
 	scope := map[string]bool{"": true}
 	for _, name := range s.StackNames() {
 		scope[name] = true
@@ -48,6 +50,15 @@ func (e *runEnv) snapshot(ctx context.Context) (*snapshot, error) {
 	if p, err := planner.Compute(planInput(s, w, desiredOf(s), scope)); err == nil {
 		for _, pd := range p.Pending {
 			sn.pending[pd.Service] = pd
+		}
+		seen := map[string]bool{}
+		for _, r := range w.Replicas() {
+			seen[r.Service+"."+r.Slot] = true
+		}
+		for _, a := range p.Actions {
+			if a.Kind == planner.Create && !seen[a.Service+"."+a.Slot] {
+				sn.missing[a.Service] = append(sn.missing[a.Service], a)
+			}
 		}
 	} else {
 		e.log.Debug().Err(err).Msg("cannot plan: pending replicas are not shown")
@@ -82,7 +93,8 @@ type serviceView struct {
 	Name       string   `json:"name"`
 	Stack      string   `json:"stack"`
 	Mode       string   `json:"mode"`
-	Running    int      `json:"running"`
+	Running    int      `json:"running"`    // running replicas, any generation, not unhealthy
+	UpToDate   int      `json:"up_to_date"` // of those, the ones of the current spec
 	Desired    int      `json:"desired"`
 	Image      string   `json:"image"`
 	Ports      []string `json:"ports,omitempty"`
@@ -111,13 +123,18 @@ func (sn *snapshot) serviceViews(stack string) []serviceView {
 		}
 		hash := svc.Container.Hash()
 		for _, r := range sn.replicasOf(v.Name) {
-			if r.Running() && r.SpecHash == hash && r.Health != "unhealthy" {
+			if r.Running() && r.Health != "unhealthy" {
 				v.Running++
+				if r.SpecHash == hash {
+					v.UpToDate++
+				}
 			}
 		}
 		for _, p := range svc.Container.Ports {
 			if p.Published != 0 {
-				v.Ports = append(v.Ports, fmt.Sprintf("*:%d->%d/%s", p.Published, p.Target, orDefault(p.Protocol, "tcp")))
+				// Published on the host of each replica (no routing mesh
+				// yet): "host:", not Swarm's "*:" of every node.
+				v.Ports = append(v.Ports, fmt.Sprintf("host:%d->%d/%s", p.Published, p.Target, orDefault(p.Protocol, "tcp")))
 			}
 		}
 		if _, sv, ok := sn.state.FindService(v.Name); ok && sv.Update != nil {
@@ -258,8 +275,13 @@ func (sn *snapshot) replicaViews(services []*cluster.Service) []replicaView {
 			}
 			out = append(out, v)
 		}
-		// Pending replicas have no container: they are shown with the
-		// reason no node takes them.
+		// Missing and pending replicas have no container: they are shown
+		// with what the next run does about them.
+		for _, a := range sn.missing[svc.FullName()] {
+			out = append(out, replicaView{Name: svc.FullName() + "." + a.Slot, Service: svc.FullName(), Slot: a.Slot,
+				Image: svc.Container.Image, State: StateMissing, DesiredGeneration: svc.Generation,
+				Error: "no container; the next run creates it on " + a.Host})
+		}
 		pd := sn.pending[svc.FullName()]
 		for _, slot := range pd.Slots {
 			out = append(out, replicaView{Name: svc.FullName() + "." + slot, Service: svc.FullName(), Slot: slot,
@@ -269,9 +291,13 @@ func (sn *snapshot) replicaViews(services []*cluster.Service) []replicaView {
 	return out
 }
 
-// StatePending is the state `stack ps` and `service ps` show for a replica
-// that has no node to go to.
-const StatePending = "pending"
+// The states `stack ps` and `service ps` show for a replica without a
+// container: pending has no node to go to; missing has one, and the next
+// run (reconcile, deploy) creates it there.
+const (
+	StatePending = "pending"
+	StateMissing = "missing"
+)
 
 func (e *runEnv) printReplicas(views []replicaView, noTrunc bool, sn *snapshot) error {
 	if e.output == "json" {
@@ -292,7 +318,7 @@ func (e *runEnv) printReplicas(views []replicaView, noTrunc bool, sn *snapshot) 
 			upd = "no"
 		}
 		gen := fmt.Sprintf("%d/%d", v.Generation, v.DesiredGeneration)
-		if v.State == StatePending {
+		if v.State == StatePending || v.State == StateMissing {
 			upd, gen = "-", fmt.Sprintf("-/%d", v.DesiredGeneration)
 		}
 		t.row(v.Name, dash(id), v.Image, dash(v.Node), st, gen, upd, dash(strings.Join(v.Ports, ",")), dash(v.Error))

@@ -149,8 +149,9 @@ type change struct {
 	// BeforeApply runs after the plan is shown and before anything
 	// changes (e.g. image push).
 	BeforeApply func(ctx context.Context, w *reconcile.World, p *planner.Plan, d reconcile.Desired) error
-	// AfterApply runs after the containers (e.g. stack rm's networks).
-	AfterApply func(ctx context.Context, w *reconcile.World, s *state.State) (bool, error)
+	// AfterApply runs after the containers (e.g. stack rm's networks) and
+	// says what it changed ("" for nothing), for the run's summary.
+	AfterApply func(ctx context.Context, w *reconcile.World, s *state.State) (string, error)
 	Timeout    time.Duration
 	// UseRollbackPolicy rolls replicas with rollback_config instead of
 	// update_config (service rollback).
@@ -355,11 +356,15 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 		// later reconcile does not chase a desired state nobody got.
 		return applyErr
 	}
-	extraChanged := false
+	extra := ""
 	if ch.AfterApply != nil && applyErr == nil {
-		extraChanged, applyErr = ch.AfterApply(ctx, w, s)
+		extra, applyErr = ch.AfterApply(ctx, w, s)
 	}
-	changed := res.Changed() || extraChanged
+	changed := res.Changed() || extra != ""
+	done := summarize(res)
+	if extra != "" {
+		done += ", " + extra
+	}
 	if desiredChanged || changed || applyErr != nil {
 		recordOutcomes(s, res)
 		s.Serial++
@@ -373,9 +378,9 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 			}
 		}
 		if summary == "" {
-			summary = summarize(res)
+			summary = done
 		} else if changed {
-			summary += "; " + summarize(res)
+			summary += "; " + done
 		}
 		if n := p.PendingReplicas(); n > 0 {
 			summary += fmt.Sprintf("; %s pending", plural(n, "replica", "replicas"))
@@ -399,7 +404,7 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 	if e.output == "json" {
 		writeJSON(e.stdio.Stdout, out)
 	} else if changed {
-		fmt.Fprintf(e.stdio.Stdout, "%s (serial %d)\n", summarize(res), s.Serial)
+		fmt.Fprintf(e.stdio.Stdout, "%s (serial %d)\n", done, s.Serial)
 	}
 	if applyErr != nil {
 		if ctx.Err() != nil {
@@ -480,7 +485,7 @@ func summarize(r *reconcile.Result) string {
 		parts = append(parts, fmt.Sprintf("%d rolled back", rb))
 	}
 	if r.Networks+r.Volumes > 0 {
-		parts = append(parts, fmt.Sprintf("%d networks, %d volumes created", r.Networks, r.Volumes))
+		parts = append(parts, fmt.Sprintf("%s, %s created", plural(r.Networks, "network", "networks"), plural(r.Volumes, "volume", "volumes")))
 	}
 	return strings.Join(parts, ", ")
 }

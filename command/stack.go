@@ -275,7 +275,10 @@ func runStackRm(c *cli.Context, stdio IO) error {
 			}
 			return "removed stack " + strings.Join(names, ","), nil
 		},
-		AfterApply: func(ctx context.Context, w *reconcile.World, s *state.State) (bool, error) {
+		// The plan shows only containers: "No changes" would be untrue when
+		// networks or volumes are left to remove.
+		Quiet: true,
+		AfterApply: func(ctx context.Context, w *reconcile.World, s *state.State) (string, error) {
 			return removeStackResources(ctx, e, w, names, withVolumes)
 		},
 	})

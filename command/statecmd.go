@@ -61,17 +61,17 @@ func runStateHistory(c *cli.Context, stdio IO) error {
 		return err
 	}
 	defer e.close()
+	// Newest first, in the table and in JSON alike.
+	runs := make([]state.Run, 0, len(s.History))
+	for i := len(s.History) - 1; i >= 0; i-- {
+		runs = append(runs, s.History[i])
+	}
 	if e.output == "json" {
-		h := s.History
-		if h == nil {
-			h = []state.Run{}
-		}
-		return writeJSON(stdio.Stdout, h)
+		return writeJSON(stdio.Stdout, runs)
 	}
 	t := newTable(stdio.Stdout, "SERIAL", "TIME", "USER", "COMMAND", "RESULT", "SUMMARY")
-	for i := len(s.History) - 1; i >= 0; i-- {
-		r := s.History[i]
-		t.row(strconv.FormatInt(r.Serial, 10), r.Time.Local().Format("2006-01-02 15:04:05"), r.User, r.Command, r.Result, r.Summary)
+	for _, r := range runs {
+		t.row(strconv.FormatInt(r.Serial, 10), r.Time.Local().Format(tableTime), r.User, r.Command, r.Result, r.Summary)
 	}
 	if err := t.flush(); err != nil {
 		return err

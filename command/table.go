@@ -6,6 +6,9 @@ import (
 	"text/tabwriter"
 )
 
+// tableTime is how tables show times, in the local zone; JSON has RFC 3339.
+const tableTime = "2006-01-02 15:04:05"
+
 // table renders aligned columns like the docker CLI.
 type table struct {
 	tw *tabwriter.Writer

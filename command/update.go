@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -153,15 +154,15 @@ func runServiceRollback(c *cli.Context, stdio IO) error {
 
 // historyRow is one generation in `service history`.
 type historyRow struct {
-	Generation int      `json:"generation"`
-	Current    bool     `json:"current"`
-	Time       string   `json:"time"`
-	By         string   `json:"by"`
-	Image      string   `json:"image"`
-	Replicas   int      `json:"replicas"`
-	Changes    []string `json:"changes"`
-	Result     string   `json:"result"`
-	Parent     int      `json:"parent,omitempty"`
+	Generation int       `json:"generation"`
+	Current    bool      `json:"current"`
+	Time       time.Time `json:"time"` // RFC 3339, as everywhere in JSON
+	By         string    `json:"by"`
+	Image      string    `json:"image"`
+	Replicas   int       `json:"replicas"`
+	Changes    []string  `json:"changes"`
+	Result     string    `json:"result"`
+	Parent     int       `json:"parent,omitempty"`
 }
 
 func runServiceHistory(c *cli.Context, stdio IO) error {
@@ -183,7 +184,7 @@ func runServiceHistory(c *cli.Context, stdio IO) error {
 		if current && sv.Update != nil && sv.Update.State != "completed" {
 			res = strings.ReplaceAll(sv.Update.State, "_", " ") + ": " + sv.Update.Reason
 		}
-		return historyRow{Generation: spec.Generation, Current: current, Time: m.Time.Local().Format("2006-01-02 15:04:05"), By: m.By,
+		return historyRow{Generation: spec.Generation, Current: current, Time: m.Time.UTC(), By: m.By,
 			Image: spec.Container.Image, Replicas: spec.Replicas, Changes: m.Changes, Result: res, Parent: m.Parent}
 	}
 	rows := []historyRow{row(sv.Current, sv.Meta, true)}
@@ -200,7 +201,7 @@ func runServiceHistory(c *cli.Context, stdio IO) error {
 		if r.Current {
 			gen += " *"
 		}
-		t.row(gen, r.Time, r.By, r.Image, strconv.Itoa(r.Replicas), dash(strings.Join(r.Changes, ", ")), dash(r.Result))
+		t.row(gen, r.Time.Local().Format(tableTime), r.By, r.Image, strconv.Itoa(r.Replicas), dash(strings.Join(r.Changes, ", ")), dash(r.Result))
 	}
 	return t.flush()
 }
