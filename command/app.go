@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -94,6 +96,7 @@ func NewApp(stdio IO) *cli.App {
 		Commands: []*cli.Command{
 			nodeCommand(stdio),
 			versionCommand(stdio),
+			completionCommand(stdio),
 		},
 	}
 	app.Commands = append(app.Commands, extraCommands(stdio)...)
@@ -133,14 +136,37 @@ func versionCommand(stdio IO) *cli.Command {
 		Name:  "version",
 		Usage: "print drover's version",
 		Action: func(c *cli.Context) error {
-			fmt.Fprintf(stdio.Stdout, "drover %s\n", Version)
+			fmt.Fprintln(stdio.Stdout, versionLine())
 			return nil
 		},
 	}
 }
 
-// newLogger builds the zerolog logger on stderr.
-func newLogger(c *cli.Context, w io.Writer) (zerolog.Logger, error) {
+// versionLine is `drover version`: the release, the commit it was built
+// from (with "+dirty" for uncommitted changes) and the Go toolchain.
+func versionLine() string {
+	commit, dirty, goVersion := "unknown", "", runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+				if len(commit) > 12 {
+					commit = commit[:12]
+				}
+			case "vcs.modified":
+				if s.Value == "true" {
+					dirty = "+dirty"
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("drover %s (commit %s%s, %s, %s/%s)", Version, commit, dirty, goVersion, runtime.GOOS, runtime.GOARCH)
+}
+
+// newLogger builds the zerolog logger on stderr. Colours only on a
+// terminal, and never with NO_COLOR set (no-color.org).
+func newLogger(c *cli.Context, w io.Writer, noColor bool) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(strings.ToLower(c.String("log-level")))
 	if err != nil || lvl == zerolog.NoLevel {
 		return zerolog.Nop(), fmt.Errorf("--log-level %q: use debug, info, warn or error", c.String("log-level"))
@@ -150,7 +176,7 @@ func newLogger(c *cli.Context, w io.Writer) (zerolog.Logger, error) {
 	case "json":
 		out = w
 	case "console":
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000", NoColor: !isTerminal(w)}
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000", NoColor: noColor || !isTerminal(w)}
 	default:
 		return zerolog.Nop(), fmt.Errorf("--log-format %q: use console or json", c.String("log-format"))
 	}

@@ -40,7 +40,7 @@ type runEnv struct {
 
 // newEnv loads the inventory and prepares (but does not open) SSH.
 func newEnv(c *cli.Context, stdio IO) (*runEnv, error) {
-	log, err := newLogger(c, stdio.Stderr)
+	log, err := newLogger(c, stdio.Stderr, stdio.Environ != nil && stdio.Environ("NO_COLOR") != "")
 	if err != nil {
 		return nil, err
 	}

@@ -102,9 +102,27 @@ func localImageID(ctx context.Context, ref string) (string, error) {
 		if where == "" {
 			where = "the default socket"
 		}
-		return "", fmt.Errorf("image %s not found in the local docker engine (%s): %s", ref, where, strings.TrimSpace(stderr.String()))
+		msg := strings.TrimSpace(stderr.String())
+		if errors.Is(err, exec.ErrNotFound) {
+			return "", fmt.Errorf("reading image %s from the local docker engine: no docker CLI in PATH on this machine (install it, or run drover where images are built)", ref)
+		}
+		if localEngineDown(msg) {
+			return "", fmt.Errorf("reading image %s: the local docker engine (%s) is unreachable: %s; start it, or point DOCKER_HOST (or `docker context use`) at one", ref, where, msg)
+		}
+		return "", fmt.Errorf("image %s not found in the local docker engine (%s): %s", ref, where, msg)
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// localEngineDown reports whether the docker CLI's message says it could
+// not reach its engine (rather than that the image is missing).
+func localEngineDown(stderr string) bool {
+	for _, s := range []string{"Cannot connect to the Docker daemon", "Is the docker daemon running", "error during connect", "permission denied while trying to connect"} {
+		if strings.Contains(stderr, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // saveImage writes `docker save ref`, gzip-compressed, to a temp file.
