@@ -348,7 +348,11 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 	var applyErr error
 	res := &reconcile.Result{}
 	if !p.Empty() {
-		res, applyErr = cl.Apply(ctx, p, w, d, reconcile.ApplyOptions{UpdateTimeout: ch.Timeout})
+		opts := reconcile.ApplyOptions{UpdateTimeout: ch.Timeout}
+		if s.Serial == 0 {
+			opts.BeforeChanges = func(ctx context.Context) error { return e.startState(ctx, st, s, ch.Command) }
+		}
+		res, applyErr = cl.Apply(ctx, p, w, d, opts)
 	}
 	var pre *reconcile.PreflightError
 	if errors.As(applyErr, &pre) {
@@ -547,6 +551,25 @@ func planInput(s *state.State, w *reconcile.World, d reconcile.Desired, scope ma
 		Volumes:  d.Volumes,
 		Now:      time.Now(),
 	}
+}
+
+// startState writes the first version of a new state, with no stacks yet
+// (and the unclaimed ones), before the first run on a cluster changes
+// anything. A first run killed mid-apply then leaves a state, not "no
+// state", behind: the next run is not refused as if the state were lost,
+// and adopts by spec hash what the killed one created.
+func (e *runEnv) startState(ctx context.Context, st state.Store, s *state.State, command string) error {
+	first := state.New(s.Cluster)
+	first.Lineage, first.Unclaimed = s.Lineage, s.Unclaimed
+	first.Serial = 1
+	who, _ := whoami()
+	first.AddRun(state.Run{Serial: 1, Time: time.Now().UTC(), User: who, Command: command, Summary: "state started", Result: "ok"})
+	if err := e.writeState(context.WithoutCancel(ctx), st, first); err != nil {
+		return fmt.Errorf("starting the state at %s: %w", st.Describe(), err)
+	}
+	s.Serial = 1
+	s.History = append([]state.Run(nil), first.History...)
+	return nil
 }
 
 // NoStateError refuses a run that finds no state while the hosts carry

@@ -40,6 +40,10 @@ type ApplyOptions struct {
 	Poll time.Duration
 	// NewID makes the short id of a container name; nil = random.
 	NewID func() string
+	// BeforeChanges, when set, runs once the plan passed its checks
+	// (images present) and before the first change; its error stops the
+	// apply as a PreflightError.
+	BeforeChanges func(ctx context.Context) error
 }
 
 // Outcome says how one service's rollout ended.
@@ -104,6 +108,11 @@ func (c *Cluster) Apply(ctx context.Context, p *planner.Plan, w *World, d Desire
 	res := &Result{}
 	if err := c.ensureImages(ctx, p, w, d); err != nil {
 		return res, err
+	}
+	if opt.BeforeChanges != nil {
+		if err := opt.BeforeChanges(ctx); err != nil {
+			return res, &PreflightError{Err: err}
+		}
 	}
 	if err := c.createResources(ctx, p, w, d, res); err != nil {
 		return res, err
