@@ -27,20 +27,24 @@ type Local struct {
 	Now func() time.Time
 	// OnTakeover is told when an expired lock is taken over.
 	OnTakeover func(old LockInfo)
-	// Machine is this machine's name. A lock held by a process of this
-	// machine that no longer exists is stale and taken over at once,
-	// without waiting for it to expire.
+	// Machine is this machine's host name, for locks written before
+	// identities existed (see Identity.HolderGone).
 	Machine string
+	// Self is this process's identity: a lock held by a process of the
+	// same identity that no longer exists is stale and taken over at once,
+	// without waiting for it to expire. nil means LocalIdentity().
+	Self *Identity
 }
 
-// holderGone reports whether a lock was taken by a process of this machine
-// that has died.
+// holderGone reports whether a lock was taken by a process that is known
+// to have ended.
 func (l *Local) holderGone(info *LockInfo) bool {
-	if l.Machine == "" || info.Machine != l.Machine || info.PID <= 0 {
-		return false
+	self := l.Self
+	if self == nil {
+		id := LocalIdentity()
+		self = &id
 	}
-	err := syscall.Kill(info.PID, 0)
-	return errors.Is(err, syscall.ESRCH)
+	return self.HolderGone(l.Machine, info)
 }
 
 var _ Store = (*Local)(nil)

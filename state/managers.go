@@ -589,7 +589,7 @@ func (m *Managers) takeable(info *LockInfo) bool {
 	if !m.now().Before(info.Expires) {
 		return true
 	}
-	return info.ID != "" && (&Local{Machine: m.Machine}).holderGone(info)
+	return info.ID != "" && LocalIdentity().HolderGone(m.Machine, info)
 }
 
 // removeLease removes a manager's lease if want approves of it, and reports
