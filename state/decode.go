@@ -18,15 +18,16 @@ var ErrTrailingData = errors.New("data after the end of the JSON document")
 // JSON only; Validate checks the document.
 func Decode(data []byte) (*State, error) {
 	var s State
-	if err := decodeStrict(data, &s); err != nil {
+	if err := DecodeStrict(data, &s); err != nil {
 		return nil, err
 	}
 	return &s, nil
 }
 
-// decodeStrict decodes exactly one JSON value from data into v; white space
-// may follow it, nothing else.
-func decodeStrict(data []byte, v any) error {
+// DecodeStrict decodes exactly one JSON value from data into v; white space
+// may follow it, nothing else (ErrTrailingData). For the files drover
+// writes beside the state (plan files) as for the state.
+func DecodeStrict(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(v); err != nil {
 		return err
