@@ -19,7 +19,7 @@ func stateTransferCommands(stdio IO) []*cli.Command {
 		{Name: "pull", Usage: "print the current state document (from whichever backend) to stdout", Action: func(c *cli.Context) error { return runStateShow(c, stdio) }},
 		{
 			Name: "push", Usage: "replace the stored state with FILE (same lineage, newer serial; --force to override)", ArgsUsage: "FILE",
-			Flags:  []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "push even with another lineage or an older serial"}},
+			Flags:  []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "push even with another lineage or an older serial (the stored lineage is kept and the serial still goes up)"}},
 			Action: func(c *cli.Context) error { return runStatePush(c, stdio) },
 		},
 		{
