@@ -314,7 +314,7 @@ func (p *invParser) state(n *yaml.Node, s *StateSettings) error {
 		s.KeyFile = p.path(path)
 	}
 	if v, ok := f["lock_ttl"]; ok {
-		if s.LockTTL, err = p.duration(v, "state.lock_ttl"); err != nil {
+		if s.LockTTL, err = p.durationAtLeast(v, "state.lock_ttl", MinLockTTL); err != nil {
 			return err
 		}
 	}
@@ -354,7 +354,7 @@ func (p *invParser) ssh(n *yaml.Node, where string) (SSHSettings, error) {
 			}
 			s.Sudo = &b
 		case "connect_timeout":
-			s.ConnectTimeout, err = p.duration(v, where+".connect_timeout")
+			s.ConnectTimeout, err = p.durationAtLeast(v, where+".connect_timeout", MinConnectTimeout)
 		}
 		if err != nil {
 			return s, err

@@ -2,7 +2,6 @@ package command
 
 import (
 	"fmt"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -37,9 +36,9 @@ func runLockStatus(c *cli.Context, stdio IO) error {
 	}
 	_, machine := whoami()
 	expired := info != nil && time.Now().After(info.Expires)
-	// A holder on this machine whose process is gone is taken over by the
-	// next run from here, as state.Local does.
-	stale := info != nil && !expired && info.Machine == machine && info.PID > 0 && syscall.Kill(info.PID, 0) == syscall.ESRCH
+	// A holder of this machine whose process is gone is taken over by the
+	// next run from here: the same judgement as the stores'.
+	stale := info != nil && !expired && state.LocalIdentity().HolderGone(machine, info)
 	if e.output == "json" {
 		return writeJSON(stdio.Stdout, struct {
 			Locked  bool            `json:"locked"`

@@ -136,12 +136,9 @@ func runApply(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	var sp savedPlan
-	if err := json.Unmarshal(b, &sp); err != nil {
-		return fmt.Errorf("%s: not a drover plan file: %w", file, err)
-	}
-	if sp.Format != planFileFormat || sp.Plan == nil {
-		return fmt.Errorf("%s: plan file format %d is not supported (want %d)", file, sp.Format, planFileFormat)
+	sp, err := parsePlanFile(file, b)
+	if err != nil {
+		return err
 	}
 	e, err := newEnv(c, stdio)
 	if err != nil {

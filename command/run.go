@@ -91,8 +91,11 @@ func (e *runEnv) readState(ctx context.Context, st state.Store) (*state.State, e
 // lock takes the state lock for a run that may change things.
 func (e *runEnv) lock(ctx context.Context, st state.Store, command string) (state.Lock, error) {
 	owner, machine := whoami()
-	return state.LockWithRetry(ctx, st, state.LockInfo{Owner: owner, Machine: machine, PID: os.Getpid(), Command: command},
-		e.lockTimeout, 500*time.Millisecond)
+	info := state.LockInfo{Owner: owner, Machine: machine, PID: os.Getpid(), Command: command}
+	// The host name is for people; the identity is what tells another
+	// run whether this process still exists.
+	state.LocalIdentity().Stamp(&info)
+	return state.LockWithRetry(ctx, st, info, e.lockTimeout, 500*time.Millisecond)
 }
 
 // nodes builds the scheduler's view of the inventory, with the node

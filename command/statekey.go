@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/drover-sh/drover/state"
@@ -14,7 +13,8 @@ import (
 // stateKey finds the key that seals environment values in the state:
 // DROVER_STATE_KEY, else the inventory's state.key_file, else
 // ~/.config/drover/CLUSTER.key. With create, a missing default key file is
-// generated (exclusively: two first runs never make two keys).
+// generated (see loadOrCreateKey: two first runs never make two keys, and
+// neither reads a half-written one).
 func (e *runEnv) stateKey(create bool) (*state.Key, error) {
 	if v := e.stdio.Environ("DROVER_STATE_KEY"); v != "" {
 		k, err := state.ParseKey(v)
@@ -28,40 +28,24 @@ func (e *runEnv) stateKey(create bool) (*state.Key, error) {
 	if !explicit {
 		path = filepath.Join(e.home, ".config", "drover", e.inv.Cluster+".key")
 	}
-	b, err := os.ReadFile(path)
-	if err == nil {
-		k, err := state.ParseKey(string(b))
-		if err != nil {
-			return nil, fmt.Errorf("state key %s: %w", path, err)
+	if !create || explicit {
+		k, err := readKeyFile(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && !create:
+			return nil, nil
+		case err != nil:
+			return nil, fmt.Errorf("state key: %w", err)
 		}
 		return k, nil
 	}
-	if !errors.Is(err, fs.ErrNotExist) || !create || explicit {
-		if errors.Is(err, fs.ErrNotExist) && !create {
-			return nil, nil
-		}
+	k, created, err := loadOrCreateKey(path)
+	if err != nil {
 		return nil, fmt.Errorf("state key: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
+	if created {
+		e.log.Warn().Str("file", path).Msg("generated the key that seals environment values in the state: copy it to every machine that runs drover for this cluster (or set DROVER_STATE_KEY there)")
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return e.stateKey(false)
-	}
-	if err != nil {
-		return nil, err
-	}
-	key := state.GenerateKey()
-	if _, err := f.WriteString(key + "\n"); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	e.log.Warn().Str("file", path).Msg("generated the key that seals environment values in the state: copy it to every machine that runs drover for this cluster (or set DROVER_STATE_KEY there)")
-	return state.ParseKey(key)
+	return k, nil
 }
 
 // openState opens the sealed environment values of a state read from a store.

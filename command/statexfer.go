@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -21,7 +20,7 @@ func stateTransferCommands(stdio IO) []*cli.Command {
 		{Name: "pull", Usage: "print the current state document (from whichever backend) to stdout", Action: func(c *cli.Context) error { return runStateShow(c, stdio) }},
 		{
 			Name: "push", Usage: "replace the stored state with FILE (same lineage, newer serial; --force to override)", ArgsUsage: "FILE",
-			Flags:  []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "push even with another lineage or an older serial"}},
+			Flags:  []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "push even with another lineage or an older serial (the stored lineage is kept and the serial still goes up)"}},
 			Action: func(c *cli.Context) error { return runStatePush(c, stdio) },
 		},
 		{
@@ -46,8 +45,8 @@ func runStatePush(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	var next state.State
-	if err := json.Unmarshal(b, &next); err != nil {
+	next, err := state.Decode(b)
+	if err != nil {
 		return fmt.Errorf("%s: not a state document: %w", file, err)
 	}
 	e, err := newEnv(c, stdio)
@@ -60,7 +59,7 @@ func runStatePush(c *cli.Context, stdio IO) error {
 	}
 	// Sealed values must open with this machine's key, or the pushed
 	// state could never be read again here.
-	if err := e.openState(&next); err != nil {
+	if err := e.openState(next); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
 	st, err := e.store()
@@ -75,19 +74,21 @@ func runStatePush(c *cli.Context, stdio IO) error {
 	cur, err := st.Read(c.Context)
 	switch {
 	case errors.Is(err, state.ErrNoState):
+		cur = nil
 	case err != nil:
 		return err
-	case cur.Lineage != next.Lineage && !c.Bool("force"):
-		return fmt.Errorf("%s has lineage %s, the stored state %s: refusing (--force to override)", file, next.Lineage, cur.Lineage)
-	case next.Serial <= cur.Serial && !c.Bool("force"):
-		return fmt.Errorf("%s has serial %d, not newer than the stored %d: refusing (--force to override)", file, next.Serial, cur.Serial)
-	case next.Serial <= cur.Serial:
-		// Serials never go back, even when forced.
-		next.Serial = cur.Serial + 1
+	}
+	note, err := state.PreparePush(cur, next, c.Bool("force"))
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	summary := "state pushed from " + file
+	if note != "" {
+		summary += " (" + note + ")"
 	}
 	who, _ := whoami()
-	next.AddRun(state.Run{Serial: next.Serial, Time: nowUTC(), User: who, Command: commandLine(c), Summary: "state pushed from " + file, Result: "ok"})
-	if err := e.writeState(c.Context, st, &next); err != nil {
+	next.AddRun(state.Run{Serial: next.Serial, Time: nowUTC(), User: who, Command: commandLine(c), Summary: summary, Result: "ok"})
+	if err := e.writeState(c.Context, st, next); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdio.Stdout, "pushed %s to %s (serial %d)\n", file, st.Describe(), next.Serial)

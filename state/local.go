@@ -27,20 +27,24 @@ type Local struct {
 	Now func() time.Time
 	// OnTakeover is told when an expired lock is taken over.
 	OnTakeover func(old LockInfo)
-	// Machine is this machine's name. A lock held by a process of this
-	// machine that no longer exists is stale and taken over at once,
-	// without waiting for it to expire.
+	// Machine is this machine's host name, for locks written before
+	// identities existed (see Identity.HolderGone).
 	Machine string
+	// Self is this process's identity: a lock held by a process of the
+	// same identity that no longer exists is stale and taken over at once,
+	// without waiting for it to expire. nil means LocalIdentity().
+	Self *Identity
 }
 
-// holderGone reports whether a lock was taken by a process of this machine
-// that has died.
+// holderGone reports whether a lock was taken by a process that is known
+// to have ended.
 func (l *Local) holderGone(info *LockInfo) bool {
-	if l.Machine == "" || info.Machine != l.Machine || info.PID <= 0 {
-		return false
+	self := l.Self
+	if self == nil {
+		id := LocalIdentity()
+		self = &id
 	}
-	err := syscall.Kill(info.PID, 0)
-	return errors.Is(err, syscall.ESRCH)
+	return self.HolderGone(l.Machine, info)
 }
 
 var _ Store = (*Local)(nil)
@@ -63,29 +67,62 @@ func (l *Local) Read(ctx context.Context) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	var s State
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&s); err != nil {
+	s, err := Decode(data)
+	if err != nil {
 		return nil, fmt.Errorf("state file %s is not valid JSON: %w (the previous version is in %s.backup)", l.Path, err, l.Path)
 	}
-	return &s, nil
+	return s, nil
 }
 
 // Write replaces the state file atomically, keeping the old one as .backup.
+// Like the managers backend it refuses (ErrStaleWrite) to replace the file
+// with an older serial, or the same serial with other content, and
+// (ErrLineageMismatch) to replace a state of another lineage: a run that
+// read the state before another run wrote it must not undo that run. The
+// check and the write happen under the lock guard, so two writers cannot
+// both pass the check.
 func (l *Local) Write(ctx context.Context, s *State) error {
+	if s == nil || s.Lineage == "" {
+		return errors.New("refusing to write a state without lineage")
+	}
 	data, err := Marshal(s)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(l.Path), 0o700); err != nil {
-		return err
-	}
-	if old, err := os.ReadFile(l.Path); err == nil {
-		if err := writeAtomic(l.Path+".backup", old, 0o600); err != nil {
-			return fmt.Errorf("keep backup of state: %w", err)
+	return l.guard(func() error {
+		old, err := os.ReadFile(l.Path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return err
+		default:
+			cur, err := Decode(old)
+			if err != nil {
+				// A damaged file is replaced but not kept: it would
+				// replace a good backup.
+				break
+			}
+			if cur.Lineage != s.Lineage {
+				return fmt.Errorf("%w: %s holds a state of lineage %s (serial %d), this one is lineage %s: refusing to replace it; nothing was written",
+					ErrLineageMismatch, l.Path, cur.Lineage, cur.Serial, s.Lineage)
+			}
+			norm, err := Marshal(cur)
+			if err != nil {
+				return err
+			}
+			if bytes.Equal(norm, data) {
+				return nil // already there (a retried write)
+			}
+			if cur.Serial >= s.Serial {
+				return fmt.Errorf("%w: %s already holds serial %d, refusing to write serial %d over it (another run wrote the state; was the lock held?); nothing was written",
+					ErrStaleWrite, l.Path, cur.Serial, s.Serial)
+			}
+			if err := writeAtomic(l.Path+".backup", old, 0o600); err != nil {
+				return fmt.Errorf("keep backup of state: %w", err)
+			}
 		}
-	}
-	return writeAtomic(l.Path, data, 0o600)
+		return writeAtomic(l.Path, data, 0o600)
+	})
 }
 
 // Marshal renders a state document as the files hold it.

@@ -265,3 +265,48 @@ func TestRollbackTwiceGoesBackTwo(t *testing.T) {
 		seen[g.Spec.Generation] = true
 	}
 }
+
+// TestLocalWriteRefusesGoingBack: like the managers backend, the local one
+// refuses an older serial, the same serial with other content, and another
+// lineage; a retried identical write succeeds.
+func TestLocalWriteRefusesGoingBack(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), "s.json")
+	st := &Local{Path: p}
+	s := New("lab")
+	s.Serial = 3
+	if err := st.Write(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Write(ctx, s); err != nil {
+		t.Errorf("the same document again: %v", err)
+	}
+	older := *s
+	older.Serial = 2
+	if err := st.Write(ctx, &older); !errors.Is(err, ErrStaleWrite) {
+		t.Errorf("older serial: %v", err)
+	}
+	same := *s
+	same.Cluster = "changed"
+	if err := st.Write(ctx, &same); !errors.Is(err, ErrStaleWrite) {
+		t.Errorf("same serial, other content: %v", err)
+	}
+	other := New("lab")
+	other.Serial = 10
+	if err := st.Write(ctx, other); !errors.Is(err, ErrLineageMismatch) {
+		t.Errorf("other lineage: %v", err)
+	}
+	got, err := st.Read(ctx)
+	if err != nil || got.Serial != 3 || got.Lineage != s.Lineage || got.Cluster != "lab" {
+		t.Fatalf("after refused writes: %v %+v", err, got)
+	}
+	// A damaged file is replaced and not kept as the backup.
+	os.WriteFile(p, []byte("{damaged"), 0o600)
+	s.Serial = 4
+	if err := st.Write(ctx, s); err != nil {
+		t.Fatalf("over a damaged file: %v", err)
+	}
+	if b, _ := os.ReadFile(p + ".backup"); strings.Contains(string(b), "damaged") {
+		t.Error("the damaged file replaced the backup")
+	}
+}

@@ -330,15 +330,15 @@ func (m *Managers) readCopy(ctx context.Context, host string, rfs RemoteFS) (sta
 	if err != nil {
 		return stateCopy{}, err
 	}
-	var s State
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, err := Decode(raw)
+	if err != nil {
 		return stateCopy{raw: raw, corrupt: fmt.Errorf("%s is not valid JSON: %w (the previous version is in %s)", m.statePath(), err, m.backupPath())}, nil
 	}
-	norm, err := Marshal(&s)
+	norm, err := Marshal(s)
 	if err != nil {
 		return stateCopy{}, err
 	}
-	return stateCopy{present: true, raw: raw, st: &s, norm: string(norm)}, nil
+	return stateCopy{present: true, raw: raw, st: s, norm: string(norm)}, nil
 }
 
 func (m *Managers) readAll(ctx context.Context) []outcome[stateCopy] {
@@ -589,7 +589,7 @@ func (m *Managers) takeable(info *LockInfo) bool {
 	if !m.now().Before(info.Expires) {
 		return true
 	}
-	return info.ID != "" && (&Local{Machine: m.Machine}).holderGone(info)
+	return info.ID != "" && LocalIdentity().HolderGone(m.Machine, info)
 }
 
 // removeLease removes a manager's lease if want approves of it, and reports

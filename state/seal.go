@@ -79,13 +79,17 @@ func (k *Key) seal(plain string) string {
 	return sealPrefix + k.id + ":" + base64.RawStdEncoding.EncodeToString(ct)
 }
 
+// A value is stored sealed if, and only if, it is a well-formed sealed
+// value: the prefix, an 8-hex-digit key ID, a colon and the base64 of at
+// least a nonce and a GCM tag. Since this drover seals every value, a plain
+// value that happens to look like one (even "drover-sealed:v1:…") is sealed
+// like any other and round-trips. Before, values already carrying the
+// prefix were stored as they were: those that are not well-formed sealed
+// values can only be such plain values, and are read as plain.
 func (k *Key) open(v string) (string, error) {
-	if !strings.HasPrefix(v, sealPrefix) {
-		return v, nil // written before sealing existed: plain
-	}
-	id, data, ok := strings.Cut(strings.TrimPrefix(v, sealPrefix), ":")
+	id, data, ok := sealedParts(v)
 	if !ok {
-		return "", errors.New("malformed sealed value")
+		return v, nil // plain: written before sealing existed, or never a sealed value
 	}
 	if k == nil {
 		return "", fmt.Errorf("%w (key %s): set DROVER_STATE_KEY or state.key_file", ErrWrongKey, id)
@@ -93,27 +97,46 @@ func (k *Key) open(v string) (string, error) {
 	if id != k.id {
 		return "", fmt.Errorf("%w: sealed with key %s, this key is %s", ErrWrongKey, id, k.id)
 	}
-	ct, err := base64.RawStdEncoding.DecodeString(data)
-	if err != nil || len(ct) < k.aead.NonceSize() {
-		return "", errors.New("malformed sealed value")
-	}
-	plain, err := k.aead.Open(nil, ct[:k.aead.NonceSize()], ct[k.aead.NonceSize():], []byte(id))
+	plain, err := k.aead.Open(nil, data[:k.aead.NonceSize()], data[k.aead.NonceSize():], []byte(id))
 	if err != nil {
 		return "", fmt.Errorf("sealed value does not open with key %s: %w", k.id, err)
 	}
 	return string(plain), nil
 }
 
-// SealEnv returns a copy of s whose environment values are sealed with k.
+// GCM's standard nonce and tag sizes: the shortest sealed value holds both.
+const (
+	sealNonceSize = 12
+	sealTagSize   = 16
+)
+
+// sealedParts splits a well-formed sealed value into its key ID and the
+// decoded nonce+ciphertext; false for anything else.
+func sealedParts(v string) (id string, data []byte, ok bool) {
+	rest, found := strings.CutPrefix(v, sealPrefix)
+	if !found {
+		return "", nil, false
+	}
+	id, enc, found := strings.Cut(rest, ":")
+	if !found || len(id) != 8 || strings.Trim(id, "0123456789abcdef") != "" {
+		return "", nil, false
+	}
+	data, err := base64.RawStdEncoding.Strict().DecodeString(enc)
+	if err != nil || len(data) < sealNonceSize+sealTagSize {
+		return "", nil, false
+	}
+	return id, data, true
+}
+
+// SealEnv returns a copy of s whose environment values are all sealed with
+// k. s must hold plain values (as OpenEnv leaves them): a value that looks
+// sealed is sealed again, so that it reads back exactly as it was.
 func SealEnv(s *State, k *Key) (*State, error) {
 	cp, err := clone(s)
 	if err != nil {
 		return nil, err
 	}
 	err = eachEnv(cp, func(v string) (string, error) {
-		if strings.HasPrefix(v, sealPrefix) {
-			return v, nil
-		}
 		return k.seal(v), nil
 	})
 	return cp, err
@@ -129,7 +152,8 @@ func OpenEnv(s *State, k *Key) error {
 func HasSealed(s *State) bool {
 	found := false
 	eachEnv(s, func(v string) (string, error) {
-		found = found || strings.HasPrefix(v, sealPrefix)
+		_, _, ok := sealedParts(v)
+		found = found || ok
 		return v, nil
 	})
 	return found

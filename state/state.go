@@ -139,7 +139,10 @@ func newLineage() string {
 // ErrNewerFormat is returned for a state written by a newer drover.
 var ErrNewerFormat = errors.New("state file was written by a newer drover")
 
-// Validate checks a state read from a store.
+// Validate checks a state read from a store or a file before any command
+// uses it: a state that passes is one the accessors below and the commands
+// can work with without a nil check. Problems inside the document are
+// reported as *MalformedError naming their place.
 func (s *State) Validate(clusterName string) error {
 	if s.Format > Format {
 		return fmt.Errorf("%w (format %d, this drover knows up to %d): upgrade drover", ErrNewerFormat, s.Format, Format)
@@ -150,8 +153,16 @@ func (s *State) Validate(clusterName string) error {
 	if clusterName != "" && s.Cluster != "" && s.Cluster != clusterName {
 		return fmt.Errorf("state belongs to cluster %q, the inventory says %q", s.Cluster, clusterName)
 	}
+	if err := s.checkDocument(); err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
 	if s.Stacks == nil {
 		s.Stacks = map[string]*Stack{}
+	}
+	for _, st := range s.Stacks {
+		if st.Services == nil {
+			st.Services = map[string]*Service{}
+		}
 	}
 	if s.Nodes == nil {
 		s.Nodes = map[string]NodeSettings{}

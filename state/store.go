@@ -45,7 +45,10 @@ type Lock interface {
 	Lost() <-chan struct{}
 }
 
-// LockInfo describes a lock holder.
+// LockInfo describes a lock holder. Machine (the host name) is for
+// display; MachineID, BootID, PIDNamespace and StartTime identify the
+// holding process (see Identity). They are empty in locks written by
+// drovers from before they existed.
 type LockInfo struct {
 	ID      string    `json:"id"`
 	Owner   string    `json:"owner"` // user@machine
@@ -54,10 +57,23 @@ type LockInfo struct {
 	Command string    `json:"command"`
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires"`
+
+	MachineID    string `json:"machine_id,omitempty"`
+	BootID       string `json:"boot_id,omitempty"`
+	PIDNamespace string `json:"pid_ns,omitempty"`
+	// StartTime is the holder's start, in clock ticks after boot (field
+	// 22 of /proc/PID/stat); 0 when unknown.
+	StartTime uint64 `json:"start_time,omitempty"`
 }
 
 func (l LockInfo) String() string {
-	return fmt.Sprintf("%s (pid %d on %s, %q, since %s, expires %s)", l.Owner, l.PID, l.Machine, l.Command,
+	machine := l.Machine
+	if l.MachineID != "" {
+		// Host names may repeat: the machine ID tells same-named
+		// machines apart.
+		machine += " [machine " + l.MachineID[:min(8, len(l.MachineID))] + "]"
+	}
+	return fmt.Sprintf("%s (pid %d on %s, %q, since %s, expires %s)", l.Owner, l.PID, machine, l.Command,
 		l.Created.Format(time.RFC3339), l.Expires.Format(time.RFC3339))
 }
 
