@@ -149,6 +149,24 @@ type Managers struct {
 	// when unknown). Use it for warnings.
 	OnLagging func(host string, serial int64)
 
+	// OpTimeout bounds each operation on one manager, connecting
+	// included; 0 means DefaultOpTimeout (10s). A manager that does not
+	// answer in time counts as unreachable for that operation. Fan-outs
+	// over the managers do not wait that long for a straggler once a
+	// majority has answered (see fanout).
+	OpTimeout time.Duration
+
+	// answerWait replaces defaultAnswerGrace (tests).
+	answerWait time.Duration
+	// selectRule replaces pickState (tests: the old rule, to show the
+	// model checker catches it); nil means pickState.
+	selectRule func(res []outcome[stateCopy]) (*stateCopy, error)
+
+	// base is what the last Read returned: Write builds on it only if it
+	// is still the current version (see checkBase).
+	baseMu sync.Mutex
+	base   *readBase
+
 	// leaseGrace is how long an unreadable lease is given to become
 	// readable (tests shorten it); 0 means a second.
 	leaseGrace time.Duration
@@ -164,6 +182,9 @@ const (
 	// maxLeaseAttempts bounds the create / judge / take over rounds on one
 	// manager while its lease keeps changing under us.
 	maxLeaseAttempts = 5
+	// firstManagerPatience bounds how long Lock waits for the first
+	// manager alone before asking the others.
+	firstManagerPatience = 2 * time.Second
 )
 
 // ErrNoQuorum matches a *QuorumError.
@@ -281,38 +302,6 @@ func (m *Managers) check() error {
 	return nil
 }
 
-// outcome is one host's result of a fanout.
-type outcome[T any] struct {
-	Host string
-	Val  T
-	Err  error
-}
-
-// fanout runs fn on each host in parallel, with its connection, and waits
-// for all of them. Results are in hosts' order.
-func fanout[T any](ctx context.Context, m *Managers, hosts []string, fn func(ctx context.Context, host string, rfs RemoteFS) (T, error)) []outcome[T] {
-	out := make([]outcome[T], len(hosts))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
-		out[i].Host = h
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rfs, err := m.Open(ctx, h)
-			if err == nil && rfs == nil {
-				err = errors.New("no connection")
-			}
-			if err != nil {
-				out[i].Err = err
-				return
-			}
-			out[i].Val, out[i].Err = fn(ctx, h, rfs)
-		}()
-	}
-	wg.Wait()
-	return out
-}
-
 // stateCopy is what one manager holds in state.json.
 type stateCopy struct {
 	present bool   // the file exists and parses
@@ -342,11 +331,14 @@ func (m *Managers) readCopy(ctx context.Context, host string, rfs RemoteFS) (sta
 }
 
 func (m *Managers) readAll(ctx context.Context) []outcome[stateCopy] {
-	return fanout(ctx, m, m.Hosts, m.readCopy)
+	return fanout(ctx, m, m.Hosts, m.quorum(), m.readCopy)
 }
 
-// Read returns the newest state held by a majority of the managers, or
-// ErrNoState when none of them has one.
+// Read asks every manager and needs a majority of answers. It returns the
+// current version by the rule of pickState (a *ConflictError when the
+// answers cannot tell), or a *NoStateError when no manager that answered
+// holds a state: that matches ErrNoState only if every manager answered.
+// It remembers what it returned, for Write's compare-and-swap.
 func (m *Managers) Read(ctx context.Context) (*State, error) {
 	if err := m.check(); err != nil {
 		return nil, err
@@ -368,8 +360,9 @@ func (m *Managers) Read(ctx context.Context) (*State, error) {
 	if answered < m.quorum() {
 		return nil, &QuorumError{Op: "read", OK: answered, Total: len(m.Hosts), Need: m.quorum(), Failed: failed}
 	}
-	best, err := pickState(res)
+	best, err := m.pick(res)
 	if err != nil {
+		m.setBase(nil)
 		return nil, err
 	}
 	if m.OnLagging != nil {
@@ -386,68 +379,75 @@ func (m *Managers) Read(ctx context.Context) (*State, error) {
 		}
 	}
 	if best == nil {
-		return nil, ErrNoState
+		m.setBase(&readBase{})
+		// Provably empty only if every manager answered.
+		return nil, &NoStateError{Unreachable: failed}
 	}
+	m.setBase(&readBase{present: true, lineage: best.st.Lineage, serial: best.st.Serial, norm: best.norm})
 	return best.st, nil
 }
 
-// pickState chooses among the answers: one lineage only, the highest
-// serial, and among different copies of that serial the one most managers
-// hold (a write that reached a majority beats one that failed on all but
-// a minority). nil means no manager has a state.
-func pickState(res []outcome[stateCopy]) (*stateCopy, error) {
-	var lineages []string
-	byLineage := map[string][]string{}
-	var best *stateCopy
-	for i := range res {
-		c := &res[i].Val
-		if res[i].Err != nil || !c.present {
-			continue
-		}
-		if _, ok := byLineage[c.st.Lineage]; !ok {
-			lineages = append(lineages, c.st.Lineage)
-		}
-		byLineage[c.st.Lineage] = append(byLineage[c.st.Lineage], fmt.Sprintf("%s (serial %d)", res[i].Host, c.st.Serial))
-		if best == nil || c.st.Serial > best.st.Serial {
-			best = c
-		}
+// readBase is the version a Read returned (present false: no state).
+type readBase struct {
+	present bool
+	lineage string
+	serial  int64
+	norm    string
+}
+
+func (m *Managers) setBase(b *readBase) {
+	m.baseMu.Lock()
+	m.base = b
+	m.baseMu.Unlock()
+}
+
+func (m *Managers) getBase() *readBase {
+	m.baseMu.Lock()
+	defer m.baseMu.Unlock()
+	return m.base
+}
+
+func (m *Managers) pick(res []outcome[stateCopy]) (*stateCopy, error) {
+	if m.selectRule != nil {
+		return m.selectRule(res)
 	}
-	if len(lineages) > 1 {
-		parts := make([]string, len(lineages))
-		for i, l := range lineages {
-			parts[i] = fmt.Sprintf("lineage %s on %s", l, strings.Join(byLineage[l], ", "))
-		}
-		return nil, fmt.Errorf("%w: the managers hold different states (%s); these are not versions of one state and drover does not merge them: remove the wrong state.json by hand",
-			ErrLineageMismatch, strings.Join(parts, "; "))
+	return m.pickState(res)
+}
+
+// checkBase is Write's compare-and-swap: the version the caller read (its
+// last Read through m) must still be the current one among the managers
+// Write could ask, or be the very state being written (a retried write).
+// Without it, a run that read a version which then lost to another one
+// (it read a lone copy of a failed write, and a committed write of the
+// same serial landed elsewhere) would build on the loser and bury the
+// committed version under a higher serial. A Write with no Read before it
+// (Copy into an empty store, a forced push over a conflict) is not
+// checked: the serial checks still apply.
+func (m *Managers) checkBase(res []outcome[stateCopy], s *State, norm string) error {
+	base := m.getBase()
+	if base == nil || base.present && base.lineage != s.Lineage {
+		return nil
 	}
-	if best == nil {
-		return nil, nil
+	cur, err := m.pick(res)
+	if err != nil {
+		return fmt.Errorf("%w: %w; nothing was written", ErrStaleWrite, err)
 	}
-	// Copies of the highest serial, grouped by content.
-	var versions []string
-	holders := map[string][]string{}
-	byNorm := map[string]*stateCopy{}
-	for i := range res {
-		c := &res[i].Val
-		if res[i].Err != nil || !c.present || c.st.Serial != best.st.Serial {
-			continue
-		}
-		if _, ok := holders[c.norm]; !ok {
-			versions = append(versions, c.norm)
-			byNorm[c.norm] = c
-		}
-		holders[c.norm] = append(holders[c.norm], res[i].Host)
+	switch {
+	case cur != nil && cur.norm == norm:
+		return nil // a retry: it is already current
+	case !base.present && cur == nil:
+		return nil
+	case !base.present:
+		return fmt.Errorf("%w: this run read no state, but the managers now hold serial %d (written by another run; was the lock held?); nothing was written",
+			ErrStaleWrite, cur.st.Serial)
+	case cur == nil:
+		return fmt.Errorf("%w: this run read serial %d, but no manager that answered now holds a state; nothing was written",
+			ErrStaleWrite, base.serial)
+	case cur.norm != base.norm:
+		return fmt.Errorf("%w: this run read serial %d (%s), but the current version is now serial %d (%s), written by another run (was the lock held?); nothing was written",
+			ErrStaleWrite, base.serial, digest(base.norm), cur.st.Serial, digest(cur.norm))
 	}
-	sort.SliceStable(versions, func(i, j int) bool { return len(holders[versions[i]]) > len(holders[versions[j]]) })
-	if len(versions) > 1 && len(holders[versions[0]]) == len(holders[versions[1]]) {
-		parts := make([]string, len(versions))
-		for i, v := range versions {
-			parts[i] = strings.Join(holders[v], ", ")
-		}
-		return nil, fmt.Errorf("managers hold different states with the same serial %d (%s): a write reached only some of them and the others are unreachable; bring the other managers back, or copy the right state.json to all of them",
-			best.st.Serial, strings.Join(parts, " vs "))
-	}
-	return byNorm[versions[0]], nil
+	return nil
 }
 
 // Write writes s to every reachable manager, keeping each one's previous
@@ -498,7 +498,10 @@ func (m *Managers) Write(ctx context.Context, s *State) error {
 				ErrStaleWrite, h, c.st.Serial, s.Serial)
 		}
 	}
-	wrote := fanout(ctx, m, reachable, func(ctx context.Context, host string, rfs RemoteFS) (struct{}, error) {
+	if err := m.checkBase(res, s, norm); err != nil {
+		return err
+	}
+	wrote := fanout(ctx, m, reachable, m.quorum(), func(ctx context.Context, host string, rfs RemoteFS) (struct{}, error) {
 		c := have[host]
 		if c.present && c.norm == norm {
 			return struct{}{}, nil // already there (a retried write)
@@ -532,6 +535,7 @@ func (m *Managers) Write(ctx context.Context, s *State) error {
 	if ok < m.quorum() {
 		return &QuorumError{Op: "write", Written: true, OK: ok, Total: len(m.Hosts), Need: m.quorum(), Failed: failed}
 	}
+	m.setBase(&readBase{present: true, lineage: s.Lineage, serial: s.Serial, norm: norm})
 	return nil
 }
 
@@ -755,11 +759,17 @@ func (m *Managers) Lock(ctx context.Context, info LockInfo) (Lock, error) {
 	}
 	// The first manager alone, then the others: runs that start together
 	// meet on the first manager and only one goes on.
-	res := fanout(ctx, m, m.Hosts[:1], try)
-	if r := res[0]; r.Err == nil && !r.Val.acquired && r.Val.holder != nil {
-		return nil, &LockHeldError{Holder: *r.Val.holder, Where: m.where(m.Hosts[:1])}
+	// A first manager that does not answer soon is not waited for: the
+	// others are asked without it.
+	res := fanoutWithin(ctx, m, m.Hosts[:1], 0, min(m.opTimeout(), firstManagerPatience), try)
+	need := m.quorum()
+	if r := res[0]; r.Err == nil {
+		if !r.Val.acquired && r.Val.holder != nil {
+			return nil, &LockHeldError{Holder: *r.Val.holder, Where: m.where(m.Hosts[:1])}
+		}
+		need--
 	}
-	res = append(res, fanout(ctx, m, m.Hosts[1:], try)...)
+	res = append(res, fanout(ctx, m, m.Hosts[1:], need, try)...)
 
 	held := map[string]bool{}
 	var failed []HostFailure
@@ -801,7 +811,7 @@ func (m *Managers) Lock(ctx context.Context, info LockInfo) (Lock, error) {
 	// No majority: give back what we took.
 	if len(held) > 0 {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ttl)
-		fanout(rctx, m, hostsIn(m.Hosts, held), func(ctx context.Context, _ string, rfs RemoteFS) (bool, error) {
+		fanout(rctx, m, hostsIn(m.Hosts, held), 0, func(ctx context.Context, _ string, rfs RemoteFS) (bool, error) {
 			return m.removeLease(ctx, rfs, isLease(info.ID))
 		})
 		cancel()
@@ -842,7 +852,7 @@ func (m *Managers) LockStatus(ctx context.Context) (*LockInfo, error) {
 	if err := m.check(); err != nil {
 		return nil, err
 	}
-	res := fanout(ctx, m, m.Hosts, func(ctx context.Context, _ string, rfs RemoteFS) (*LockInfo, error) {
+	res := fanout(ctx, m, m.Hosts, m.quorum(), func(ctx context.Context, _ string, rfs RemoteFS) (*LockInfo, error) {
 		raw, err := rfs.ReadFile(ctx, m.lockPath())
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
@@ -884,7 +894,7 @@ func (m *Managers) ForceUnlock(ctx context.Context) error {
 	if err := m.check(); err != nil {
 		return err
 	}
-	res := fanout(ctx, m, m.Hosts, func(ctx context.Context, _ string, rfs RemoteFS) (struct{}, error) {
+	res := fanout(ctx, m, m.Hosts, m.quorum(), func(ctx context.Context, _ string, rfs RemoteFS) (struct{}, error) {
 		err := rfs.Remove(ctx, m.lockPath())
 		if errors.Is(err, fs.ErrNotExist) {
 			err = nil
@@ -976,7 +986,7 @@ func (k *managersLock) extend() (ok, lost bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), k.ttl)
 	defer cancel()
-	res := fanout(ctx, m, hostsIn(m.Hosts, k.held), func(ctx context.Context, _ string, rfs RemoteFS) (bool, error) {
+	res := fanout(ctx, m, hostsIn(m.Hosts, k.held), m.quorum(), func(ctx context.Context, _ string, rfs RemoteFS) (bool, error) {
 		raw, err := rfs.ReadFile(ctx, m.lockPath())
 		if errors.Is(err, fs.ErrNotExist) {
 			return true, nil // removed: force-unlocked or taken over
@@ -1027,7 +1037,7 @@ func (k *managersLock) Release(ctx context.Context) error {
 		<-k.done
 		m := k.m
 		info := k.Info()
-		res := fanout(ctx, m, m.Hosts, func(ctx context.Context, _ string, rfs RemoteFS) (bool, error) {
+		res := fanout(ctx, m, m.Hosts, m.quorum(), func(ctx context.Context, _ string, rfs RemoteFS) (bool, error) {
 			return m.removeLease(ctx, rfs, isLease(info.ID))
 		})
 		var msgs []string

@@ -308,8 +308,16 @@ func TestManagersSameSerialDifferentContent(t *testing.T) {
 		t.Errorf("lagging %q", got)
 	}
 	c.host("h2").setDown(errRefused)
-	if _, err := m.Read(ctx); err == nil || !strings.Contains(err.Error(), "same serial 5 (h1 vs h3)") {
+	_, err := m.Read(ctx)
+	var conflict *ConflictError
+	if !errors.As(err, &conflict) || !errors.Is(err, ErrStateConflict) || conflict.Serial != 5 || len(conflict.Copies) != 2 ||
+		strings.Join(conflict.Unreachable, ",") != "h2" {
 		t.Fatalf("tie: %v", err)
+	}
+	for _, want := range []string{"serial 5", " on h1 vs ", " on h3", "h2 did not answer", "drover state push --force"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("conflict message lacks %q: %v", want, err)
+		}
 	}
 }
 
