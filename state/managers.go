@@ -162,6 +162,9 @@ type Managers struct {
 	// model checker catches it); nil means pickState.
 	selectRule func(res []outcome[stateCopy]) (*stateCopy, error)
 
+	// skipBaseCheck turns checkBase off (tests, as selectRule).
+	skipBaseCheck bool
+
 	// base is what the last Read returned: Write builds on it only if it
 	// is still the current version (see checkBase).
 	baseMu sync.Mutex
@@ -308,6 +311,7 @@ type stateCopy struct {
 	raw     []byte // the file as read
 	st      *State
 	norm    string // st re-rendered, to compare copies whatever their layout
+	ref     string // versionRef, set by pickState
 	corrupt error  // the file exists but is not a state document
 }
 
@@ -343,6 +347,7 @@ func (m *Managers) Read(ctx context.Context) (*State, error) {
 	if err := m.check(); err != nil {
 		return nil, err
 	}
+	m.setBase(nil)
 	res := m.readAll(ctx)
 	var failed []HostFailure
 	answered := 0
@@ -383,7 +388,7 @@ func (m *Managers) Read(ctx context.Context) (*State, error) {
 		// Provably empty only if every manager answered.
 		return nil, &NoStateError{Unreachable: failed}
 	}
-	m.setBase(&readBase{present: true, lineage: best.st.Lineage, serial: best.st.Serial, norm: best.norm})
+	m.setBase(&readBase{present: true, lineage: best.st.Lineage, serial: best.st.Serial, norm: best.norm, digest: digest(best.raw)})
 	return best.st, nil
 }
 
@@ -393,6 +398,7 @@ type readBase struct {
 	lineage string
 	serial  int64
 	norm    string
+	digest  string
 }
 
 func (m *Managers) setBase(b *readBase) {
@@ -416,17 +422,27 @@ func (m *Managers) pick(res []outcome[stateCopy]) (*stateCopy, error) {
 
 // checkBase is Write's compare-and-swap: the version the caller read (its
 // last Read through m) must still be the current one among the managers
-// Write could ask, or be the very state being written (a retried write).
+// Write could ask, or s must be that very version (a retried write).
 // Without it, a run that read a version which then lost to another one
-// (it read a lone copy of a failed write, and a committed write of the
-// same serial landed elsewhere) would build on the loser and bury the
-// committed version under a higher serial. A Write with no Read before it
-// (Copy into an empty store, a forced push over a conflict) is not
-// checked: the serial checks still apply.
-func (m *Managers) checkBase(res []outcome[stateCopy], s *State, norm string) error {
+// would build on the loser and bury the committed version. It then sets
+// s.Ancestors: s is built on the current version.
+//
+// Stray copies with a serial at or above s's (failed writes that the rule
+// of pickState passed over) are not a reason to refuse: the current
+// version does not descend from them, so none of them may be committed,
+// and s replaces them.
+//
+// A Write with no Read before it is checked the old way, by serial, and s
+// supersedes (names as ancestors) every copy found.
+func (m *Managers) checkBase(res []outcome[stateCopy], s *State) error {
+	given, err := Marshal(s)
+	if err != nil {
+		return err
+	}
+	norm := string(given)
 	base := m.getBase()
-	if base == nil || base.present && base.lineage != s.Lineage {
-		return nil
+	if m.skipBaseCheck || base == nil || base.present && base.lineage != s.Lineage {
+		return m.checkSerials(res, s, norm)
 	}
 	cur, err := m.pick(res)
 	if err != nil {
@@ -435,28 +451,87 @@ func (m *Managers) checkBase(res []outcome[stateCopy], s *State, norm string) er
 	switch {
 	case cur != nil && cur.norm == norm:
 		return nil // a retry: it is already current
-	case !base.present && cur == nil:
-		return nil
-	case !base.present:
+	case !base.present && cur != nil:
 		return fmt.Errorf("%w: this run read no state, but the managers now hold serial %d (written by another run; was the lock held?); nothing was written",
 			ErrStaleWrite, cur.st.Serial)
-	case cur == nil:
+	case base.present && cur == nil:
 		return fmt.Errorf("%w: this run read serial %d, but no manager that answered now holds a state; nothing was written",
 			ErrStaleWrite, base.serial)
-	case cur.norm != base.norm:
+	case base.present && cur.norm != base.norm:
 		return fmt.Errorf("%w: this run read serial %d (%s), but the current version is now serial %d (%s), written by another run (was the lock held?); nothing was written",
-			ErrStaleWrite, base.serial, digest(base.norm), cur.st.Serial, digest(cur.norm))
+			ErrStaleWrite, base.serial, base.digest, cur.st.Serial, digest(cur.raw))
+	case cur == nil:
+		s.Ancestors = nil
+		return nil
+	case s.Serial <= cur.st.Serial:
+		var on []string
+		for _, r := range res {
+			if r.Err == nil && r.Val.present && r.Val.norm == cur.norm {
+				on = append(on, r.Host)
+			}
+		}
+		return fmt.Errorf("%w: managers %s already hold serial %d, refusing to write serial %d over it; nothing was written",
+			ErrStaleWrite, strings.Join(on, ", "), cur.st.Serial, s.Serial)
 	}
+	s.Ancestors = ancestorsFor(cur)
+	return nil
+}
+
+// checkSerials is the check of a Write without a Read before it.
+func (m *Managers) checkSerials(res []outcome[stateCopy], s *State, norm string) error {
+	retry := false
+	for _, r := range res {
+		c := r.Val
+		if r.Err != nil || !c.present {
+			continue
+		}
+		if c.norm == norm {
+			retry = true
+			continue
+		}
+		if c.st.Serial >= s.Serial {
+			return fmt.Errorf("%w: manager %s already holds serial %d, refusing to write serial %d over it (another run wrote the state; was the lock held?); nothing was written",
+				ErrStaleWrite, r.Host, c.st.Serial, s.Serial)
+		}
+	}
+	if retry {
+		return nil
+	}
+	// s supersedes every copy: a reader that meets one of them later
+	// takes s over it.
+	var copies []*stateCopy
+	for i := range res {
+		if c := &res[i].Val; res[i].Err == nil && c.present {
+			copies = append(copies, c)
+		}
+	}
+	sort.SliceStable(copies, func(i, j int) bool { return copies[i].st.Serial > copies[j].st.Serial })
+	seen := map[string]bool{}
+	var anc []string
+	for _, c := range copies {
+		for _, ref := range ancestorsFor(c) {
+			if !seen[ref] {
+				seen[ref] = true
+				anc = append(anc, ref)
+			}
+		}
+	}
+	s.Ancestors = anc[:min(len(anc), MaxAncestors)]
 	return nil
 }
 
 // Write writes s to every reachable manager, keeping each one's previous
-// state as state.json.backup. s is meant to be the state Read returned with
-// its Serial incremented: Write refuses (ErrStaleWrite) if a reachable
-// manager already holds that serial or a higher one with other content,
-// and (ErrLineageMismatch) if one holds a state of another lineage; nothing
-// is written then. Managers that lag behind are brought up to date. Write
-// succeeds when a majority of the managers hold s.
+// state as state.json.backup, and succeeds when a majority hold it. s is
+// meant to be the state the last Read through m returned, with its Serial
+// incremented: Write checks that this version is still the current one
+// and that s's serial is above it (checkBase), and records it in
+// s.Ancestors. Without a Read before it (a copy into an empty store, a
+// forced push over a conflict), Write refuses if a reachable manager holds
+// s's serial with other content or a higher one, and s supersedes every
+// copy found. Either way it refuses (ErrStaleWrite) rather than go
+// backwards, and refuses (ErrLineageMismatch) if a manager holds a state
+// of another lineage; nothing is written then. Managers that lag behind,
+// or hold a stray copy of a failed write, are brought up to date.
 func (m *Managers) Write(ctx context.Context, s *State) error {
 	if err := m.check(); err != nil {
 		return err
@@ -464,11 +539,6 @@ func (m *Managers) Write(ctx context.Context, s *State) error {
 	if s == nil || s.Lineage == "" {
 		return errors.New("refusing to write a state without lineage")
 	}
-	data, err := Marshal(s)
-	if err != nil {
-		return err
-	}
-	norm := string(data)
 	res := m.readAll(ctx)
 	var failed []HostFailure
 	var reachable []string
@@ -479,27 +549,32 @@ func (m *Managers) Write(ctx context.Context, s *State) error {
 			continue
 		}
 		reachable = append(reachable, r.Host)
-		have[r.Host] = r.Val
 	}
 	if len(reachable) < m.quorum() {
 		return &QuorumError{Op: "write", OK: len(reachable), Total: len(m.Hosts), Need: m.quorum(), Failed: failed}
 	}
-	for _, h := range reachable {
-		c := have[h]
-		if !c.present {
+	for _, r := range res {
+		c := r.Val
+		if r.Err != nil || !c.present {
 			continue
 		}
 		if c.st.Lineage != s.Lineage {
 			return fmt.Errorf("%w: manager %s holds a state of lineage %s (serial %d), this one is lineage %s: refusing to replace it; nothing was written",
-				ErrLineageMismatch, h, c.st.Lineage, c.st.Serial, s.Lineage)
-		}
-		if c.st.Serial > s.Serial || c.st.Serial == s.Serial && c.norm != norm {
-			return fmt.Errorf("%w: manager %s already holds serial %d, refusing to write serial %d over it (another run wrote the state; was the lock held?); nothing was written",
-				ErrStaleWrite, h, c.st.Serial, s.Serial)
+				ErrLineageMismatch, r.Host, c.st.Lineage, c.st.Serial, s.Lineage)
 		}
 	}
-	if err := m.checkBase(res, s, norm); err != nil {
+	if err := m.checkBase(res, s); err != nil {
 		return err
+	}
+	data, err := Marshal(s)
+	if err != nil {
+		return err
+	}
+	norm := string(data)
+	for _, r := range res {
+		if r.Err == nil {
+			have[r.Host] = r.Val
+		}
 	}
 	wrote := fanout(ctx, m, reachable, m.quorum(), func(ctx context.Context, host string, rfs RemoteFS) (struct{}, error) {
 		c := have[host]
@@ -535,7 +610,7 @@ func (m *Managers) Write(ctx context.Context, s *State) error {
 	if ok < m.quorum() {
 		return &QuorumError{Op: "write", Written: true, OK: ok, Total: len(m.Hosts), Need: m.quorum(), Failed: failed}
 	}
-	m.setBase(&readBase{present: true, lineage: s.Lineage, serial: s.Serial, norm: norm})
+	m.setBase(&readBase{present: true, lineage: s.Lineage, serial: s.Serial, norm: norm, digest: digest(data)})
 	return nil
 }
 

@@ -6,35 +6,47 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
-// Which copy is current. Read and Write both choose among the answers of
-// the managers they could ask with one rule, pickState:
+// Which copy is current. Read and Write choose among the answers of the
+// managers they could ask with one rule, pickState. Every version names
+// the versions it was built on (State.Ancestors, "SERIAL:DIGEST", newest
+// first), so a copy tells which versions it descends from.
 //
 //  1. Every copy must be of one lineage (otherwise ErrLineageMismatch).
-//  2. Take the top serial T among the answers.
-//  3. If every copy at T has the same content, that version is current.
-//  4. If copies at T differ, the one held by a majority of ALL managers
-//     (not of those that answered) is current: it is committed.
-//  5. Otherwise the answers cannot tell which version is committed: a
-//     *ConflictError names the copies, and nothing is chosen.
+//  2. A version V known from the answers (a copy, or an ancestor a copy
+//     names) may be committed — held by a majority of all the managers —
+//     unless too few managers could hold it: mayHold(V) counts the
+//     managers that did not answer plus those whose copy is V or descends
+//     from V. V may be committed when mayHold(V) >= the majority.
+//  3. The current version is the copy, of the highest serial, that is or
+//     descends from every version that may be committed (ties: the copy
+//     most managers hold, then the smaller digest). If no copy does, the
+//     answers cannot tell which version is committed: a *ConflictError
+//     names the copies, and nothing is chosen.
 //
-// Why rule 3 is safe although the only candidate may be a write that failed
-// (reached a minority): a committed version W (serial s, on a majority) is
-// seen by every later quorum, because any two majorities share a manager and
-// a manager's serial never goes down (Write refuses to write a serial at or
-// below one a reachable manager holds). So T >= s. If T = s the shared
-// manager holds W itself, and rule 3 returns W. If T > s, the candidate X
-// was written by a Write that checked, on its own quorum and at write time,
-// that the version X is based on was the current one (see checkBase): by
-// induction that base is W or a descendant of W, so X descends from W too
-// and building on X loses nothing that was committed. Rule 4 cannot pick an
-// uncommitted version, and two different versions of one serial cannot both
-// reach a majority (the second Write would see the first on the shared
-// manager and refuse). The old rule, "most holders among the answers",
-// broke this: two copies of a failed write outvoted the one copy of a
-// committed version that a quorum happened to show.
+// Why no committed version is lost. Invariant H: once a version C is
+// committed (it reached a majority M), every manager of M holds C or a
+// descendant of C. It holds when C is written; a later Write replaces a
+// manager's copy only with a version built on the current one, which by
+// rule 3 and induction descends from C (see checkBase). So for a quorum of
+// answers, every manager of M either did not answer or holds a descendant
+// of C: mayHold(C) >= |M| >= majority, C may be committed, and rule 3
+// returns a copy built on C. C is known to the rule because a copy that
+// descends from it names it, as long as the copy is fewer than
+// MaxAncestors versions after it; a copy that names MaxAncestors ancestors
+// and none of serial <= C's is assumed to descend from C, and so is a copy
+// written before drover kept ancestors (it names none).
+//
+// Why the simpler rules are not enough (the model test in
+// managers_model_test.go finds each): "most holders among the answers"
+// lets two copies of a failed write outvote the one copy of a committed
+// version that a quorum happened to show; "the top serial if it is the
+// only candidate" lets a failed write of serial 6, left on a manager that
+// was down when serial 5 was committed elsewhere, bury serial 5 once the
+// managers meet again.
 //
 // This reasoning treats each Write as one step. Two Writes that overlap in
 // time (their reads before either's writes) are kept apart by the lock, not
@@ -45,16 +57,17 @@ var ErrStateConflict = errors.New("managers hold conflicting versions of the sta
 
 // ConflictCopy is one version found at the conflicting serial.
 type ConflictCopy struct {
-	Digest string   // short content digest, to tell the versions apart
+	Serial int64
+	Digest string   // content digest, to tell the versions apart
 	Hosts  []string // managers holding it
 }
 
-// ConflictError reports that the managers that answered hold different
-// versions of the top serial and none of them is provably committed.
+// ConflictError reports that the managers that answered hold versions of
+// which none is provably built on every version that may be committed.
 type ConflictError struct {
-	Dir         string // state directory on the managers
-	Serial      int64
-	Copies      []ConflictCopy // most holders first
+	Dir         string         // state directory on the managers
+	Serial      int64          // the top serial among the copies
+	Copies      []ConflictCopy // highest serial first, then most holders
 	Unreachable []string       // managers that did not answer
 	Total       int            // managers in the inventory
 }
@@ -62,11 +75,11 @@ type ConflictError struct {
 func (e *ConflictError) Error() string {
 	parts := make([]string, len(e.Copies))
 	for i, c := range e.Copies {
-		parts[i] = fmt.Sprintf("%s on %s", c.Digest, strings.Join(c.Hosts, ", "))
+		parts[i] = fmt.Sprintf("serial %d %s on %s", c.Serial, c.Digest, strings.Join(c.Hosts, ", "))
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "managers hold different versions of state serial %d (%s) and none is held by a majority of the %d managers, so none is provably committed",
-		e.Serial, strings.Join(parts, " vs "), e.Total)
+	fmt.Fprintf(&b, "managers hold diverging versions of the state (%s): a write reached only some of them, and the answers of %d managers cannot tell which version is committed",
+		strings.Join(parts, " vs "), e.Total-len(e.Unreachable))
 	if len(e.Unreachable) > 0 {
 		fmt.Fprintf(&b, "; %s did not answer: bring them back and retry, they decide", strings.Join(e.Unreachable, ", "))
 	}
@@ -116,10 +129,66 @@ func (e *NoStateError) Unwrap() []error {
 	return out
 }
 
-// digest identifies a version by its normalised content.
-func digest(norm string) string {
-	sum := sha256.Sum256([]byte(norm))
-	return hex.EncodeToString(sum[:6])
+// digest identifies a version by the bytes of its file: the first 16 hex
+// digits of its SHA-256 (`sha256sum state.json` shows them). Not of the
+// document re-rendered, which changes when drover's State type does.
+func digest[T string | []byte](raw T) string {
+	sum := sha256.Sum256([]byte(raw))
+	return hex.EncodeToString(sum[:8])
+}
+
+// versionRef is how a version names another in Ancestors.
+func versionRef(serial int64, raw []byte) string {
+	return strconv.FormatInt(serial, 10) + ":" + digest(raw)
+}
+
+// refSerial is the serial part of a versionRef, -1 if malformed.
+func refSerial(ref string) int64 {
+	i := strings.IndexByte(ref, ':')
+	if i < 0 {
+		return -1
+	}
+	n, err := strconv.ParseInt(ref[:i], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// ancestorsFor is the Ancestors of a version built on parent.
+func ancestorsFor(parent *stateCopy) []string {
+	out := append([]string{versionRef(parent.st.Serial, parent.raw)}, parent.st.Ancestors...)
+	return out[:min(len(out), MaxAncestors)]
+}
+
+// version is one version the answers show or name.
+type version struct {
+	ref    string
+	serial int64
+	copy   *stateCopy // nil: only named as an ancestor
+	hosts  []string   // managers holding it
+}
+
+// descends reports whether the copy c is the version ref (of serial n)
+// or was built on it.
+func descends(c *stateCopy, ref string, n int64) bool {
+	if c.ref == ref {
+		return true
+	}
+	if n >= c.st.Serial {
+		return false
+	}
+	anc := c.st.Ancestors
+	if len(anc) == 0 && c.st.Serial > 1 {
+		return true // written before ancestors were kept
+	}
+	for _, a := range anc {
+		if a == ref {
+			return true
+		}
+	}
+	// Beyond what the list reaches: assumed.
+	return len(anc) >= MaxAncestors && n < refSerial(anc[len(anc)-1])
 }
 
 // pickState applies the rule above to the answers. nil, nil means no
@@ -127,19 +196,27 @@ func digest(norm string) string {
 func (m *Managers) pickState(res []outcome[stateCopy]) (*stateCopy, error) {
 	var lineages []string
 	byLineage := map[string][]string{}
-	var top *stateCopy
+	unanswered := 0
+	var copies []*stateCopy // with ref set
+	hostOf := map[*stateCopy]string{}
 	for i := range res {
 		c := &res[i].Val
-		if res[i].Err != nil || !c.present {
+		if res[i].Err != nil || c.corrupt != nil {
+			unanswered++
+			continue
+		}
+		if !c.present {
 			continue
 		}
 		if _, ok := byLineage[c.st.Lineage]; !ok {
 			lineages = append(lineages, c.st.Lineage)
 		}
 		byLineage[c.st.Lineage] = append(byLineage[c.st.Lineage], fmt.Sprintf("%s (serial %d)", res[i].Host, c.st.Serial))
-		if top == nil || c.st.Serial > top.st.Serial {
-			top = c
+		if c.ref == "" {
+			c.ref = versionRef(c.st.Serial, c.raw)
 		}
+		copies = append(copies, c)
+		hostOf[c] = res[i].Host
 	}
 	if len(lineages) > 1 {
 		parts := make([]string, len(lineages))
@@ -149,34 +226,80 @@ func (m *Managers) pickState(res []outcome[stateCopy]) (*stateCopy, error) {
 		return nil, fmt.Errorf("%w: the managers hold different states (%s); these are not versions of one state and drover does not merge them: remove the wrong state.json by hand",
 			ErrLineageMismatch, strings.Join(parts, "; "))
 	}
-	if top == nil {
+	if len(copies) == 0 {
 		return nil, nil
 	}
-	// Copies of the top serial, grouped by content.
-	var versions []string
-	holders := map[string][]string{}
-	byNorm := map[string]*stateCopy{}
-	for i := range res {
-		c := &res[i].Val
-		if res[i].Err != nil || !c.present || c.st.Serial != top.st.Serial {
+	// Every version shown or named.
+	var known []*version
+	byRef := map[string]*version{}
+	add := func(ref string, serial int64) *version {
+		v, ok := byRef[ref]
+		if !ok {
+			v = &version{ref: ref, serial: serial}
+			byRef[ref] = v
+			known = append(known, v)
+		}
+		return v
+	}
+	for _, c := range copies {
+		v := add(c.ref, c.st.Serial)
+		v.copy = c
+		v.hosts = append(v.hosts, hostOf[c])
+		for _, a := range c.st.Ancestors {
+			add(a, refSerial(a))
+		}
+	}
+	var mayCommit []*version
+	for _, v := range known {
+		n := unanswered
+		for _, c := range copies {
+			if descends(c, v.ref, v.serial) {
+				n++
+			}
+		}
+		if n >= m.quorum() {
+			mayCommit = append(mayCommit, v)
+		}
+	}
+	var best *version
+	for _, v := range known {
+		if v.copy == nil {
 			continue
 		}
-		if _, ok := holders[c.norm]; !ok {
-			versions = append(versions, c.norm)
-			byNorm[c.norm] = c
+		ok := true
+		for _, w := range mayCommit {
+			if !descends(v.copy, w.ref, w.serial) {
+				ok = false
+				break
+			}
 		}
-		holders[c.norm] = append(holders[c.norm], res[i].Host)
+		if !ok {
+			continue
+		}
+		if best == nil || v.serial > best.serial ||
+			v.serial == best.serial && (len(v.hosts) > len(best.hosts) || len(v.hosts) == len(best.hosts) && v.ref < best.ref) {
+			best = v
+		}
 	}
-	if len(versions) == 1 {
-		return byNorm[versions[0]], nil
+	if best != nil {
+		return best.copy, nil
 	}
-	sort.SliceStable(versions, func(i, j int) bool { return len(holders[versions[i]]) > len(holders[versions[j]]) })
-	if len(holders[versions[0]]) >= m.quorum() {
-		return byNorm[versions[0]], nil
+	e := &ConflictError{Dir: m.Dir, Total: len(m.Hosts)}
+	var shown []*version
+	for _, v := range known {
+		if v.copy != nil {
+			shown = append(shown, v)
+		}
 	}
-	e := &ConflictError{Dir: m.Dir, Serial: top.st.Serial, Total: len(m.Hosts)}
-	for _, v := range versions {
-		e.Copies = append(e.Copies, ConflictCopy{Digest: digest(v), Hosts: holders[v]})
+	sort.SliceStable(shown, func(i, j int) bool {
+		if shown[i].serial != shown[j].serial {
+			return shown[i].serial > shown[j].serial
+		}
+		return len(shown[i].hosts) > len(shown[j].hosts)
+	})
+	e.Serial = shown[0].serial
+	for _, v := range shown {
+		e.Copies = append(e.Copies, ConflictCopy{Serial: v.serial, Digest: digest(v.copy.raw), Hosts: v.hosts})
 	}
 	for _, r := range res {
 		if r.Err != nil || r.Val.corrupt != nil {

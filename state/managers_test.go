@@ -277,7 +277,7 @@ func TestManagersStaleWriteRefused(t *testing.T) {
 	five := stateAt("lin", 5, "five")
 	mustWrite(t, m, five)
 	for _, s := range []*State{stateAt("lin", 5, "another five"), stateAt("lin", 4, "four again")} {
-		if err := m.Write(ctx, s); !errors.Is(err, ErrStaleWrite) || !strings.Contains(err.Error(), "already holds serial 5") {
+		if err := m.Write(ctx, s); !errors.Is(err, ErrStaleWrite) || !strings.Contains(err.Error(), "h1, h2, h3 already hold serial 5") {
 			t.Errorf("write of serial %d over 5: %v", s.Serial, err)
 		}
 	}

@@ -19,6 +19,7 @@ const Format = 1
 const (
 	MaxHistory     = 200
 	MaxGenerations = 20
+	MaxAncestors   = 100
 )
 
 // State is the whole document.
@@ -31,6 +32,13 @@ type State struct {
 	Stacks  map[string]*Stack       `json:"stacks"`
 	Nodes   map[string]NodeSettings `json:"nodes,omitempty"`
 	History []Run                   `json:"history"`
+
+	// Ancestors names the versions this one was built on, newest first,
+	// as "SERIAL:DIGEST" (at most MaxAncestors). The managers backend
+	// writes it and uses it to tell a version built on a committed one
+	// from a stray copy of a failed write; see state/managers_pick.go.
+	// Other backends carry it unchanged.
+	Ancestors []string `json:"ancestors,omitempty"`
 }
 
 // Stack is a deployed stack's desired state.
