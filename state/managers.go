@@ -186,7 +186,8 @@ const (
 	// manager while its lease keeps changing under us.
 	maxLeaseAttempts = 5
 	// firstManagerPatience bounds how long Lock waits for the first
-	// manager alone before asking the others.
+	// manager alone before asking the others (and a tenth of the TTL: the
+	// lease's clock is running).
 	firstManagerPatience = 2 * time.Second
 )
 
@@ -344,10 +345,18 @@ func (m *Managers) readAll(ctx context.Context) []outcome[stateCopy] {
 // holds a state: that matches ErrNoState only if every manager answered.
 // It remembers what it returned, for Write's compare-and-swap.
 func (m *Managers) Read(ctx context.Context) (*State, error) {
-	if err := m.check(); err != nil {
-		return nil, err
+	s, base, err := m.read(ctx)
+	if base == nil {
+		base = &readBase{failed: err}
 	}
-	m.setBase(nil)
+	m.setBase(base)
+	return s, err
+}
+
+func (m *Managers) read(ctx context.Context) (*State, *readBase, error) {
+	if err := m.check(); err != nil {
+		return nil, nil, err
+	}
 	res := m.readAll(ctx)
 	var failed []HostFailure
 	answered := 0
@@ -363,12 +372,11 @@ func (m *Managers) Read(ctx context.Context) (*State, error) {
 		}
 	}
 	if answered < m.quorum() {
-		return nil, &QuorumError{Op: "read", OK: answered, Total: len(m.Hosts), Need: m.quorum(), Failed: failed}
+		return nil, nil, &QuorumError{Op: "read", OK: answered, Total: len(m.Hosts), Need: m.quorum(), Failed: failed}
 	}
 	best, err := m.pick(res)
 	if err != nil {
-		m.setBase(nil)
-		return nil, err
+		return nil, nil, err
 	}
 	if m.OnLagging != nil {
 		for _, r := range res {
@@ -384,16 +392,16 @@ func (m *Managers) Read(ctx context.Context) (*State, error) {
 		}
 	}
 	if best == nil {
-		m.setBase(&readBase{})
 		// Provably empty only if every manager answered.
-		return nil, &NoStateError{Unreachable: failed}
+		return nil, &readBase{}, &NoStateError{Unreachable: failed}
 	}
-	m.setBase(&readBase{present: true, lineage: best.st.Lineage, serial: best.st.Serial, norm: best.norm, digest: digest(best.raw)})
-	return best.st, nil
+	return best.st, &readBase{present: true, lineage: best.st.Lineage, serial: best.st.Serial, norm: best.norm, digest: digest(best.raw)}, nil
 }
 
-// readBase is the version a Read returned (present false: no state).
+// readBase is the version a Read returned (present false: no state), or
+// why it failed.
 type readBase struct {
+	failed  error
 	present bool
 	lineage string
 	serial  int64
@@ -432,17 +440,22 @@ func (m *Managers) pick(res []outcome[stateCopy]) (*stateCopy, error) {
 // version does not descend from them, so none of them may be committed,
 // and s replaces them.
 //
-// A Write with no Read before it is checked the old way, by serial, and s
-// supersedes (names as ancestors) every copy found.
-func (m *Managers) checkBase(res []outcome[stateCopy], s *State) error {
+// A Write with no Read before it, and ForceWrite, are checked the old way,
+// by serial, and s supersedes (names as ancestors) every copy found. A
+// Write after a failed Read is refused.
+func (m *Managers) checkBase(res []outcome[stateCopy], s *State, force bool) error {
 	given, err := Marshal(s)
 	if err != nil {
 		return err
 	}
 	norm := string(given)
 	base := m.getBase()
-	if m.skipBaseCheck || base == nil || base.present && base.lineage != s.Lineage {
+	if force || m.skipBaseCheck || base == nil || base.present && base.lineage != s.Lineage {
 		return m.checkSerials(res, s, norm)
+	}
+	if base.failed != nil {
+		return fmt.Errorf("%w: the last read of the state failed, so this write has nothing to build on (%w); nothing was written",
+			ErrStaleWrite, base.failed)
 	}
 	cur, err := m.pick(res)
 	if err != nil {
@@ -533,6 +546,19 @@ func (m *Managers) checkSerials(res []outcome[stateCopy], s *State, norm string)
 // of another lineage; nothing is written then. Managers that lag behind,
 // or hold a stray copy of a failed write, are brought up to date.
 func (m *Managers) Write(ctx context.Context, s *State) error {
+	return m.write(ctx, s, false)
+}
+
+// ForceWrite is Write without the check of what s is built on: the serial
+// checks still apply, and s supersedes every copy found. It is how a
+// conflict (*ConflictError) is settled by hand: `drover state push
+// --force` writes the version the operator chose with a serial above every
+// copy.
+func (m *Managers) ForceWrite(ctx context.Context, s *State) error {
+	return m.write(ctx, s, true)
+}
+
+func (m *Managers) write(ctx context.Context, s *State, force bool) error {
 	if err := m.check(); err != nil {
 		return err
 	}
@@ -563,7 +589,7 @@ func (m *Managers) Write(ctx context.Context, s *State) error {
 				ErrLineageMismatch, r.Host, c.st.Lineage, c.st.Serial, s.Lineage)
 		}
 	}
-	if err := m.checkBase(res, s); err != nil {
+	if err := m.checkBase(res, s, force); err != nil {
 		return err
 	}
 	data, err := Marshal(s)
@@ -836,7 +862,7 @@ func (m *Managers) Lock(ctx context.Context, info LockInfo) (Lock, error) {
 	// meet on the first manager and only one goes on.
 	// A first manager that does not answer soon is not waited for: the
 	// others are asked without it.
-	res := fanoutWithin(ctx, m, m.Hosts[:1], 0, min(m.opTimeout(), firstManagerPatience), try)
+	res := fanoutWithin(ctx, m, m.Hosts[:1], 0, min(m.opTimeout(), firstManagerPatience, ttl/10), try)
 	need := m.quorum()
 	if r := res[0]; r.Err == nil {
 		if !r.Val.acquired && r.Val.holder != nil {

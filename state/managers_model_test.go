@@ -390,7 +390,8 @@ func TestManagersModel(t *testing.T) {
 // check what it builds on) lose committed writes, and so do the simpler
 // fixes.
 func TestManagersModelCatchesOldRules(t *testing.T) {
-	schedules, seed := modelSchedules(t, 500)
+	schedules, seed := modelSchedules(t, 600)
+	schedules = max(schedules, 600) // what finding each takes from seed 1
 	for _, rules := range []modelRules{
 		{name: "most holders, no base check", rule: mostHolders},
 		{name: "most holders, with base check", rule: mostHolders, baseCheck: true},
