@@ -40,13 +40,23 @@ import (
 //     split the managers between them and both give up: whoever wins the
 //     first manager normally wins the rest.
 //   - Read reads state.json from every manager and needs a majority of
-//     answers ("no file" is an answer). It takes the highest serial; states
-//     of different lineages are an error, never merged. A manager that lags
-//     (lower serial, no file, unreachable) is reported through OnLagging.
-//   - Write reads every manager again, refuses to go backwards (a manager
-//     already holds this serial or a higher one) or across lineages, then
-//     writes to every reachable manager, the lagging ones included: they are
-//     repaired by the next write. It succeeds when a majority was written.
+//     answers ("no file" is an answer). It picks the current version by the
+//     rule in managers_pick.go: the highest copy built on every version that
+//     may be committed, or a *ConflictError when the answers cannot tell.
+//     States of different lineages are an error, never merged. "No state"
+//     matches ErrNoState only when every manager answered (NoStateError).
+//     A manager that lags (older version, no file, unreachable) is reported
+//     through OnLagging.
+//   - Write reads every manager again and refuses unless the version the
+//     caller read is still the current one and the new serial is above it
+//     (a compare-and-swap on the read version), or across lineages; it
+//     records that version in State.Ancestors, then writes to every
+//     reachable manager, the lagging ones included: they are repaired by
+//     the next write. It succeeds when a majority was written.
+//   - Every operation on one manager has a deadline (OpTimeout), and
+//     fan-outs return once a majority answered plus a short grace
+//     (managers_fanout.go): a hung manager counts as unreachable and does
+//     not hold up reads, writes, the lock or its renewal.
 //
 // Takeover of an expired lease. SFTP has no compare-and-delete: removing a
 // lease judged expired could remove a fresh lease that another run created
@@ -57,9 +67,10 @@ import (
 // it over first) it is put back with an exclusive create and this manager
 // counts as held.
 //
-// Residual races, accepted because each needs an expired lease plus a
-// precise interleaving of several runs, and because a lease holder that
-// loses its majority is told through Lock.Lost within one renewal interval:
+// Residual races, accepted because each needs an expired lease (or a hung
+// manager that resumes) plus a precise interleaving of several runs, and
+// because a lease holder that loses its majority is told through Lock.Lost
+// within one renewal interval:
 //
 //   - Between the rename of a lease that turns out to be fresh and its
 //     put-back, lock.json is missing on that manager and a third run may
@@ -82,9 +93,19 @@ import (
 //     if it is still the same after a grace period, and then as expired
 //     (left by a run that died while creating it).
 //   - Nothing fences writes: a run that lost its lease and does not watch
-//     Lost can still Write. Write's serial check refuses the second of two
-//     runs that read the same serial, unless their checks and writes
-//     interleave.
+//     Lost can still Write. Write's check of the version it read refuses
+//     the second of two runs that read the same version, unless their
+//     checks and writes interleave (both read every manager before either
+//     writes): the safety argument of managers_pick.go treats each Write
+//     as one step, which the lock provides.
+//   - A request to a hung manager that the fan-out stopped waiting for is
+//     not taken back (SFTP cannot): it may land when the manager resumes,
+//     after later versions were written there, and put an older copy back.
+//     With 3 managers the later version keeps its majority; with 5, two
+//     such managers could take a committed version below a majority.
+//   - Ancestors reach back MaxAncestors versions; a copy further ahead of a
+//     version is assumed to descend from it, and so is a copy written
+//     before ancestors were kept.
 //
 // Leftover tombstones (lock.json.tomb-*) of a run killed mid-takeover are
 // harmless and may be deleted by hand.
