@@ -343,6 +343,9 @@ func (r *modelRun) run(steps int) error {
 
 func modelSchedules(t testing.TB, def int) (int, uint64) {
 	n, seed := def, uint64(1)
+	if testing.Short() {
+		n = def / 5
+	}
 	if v := os.Getenv("DROVER_MODEL_SCHEDULES"); v != "" {
 		var err error
 		if n, err = strconv.Atoi(v); err != nil {
