@@ -46,7 +46,14 @@ type StateSettings struct {
 	KeyFile string
 	// TTL is how long a lock lives without being renewed.
 	LockTTL time.Duration
+	// OpTimeout bounds one state operation on one manager (managers
+	// backend): a manager that takes longer counts as unreachable.
+	OpTimeout time.Duration
 }
+
+// MinStateOpTimeout is the smallest state.op_timeout: below it, a healthy
+// manager over a slow link would be judged unreachable.
+const MinStateOpTimeout = time.Second
 
 // Host is one inventory host.
 type Host struct {
@@ -209,7 +216,7 @@ func (p *invParser) inventory(root *yaml.Node) (*Inventory, error) {
 	if err != nil {
 		return nil, err
 	}
-	inv := &Inventory{State: StateSettings{Backend: "local", LockTTL: 2 * time.Minute}}
+	inv := &Inventory{State: StateSettings{Backend: "local", LockTTL: 2 * time.Minute, OpTimeout: 10 * time.Second}}
 	cn, ok := f["cluster"]
 	if !ok {
 		return nil, p.errf(root, "missing key cluster (the cluster's name)")
@@ -277,7 +284,7 @@ func (p *invParser) inventory(root *yaml.Node) (*Inventory, error) {
 }
 
 func (p *invParser) state(n *yaml.Node, s *StateSettings) error {
-	f, err := p.fields(n, "state", "backend", "path", "dir", "key_file", "lock_ttl")
+	f, err := p.fields(n, "state", "backend", "path", "dir", "key_file", "lock_ttl", "op_timeout")
 	if err != nil {
 		return err
 	}
@@ -316,6 +323,14 @@ func (p *invParser) state(n *yaml.Node, s *StateSettings) error {
 	if v, ok := f["lock_ttl"]; ok {
 		if s.LockTTL, err = p.durationAtLeast(v, "state.lock_ttl", MinLockTTL); err != nil {
 			return err
+		}
+	}
+	if v, ok := f["op_timeout"]; ok {
+		if s.OpTimeout, err = p.duration(v, "state.op_timeout"); err != nil {
+			return err
+		}
+		if s.OpTimeout < MinStateOpTimeout {
+			return p.errf(v, "state.op_timeout %s: must be at least %s", v.Value, MinStateOpTimeout)
 		}
 	}
 	return nil

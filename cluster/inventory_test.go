@@ -37,6 +37,9 @@ func TestLoadInventoryExample(t *testing.T) {
 	if inv.State.LockTTL != 2*time.Minute {
 		t.Errorf("lock ttl %v", inv.State.LockTTL)
 	}
+	if inv.State.OpTimeout != 10*time.Second {
+		t.Errorf("op timeout %v", inv.State.OpTimeout)
+	}
 }
 
 func TestInventoryJump(t *testing.T) {
@@ -81,6 +84,7 @@ func TestInventoryErrors(t *testing.T) {
 		{"empty", "", `empty inventory`},
 		{"duplicate key", "cluster: c\ncluster: d\nhosts:\n  - {name: a, address: 1.1.1.1}\n", `inv.yaml:2:1: key "cluster" appears twice`},
 		{"bad backend", "cluster: c\nstate: {backend: s3}\nhosts:\n  - {name: a, address: 1.1.1.1}\n", `state.backend "s3"`},
+		{"op timeout too short", "cluster: c\nstate: {op_timeout: 100ms}\nhosts:\n  - {name: a, address: 1.1.1.1}\n", `inv.yaml:2:21: state.op_timeout 100ms: must be at least 1s`},
 		{"bad label", head + "  - {name: a, address: 1.1.1.1, labels: {zone: [a]}}\n", `label zone must be a string`},
 		{"bad name", head + "  - {name: 'a b', address: 1.1.1.1}\n", `host name "a b"`},
 	}
@@ -112,5 +116,16 @@ func TestExpandPath(t *testing.T) {
 		if got := ExpandPath(in, "/home/u", "/inv"); got != want {
 			t.Errorf("ExpandPath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestInventoryStateOpTimeout(t *testing.T) {
+	src := "cluster: c\nstate: {backend: managers, op_timeout: 3s}\nhosts:\n  - {name: a, address: 1.1.1.1, role: manager}\n"
+	inv, err := ParseInventory("/d/inv.yaml", []byte(src), "/h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.State.OpTimeout != 3*time.Second {
+		t.Errorf("op timeout %v", inv.State.OpTimeout)
 	}
 }

@@ -52,9 +52,10 @@ func (e *runEnv) managersStore(dir string) *state.Managers {
 			}
 			return c, nil
 		},
-		Dir:     dir,
-		TTL:     e.inv.State.LockTTL,
-		Machine: machine,
+		Dir:       dir,
+		TTL:       e.inv.State.LockTTL,
+		OpTimeout: e.inv.State.OpTimeout,
+		Machine:   machine,
 		OnTakeover: func(old state.LockInfo) {
 			e.log.Warn().Str("holder", old.Owner).Int("pid", old.PID).Time("expires", old.Expires).
 				Msg("taking over the state lock of a run that is gone (expired, or its process no longer exists)")

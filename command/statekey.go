@@ -65,6 +65,11 @@ func (e *runEnv) openState(s *state.State) error {
 
 // writeState seals the state's environment values and writes it.
 func (e *runEnv) writeState(ctx context.Context, st state.Store, s *state.State) error {
+	return e.writeStateWith(ctx, st.Write, s)
+}
+
+// writeStateWith is writeState through another write function.
+func (e *runEnv) writeStateWith(ctx context.Context, write func(context.Context, *state.State) error, s *state.State) error {
 	k, err := e.stateKey(true)
 	if err != nil {
 		return err
@@ -73,7 +78,7 @@ func (e *runEnv) writeState(ctx context.Context, st state.Store, s *state.State)
 	if err != nil {
 		return err
 	}
-	if err := st.Write(ctx, sealed); err != nil {
+	if err := write(ctx, sealed); err != nil {
 		return err
 	}
 	s.Serial = sealed.Serial

@@ -72,8 +72,22 @@ func runStatePush(c *cli.Context, stdio IO) error {
 	}
 	defer lk.Release(context.WithoutCancel(c.Context))
 	cur, err := st.Read(c.Context)
+	write := st.Write
+	var conflict *state.ConflictError
 	switch {
 	case errors.Is(err, state.ErrNoState):
+		cur = nil
+	case errors.As(err, &conflict) && c.Bool("force"):
+		// The managers disagree and the operator chose: the pushed file
+		// supersedes every copy, with a serial above them all.
+		fw, ok := st.(interface {
+			ForceWrite(context.Context, *state.State) error
+		})
+		if !ok {
+			return err
+		}
+		write = fw.ForceWrite
+		next.Serial = max(next.Serial, conflict.Serial+1)
 		cur = nil
 	case err != nil:
 		return err
@@ -88,7 +102,7 @@ func runStatePush(c *cli.Context, stdio IO) error {
 	}
 	who, _ := whoami()
 	next.AddRun(state.Run{Serial: next.Serial, Time: nowUTC(), User: who, Command: commandLine(c), Summary: summary, Result: "ok"})
-	if err := e.writeState(c.Context, st, next); err != nil {
+	if err := e.writeStateWith(c.Context, write, next); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdio.Stdout, "pushed %s to %s (serial %d)\n", file, st.Describe(), next.Serial)

@@ -40,13 +40,23 @@ import (
 //     split the managers between them and both give up: whoever wins the
 //     first manager normally wins the rest.
 //   - Read reads state.json from every manager and needs a majority of
-//     answers ("no file" is an answer). It takes the highest serial; states
-//     of different lineages are an error, never merged. A manager that lags
-//     (lower serial, no file, unreachable) is reported through OnLagging.
-//   - Write reads every manager again, refuses to go backwards (a manager
-//     already holds this serial or a higher one) or across lineages, then
-//     writes to every reachable manager, the lagging ones included: they are
-//     repaired by the next write. It succeeds when a majority was written.
+//     answers ("no file" is an answer). It picks the current version by the
+//     rule in managers_pick.go: the highest copy built on every version that
+//     may be committed, or a *ConflictError when the answers cannot tell.
+//     States of different lineages are an error, never merged. "No state"
+//     matches ErrNoState only when every manager answered (NoStateError).
+//     A manager that lags (older version, no file, unreachable) is reported
+//     through OnLagging.
+//   - Write reads every manager again and refuses unless the version the
+//     caller read is still the current one and the new serial is above it
+//     (a compare-and-swap on the read version), or across lineages; it
+//     records that version in State.Ancestors, then writes to every
+//     reachable manager, the lagging ones included: they are repaired by
+//     the next write. It succeeds when a majority was written.
+//   - Every operation on one manager has a deadline (OpTimeout), and
+//     fan-outs return once a majority answered plus a short grace
+//     (managers_fanout.go): a hung manager counts as unreachable and does
+//     not hold up reads, writes, the lock or its renewal.
 //
 // Takeover of an expired lease. SFTP has no compare-and-delete: removing a
 // lease judged expired could remove a fresh lease that another run created
@@ -57,9 +67,10 @@ import (
 // it over first) it is put back with an exclusive create and this manager
 // counts as held.
 //
-// Residual races, accepted because each needs an expired lease plus a
-// precise interleaving of several runs, and because a lease holder that
-// loses its majority is told through Lock.Lost within one renewal interval:
+// Residual races, accepted because each needs an expired lease (or a hung
+// manager that resumes) plus a precise interleaving of several runs, and
+// because a lease holder that loses its majority is told through Lock.Lost
+// within one renewal interval:
 //
 //   - Between the rename of a lease that turns out to be fresh and its
 //     put-back, lock.json is missing on that manager and a third run may
@@ -82,9 +93,19 @@ import (
 //     if it is still the same after a grace period, and then as expired
 //     (left by a run that died while creating it).
 //   - Nothing fences writes: a run that lost its lease and does not watch
-//     Lost can still Write. Write's serial check refuses the second of two
-//     runs that read the same serial, unless their checks and writes
-//     interleave.
+//     Lost can still Write. Write's check of the version it read refuses
+//     the second of two runs that read the same version, unless their
+//     checks and writes interleave (both read every manager before either
+//     writes): the safety argument of managers_pick.go treats each Write
+//     as one step, which the lock provides.
+//   - A request to a hung manager that the fan-out stopped waiting for is
+//     not taken back (SFTP cannot): it may land when the manager resumes,
+//     after later versions were written there, and put an older copy back.
+//     With 3 managers the later version keeps its majority; with 5, two
+//     such managers could take a committed version below a majority.
+//   - Ancestors reach back MaxAncestors versions; a copy further ahead of a
+//     version is assumed to descend from it, and so is a copy written
+//     before ancestors were kept.
 //
 // Leftover tombstones (lock.json.tomb-*) of a run killed mid-takeover are
 // harmless and may be deleted by hand.
@@ -149,6 +170,27 @@ type Managers struct {
 	// when unknown). Use it for warnings.
 	OnLagging func(host string, serial int64)
 
+	// OpTimeout bounds each operation on one manager, connecting
+	// included; 0 means DefaultOpTimeout (10s). A manager that does not
+	// answer in time counts as unreachable for that operation. Fan-outs
+	// over the managers do not wait that long for a straggler once a
+	// majority has answered (see fanout).
+	OpTimeout time.Duration
+
+	// answerWait replaces defaultAnswerGrace (tests).
+	answerWait time.Duration
+	// selectRule replaces pickState (tests: the old rule, to show the
+	// model checker catches it); nil means pickState.
+	selectRule func(res []outcome[stateCopy]) (*stateCopy, error)
+
+	// skipBaseCheck turns checkBase off (tests, as selectRule).
+	skipBaseCheck bool
+
+	// base is what the last Read returned: Write builds on it only if it
+	// is still the current version (see checkBase).
+	baseMu sync.Mutex
+	base   *readBase
+
 	// leaseGrace is how long an unreadable lease is given to become
 	// readable (tests shorten it); 0 means a second.
 	leaseGrace time.Duration
@@ -164,6 +206,10 @@ const (
 	// maxLeaseAttempts bounds the create / judge / take over rounds on one
 	// manager while its lease keeps changing under us.
 	maxLeaseAttempts = 5
+	// firstManagerPatience bounds how long Lock waits for the first
+	// manager alone before asking the others (and a tenth of the TTL: the
+	// lease's clock is running).
+	firstManagerPatience = 2 * time.Second
 )
 
 // ErrNoQuorum matches a *QuorumError.
@@ -281,44 +327,13 @@ func (m *Managers) check() error {
 	return nil
 }
 
-// outcome is one host's result of a fanout.
-type outcome[T any] struct {
-	Host string
-	Val  T
-	Err  error
-}
-
-// fanout runs fn on each host in parallel, with its connection, and waits
-// for all of them. Results are in hosts' order.
-func fanout[T any](ctx context.Context, m *Managers, hosts []string, fn func(ctx context.Context, host string, rfs RemoteFS) (T, error)) []outcome[T] {
-	out := make([]outcome[T], len(hosts))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
-		out[i].Host = h
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rfs, err := m.Open(ctx, h)
-			if err == nil && rfs == nil {
-				err = errors.New("no connection")
-			}
-			if err != nil {
-				out[i].Err = err
-				return
-			}
-			out[i].Val, out[i].Err = fn(ctx, h, rfs)
-		}()
-	}
-	wg.Wait()
-	return out
-}
-
 // stateCopy is what one manager holds in state.json.
 type stateCopy struct {
 	present bool   // the file exists and parses
 	raw     []byte // the file as read
 	st      *State
 	norm    string // st re-rendered, to compare copies whatever their layout
+	ref     string // versionRef, set by pickState
 	corrupt error  // the file exists but is not a state document
 }
 
@@ -342,14 +357,26 @@ func (m *Managers) readCopy(ctx context.Context, host string, rfs RemoteFS) (sta
 }
 
 func (m *Managers) readAll(ctx context.Context) []outcome[stateCopy] {
-	return fanout(ctx, m, m.Hosts, m.readCopy)
+	return fanout(ctx, m, m.Hosts, m.quorum(), m.readCopy)
 }
 
-// Read returns the newest state held by a majority of the managers, or
-// ErrNoState when none of them has one.
+// Read asks every manager and needs a majority of answers. It returns the
+// current version by the rule of pickState (a *ConflictError when the
+// answers cannot tell), or a *NoStateError when no manager that answered
+// holds a state: that matches ErrNoState only if every manager answered.
+// It remembers what it returned, for Write's compare-and-swap.
 func (m *Managers) Read(ctx context.Context) (*State, error) {
+	s, base, err := m.read(ctx)
+	if base == nil {
+		base = &readBase{failed: err}
+	}
+	m.setBase(base)
+	return s, err
+}
+
+func (m *Managers) read(ctx context.Context) (*State, *readBase, error) {
 	if err := m.check(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res := m.readAll(ctx)
 	var failed []HostFailure
@@ -366,11 +393,11 @@ func (m *Managers) Read(ctx context.Context) (*State, error) {
 		}
 	}
 	if answered < m.quorum() {
-		return nil, &QuorumError{Op: "read", OK: answered, Total: len(m.Hosts), Need: m.quorum(), Failed: failed}
+		return nil, nil, &QuorumError{Op: "read", OK: answered, Total: len(m.Hosts), Need: m.quorum(), Failed: failed}
 	}
-	best, err := pickState(res)
+	best, err := m.pick(res)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if m.OnLagging != nil {
 		for _, r := range res {
@@ -386,89 +413,179 @@ func (m *Managers) Read(ctx context.Context) (*State, error) {
 		}
 	}
 	if best == nil {
-		return nil, ErrNoState
+		// Provably empty only if every manager answered.
+		return nil, &readBase{}, &NoStateError{Unreachable: failed}
 	}
-	return best.st, nil
+	return best.st, &readBase{present: true, lineage: best.st.Lineage, serial: best.st.Serial, norm: best.norm, digest: digest(best.raw)}, nil
 }
 
-// pickState chooses among the answers: one lineage only, the highest
-// serial, and among different copies of that serial the one most managers
-// hold (a write that reached a majority beats one that failed on all but
-// a minority). nil means no manager has a state.
-func pickState(res []outcome[stateCopy]) (*stateCopy, error) {
-	var lineages []string
-	byLineage := map[string][]string{}
-	var best *stateCopy
-	for i := range res {
-		c := &res[i].Val
-		if res[i].Err != nil || !c.present {
+// readBase is the version a Read returned (present false: no state), or
+// why it failed.
+type readBase struct {
+	failed  error
+	present bool
+	lineage string
+	serial  int64
+	norm    string
+	digest  string
+}
+
+func (m *Managers) setBase(b *readBase) {
+	m.baseMu.Lock()
+	m.base = b
+	m.baseMu.Unlock()
+}
+
+func (m *Managers) getBase() *readBase {
+	m.baseMu.Lock()
+	defer m.baseMu.Unlock()
+	return m.base
+}
+
+func (m *Managers) pick(res []outcome[stateCopy]) (*stateCopy, error) {
+	if m.selectRule != nil {
+		return m.selectRule(res)
+	}
+	return m.pickState(res)
+}
+
+// checkBase is Write's compare-and-swap: the version the caller read (its
+// last Read through m) must still be the current one among the managers
+// Write could ask, or s must be that very version (a retried write).
+// Without it, a run that read a version which then lost to another one
+// would build on the loser and bury the committed version. It then sets
+// s.Ancestors: s is built on the current version.
+//
+// Stray copies with a serial at or above s's (failed writes that the rule
+// of pickState passed over) are not a reason to refuse: the current
+// version does not descend from them, so none of them may be committed,
+// and s replaces them.
+//
+// A Write with no Read before it, and ForceWrite, are checked the old way,
+// by serial, and s supersedes (names as ancestors) every copy found. A
+// Write after a failed Read is refused.
+func (m *Managers) checkBase(res []outcome[stateCopy], s *State, force bool) error {
+	given, err := Marshal(s)
+	if err != nil {
+		return err
+	}
+	norm := string(given)
+	base := m.getBase()
+	if force || m.skipBaseCheck || base == nil || base.present && base.lineage != s.Lineage {
+		return m.checkSerials(res, s, norm)
+	}
+	if base.failed != nil {
+		return fmt.Errorf("%w: the last read of the state failed, so this write has nothing to build on (%w); nothing was written",
+			ErrStaleWrite, base.failed)
+	}
+	cur, err := m.pick(res)
+	if err != nil {
+		return fmt.Errorf("%w: %w; nothing was written", ErrStaleWrite, err)
+	}
+	switch {
+	case cur != nil && cur.norm == norm:
+		return nil // a retry: it is already current
+	case !base.present && cur != nil:
+		return fmt.Errorf("%w: this run read no state, but the managers now hold serial %d (written by another run; was the lock held?); nothing was written",
+			ErrStaleWrite, cur.st.Serial)
+	case base.present && cur == nil:
+		return fmt.Errorf("%w: this run read serial %d, but no manager that answered now holds a state; nothing was written",
+			ErrStaleWrite, base.serial)
+	case base.present && cur.norm != base.norm:
+		return fmt.Errorf("%w: this run read serial %d (%s), but the current version is now serial %d (%s), written by another run (was the lock held?); nothing was written",
+			ErrStaleWrite, base.serial, base.digest, cur.st.Serial, digest(cur.raw))
+	case cur == nil:
+		s.Ancestors = nil
+		return nil
+	case s.Serial <= cur.st.Serial:
+		var on []string
+		for _, r := range res {
+			if r.Err == nil && r.Val.present && r.Val.norm == cur.norm {
+				on = append(on, r.Host)
+			}
+		}
+		return fmt.Errorf("%w: managers %s already hold serial %d, refusing to write serial %d over it; nothing was written",
+			ErrStaleWrite, strings.Join(on, ", "), cur.st.Serial, s.Serial)
+	}
+	s.Ancestors = ancestorsFor(cur)
+	return nil
+}
+
+// checkSerials is the check of a Write without a Read before it.
+func (m *Managers) checkSerials(res []outcome[stateCopy], s *State, norm string) error {
+	retry := false
+	for _, r := range res {
+		c := r.Val
+		if r.Err != nil || !c.present {
 			continue
 		}
-		if _, ok := byLineage[c.st.Lineage]; !ok {
-			lineages = append(lineages, c.st.Lineage)
-		}
-		byLineage[c.st.Lineage] = append(byLineage[c.st.Lineage], fmt.Sprintf("%s (serial %d)", res[i].Host, c.st.Serial))
-		if best == nil || c.st.Serial > best.st.Serial {
-			best = c
-		}
-	}
-	if len(lineages) > 1 {
-		parts := make([]string, len(lineages))
-		for i, l := range lineages {
-			parts[i] = fmt.Sprintf("lineage %s on %s", l, strings.Join(byLineage[l], ", "))
-		}
-		return nil, fmt.Errorf("%w: the managers hold different states (%s); these are not versions of one state and drover does not merge them: remove the wrong state.json by hand",
-			ErrLineageMismatch, strings.Join(parts, "; "))
-	}
-	if best == nil {
-		return nil, nil
-	}
-	// Copies of the highest serial, grouped by content.
-	var versions []string
-	holders := map[string][]string{}
-	byNorm := map[string]*stateCopy{}
-	for i := range res {
-		c := &res[i].Val
-		if res[i].Err != nil || !c.present || c.st.Serial != best.st.Serial {
+		if c.norm == norm {
+			retry = true
 			continue
 		}
-		if _, ok := holders[c.norm]; !ok {
-			versions = append(versions, c.norm)
-			byNorm[c.norm] = c
+		if c.st.Serial >= s.Serial {
+			return fmt.Errorf("%w: manager %s already holds serial %d, refusing to write serial %d over it (another run wrote the state; was the lock held?); nothing was written",
+				ErrStaleWrite, r.Host, c.st.Serial, s.Serial)
 		}
-		holders[c.norm] = append(holders[c.norm], res[i].Host)
 	}
-	sort.SliceStable(versions, func(i, j int) bool { return len(holders[versions[i]]) > len(holders[versions[j]]) })
-	if len(versions) > 1 && len(holders[versions[0]]) == len(holders[versions[1]]) {
-		parts := make([]string, len(versions))
-		for i, v := range versions {
-			parts[i] = strings.Join(holders[v], ", ")
+	if retry {
+		return nil
+	}
+	// s supersedes every copy: a reader that meets one of them later
+	// takes s over it.
+	var copies []*stateCopy
+	for i := range res {
+		if c := &res[i].Val; res[i].Err == nil && c.present {
+			copies = append(copies, c)
 		}
-		return nil, fmt.Errorf("managers hold different states with the same serial %d (%s): a write reached only some of them and the others are unreachable; bring the other managers back, or copy the right state.json to all of them",
-			best.st.Serial, strings.Join(parts, " vs "))
 	}
-	return byNorm[versions[0]], nil
+	sort.SliceStable(copies, func(i, j int) bool { return copies[i].st.Serial > copies[j].st.Serial })
+	seen := map[string]bool{}
+	var anc []string
+	for _, c := range copies {
+		for _, ref := range ancestorsFor(c) {
+			if !seen[ref] {
+				seen[ref] = true
+				anc = append(anc, ref)
+			}
+		}
+	}
+	s.Ancestors = anc[:min(len(anc), MaxAncestors)]
+	return nil
 }
 
 // Write writes s to every reachable manager, keeping each one's previous
-// state as state.json.backup. s is meant to be the state Read returned with
-// its Serial incremented: Write refuses (ErrStaleWrite) if a reachable
-// manager already holds that serial or a higher one with other content,
-// and (ErrLineageMismatch) if one holds a state of another lineage; nothing
-// is written then. Managers that lag behind are brought up to date. Write
-// succeeds when a majority of the managers hold s.
+// state as state.json.backup, and succeeds when a majority hold it. s is
+// meant to be the state the last Read through m returned, with its Serial
+// incremented: Write checks that this version is still the current one
+// and that s's serial is above it (checkBase), and records it in
+// s.Ancestors. Without a Read before it (a copy into an empty store, a
+// forced push over a conflict), Write refuses if a reachable manager holds
+// s's serial with other content or a higher one, and s supersedes every
+// copy found. Either way it refuses (ErrStaleWrite) rather than go
+// backwards, and refuses (ErrLineageMismatch) if a manager holds a state
+// of another lineage; nothing is written then. Managers that lag behind,
+// or hold a stray copy of a failed write, are brought up to date.
 func (m *Managers) Write(ctx context.Context, s *State) error {
+	return m.write(ctx, s, false)
+}
+
+// ForceWrite is Write without the check of what s is built on: the serial
+// checks still apply, and s supersedes every copy found. It is how a
+// conflict (*ConflictError) is settled by hand: `drover state push
+// --force` writes the version the operator chose with a serial above every
+// copy.
+func (m *Managers) ForceWrite(ctx context.Context, s *State) error {
+	return m.write(ctx, s, true)
+}
+
+func (m *Managers) write(ctx context.Context, s *State, force bool) error {
 	if err := m.check(); err != nil {
 		return err
 	}
 	if s == nil || s.Lineage == "" {
 		return errors.New("refusing to write a state without lineage")
 	}
-	data, err := Marshal(s)
-	if err != nil {
-		return err
-	}
-	norm := string(data)
 	res := m.readAll(ctx)
 	var failed []HostFailure
 	var reachable []string
@@ -479,26 +596,34 @@ func (m *Managers) Write(ctx context.Context, s *State) error {
 			continue
 		}
 		reachable = append(reachable, r.Host)
-		have[r.Host] = r.Val
 	}
 	if len(reachable) < m.quorum() {
 		return &QuorumError{Op: "write", OK: len(reachable), Total: len(m.Hosts), Need: m.quorum(), Failed: failed}
 	}
-	for _, h := range reachable {
-		c := have[h]
-		if !c.present {
+	for _, r := range res {
+		c := r.Val
+		if r.Err != nil || !c.present {
 			continue
 		}
 		if c.st.Lineage != s.Lineage {
 			return fmt.Errorf("%w: manager %s holds a state of lineage %s (serial %d), this one is lineage %s: refusing to replace it; nothing was written",
-				ErrLineageMismatch, h, c.st.Lineage, c.st.Serial, s.Lineage)
-		}
-		if c.st.Serial > s.Serial || c.st.Serial == s.Serial && c.norm != norm {
-			return fmt.Errorf("%w: manager %s already holds serial %d, refusing to write serial %d over it (another run wrote the state; was the lock held?); nothing was written",
-				ErrStaleWrite, h, c.st.Serial, s.Serial)
+				ErrLineageMismatch, r.Host, c.st.Lineage, c.st.Serial, s.Lineage)
 		}
 	}
-	wrote := fanout(ctx, m, reachable, func(ctx context.Context, host string, rfs RemoteFS) (struct{}, error) {
+	if err := m.checkBase(res, s, force); err != nil {
+		return err
+	}
+	data, err := Marshal(s)
+	if err != nil {
+		return err
+	}
+	norm := string(data)
+	for _, r := range res {
+		if r.Err == nil {
+			have[r.Host] = r.Val
+		}
+	}
+	wrote := fanout(ctx, m, reachable, m.quorum(), func(ctx context.Context, host string, rfs RemoteFS) (struct{}, error) {
 		c := have[host]
 		if c.present && c.norm == norm {
 			return struct{}{}, nil // already there (a retried write)
@@ -532,6 +657,7 @@ func (m *Managers) Write(ctx context.Context, s *State) error {
 	if ok < m.quorum() {
 		return &QuorumError{Op: "write", Written: true, OK: ok, Total: len(m.Hosts), Need: m.quorum(), Failed: failed}
 	}
+	m.setBase(&readBase{present: true, lineage: s.Lineage, serial: s.Serial, norm: norm, digest: digest(data)})
 	return nil
 }
 
@@ -755,11 +881,17 @@ func (m *Managers) Lock(ctx context.Context, info LockInfo) (Lock, error) {
 	}
 	// The first manager alone, then the others: runs that start together
 	// meet on the first manager and only one goes on.
-	res := fanout(ctx, m, m.Hosts[:1], try)
-	if r := res[0]; r.Err == nil && !r.Val.acquired && r.Val.holder != nil {
-		return nil, &LockHeldError{Holder: *r.Val.holder, Where: m.where(m.Hosts[:1])}
+	// A first manager that does not answer soon is not waited for: the
+	// others are asked without it.
+	res := fanoutWithin(ctx, m, m.Hosts[:1], 0, min(m.opTimeout(), firstManagerPatience, ttl/10), try)
+	need := m.quorum()
+	if r := res[0]; r.Err == nil {
+		if !r.Val.acquired && r.Val.holder != nil {
+			return nil, &LockHeldError{Holder: *r.Val.holder, Where: m.where(m.Hosts[:1])}
+		}
+		need--
 	}
-	res = append(res, fanout(ctx, m, m.Hosts[1:], try)...)
+	res = append(res, fanout(ctx, m, m.Hosts[1:], need, try)...)
 
 	held := map[string]bool{}
 	var failed []HostFailure
@@ -801,7 +933,7 @@ func (m *Managers) Lock(ctx context.Context, info LockInfo) (Lock, error) {
 	// No majority: give back what we took.
 	if len(held) > 0 {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ttl)
-		fanout(rctx, m, hostsIn(m.Hosts, held), func(ctx context.Context, _ string, rfs RemoteFS) (bool, error) {
+		fanout(rctx, m, hostsIn(m.Hosts, held), 0, func(ctx context.Context, _ string, rfs RemoteFS) (bool, error) {
 			return m.removeLease(ctx, rfs, isLease(info.ID))
 		})
 		cancel()
@@ -842,7 +974,7 @@ func (m *Managers) LockStatus(ctx context.Context) (*LockInfo, error) {
 	if err := m.check(); err != nil {
 		return nil, err
 	}
-	res := fanout(ctx, m, m.Hosts, func(ctx context.Context, _ string, rfs RemoteFS) (*LockInfo, error) {
+	res := fanout(ctx, m, m.Hosts, m.quorum(), func(ctx context.Context, _ string, rfs RemoteFS) (*LockInfo, error) {
 		raw, err := rfs.ReadFile(ctx, m.lockPath())
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
@@ -884,7 +1016,7 @@ func (m *Managers) ForceUnlock(ctx context.Context) error {
 	if err := m.check(); err != nil {
 		return err
 	}
-	res := fanout(ctx, m, m.Hosts, func(ctx context.Context, _ string, rfs RemoteFS) (struct{}, error) {
+	res := fanout(ctx, m, m.Hosts, m.quorum(), func(ctx context.Context, _ string, rfs RemoteFS) (struct{}, error) {
 		err := rfs.Remove(ctx, m.lockPath())
 		if errors.Is(err, fs.ErrNotExist) {
 			err = nil
@@ -976,7 +1108,7 @@ func (k *managersLock) extend() (ok, lost bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), k.ttl)
 	defer cancel()
-	res := fanout(ctx, m, hostsIn(m.Hosts, k.held), func(ctx context.Context, _ string, rfs RemoteFS) (bool, error) {
+	res := fanout(ctx, m, hostsIn(m.Hosts, k.held), m.quorum(), func(ctx context.Context, _ string, rfs RemoteFS) (bool, error) {
 		raw, err := rfs.ReadFile(ctx, m.lockPath())
 		if errors.Is(err, fs.ErrNotExist) {
 			return true, nil // removed: force-unlocked or taken over
@@ -1027,7 +1159,7 @@ func (k *managersLock) Release(ctx context.Context) error {
 		<-k.done
 		m := k.m
 		info := k.Info()
-		res := fanout(ctx, m, m.Hosts, func(ctx context.Context, _ string, rfs RemoteFS) (bool, error) {
+		res := fanout(ctx, m, m.Hosts, m.quorum(), func(ctx context.Context, _ string, rfs RemoteFS) (bool, error) {
 			return m.removeLease(ctx, rfs, isLease(info.ID))
 		})
 		var msgs []string

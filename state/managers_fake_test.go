@@ -52,6 +52,26 @@ type fakeHost struct {
 	// before writing its content, like the SFTP implementation does.
 	slowCreate time.Duration
 	noRename   bool
+	// hang, while open, makes every call block until it is closed,
+	// whatever its context says (like an SFTP request to a frozen sshd).
+	hang chan struct{}
+}
+
+// freeze makes the host hang; the returned func thaws it.
+func (h *fakeHost) freeze() (thaw func()) {
+	ch := make(chan struct{})
+	h.mu.Lock()
+	h.hang = ch
+	h.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			h.hang = nil
+			h.mu.Unlock()
+			close(ch)
+		})
+	}
 }
 
 var (
@@ -129,6 +149,12 @@ func (c *fakeCluster) open(ctx context.Context, host string) (RemoteFS, error) {
 func (h *fakeHost) err(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	h.mu.Lock()
+	hang := h.hang
+	h.mu.Unlock()
+	if hang != nil {
+		<-hang
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -277,7 +277,7 @@ func TestManagersStaleWriteRefused(t *testing.T) {
 	five := stateAt("lin", 5, "five")
 	mustWrite(t, m, five)
 	for _, s := range []*State{stateAt("lin", 5, "another five"), stateAt("lin", 4, "four again")} {
-		if err := m.Write(ctx, s); !errors.Is(err, ErrStaleWrite) || !strings.Contains(err.Error(), "already holds serial 5") {
+		if err := m.Write(ctx, s); !errors.Is(err, ErrStaleWrite) || !strings.Contains(err.Error(), "h1, h2, h3 already hold serial 5") {
 			t.Errorf("write of serial %d over 5: %v", s.Serial, err)
 		}
 	}
@@ -308,8 +308,16 @@ func TestManagersSameSerialDifferentContent(t *testing.T) {
 		t.Errorf("lagging %q", got)
 	}
 	c.host("h2").setDown(errRefused)
-	if _, err := m.Read(ctx); err == nil || !strings.Contains(err.Error(), "same serial 5 (h1 vs h3)") {
+	_, err := m.Read(ctx)
+	var conflict *ConflictError
+	if !errors.As(err, &conflict) || !errors.Is(err, ErrStateConflict) || conflict.Serial != 5 || len(conflict.Copies) != 2 ||
+		strings.Join(conflict.Unreachable, ",") != "h2" {
 		t.Fatalf("tie: %v", err)
+	}
+	for _, want := range []string{"serial 5", " on h1 vs ", " on h3", "h2 did not answer", "drover state push --force"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("conflict message lacks %q: %v", want, err)
+		}
 	}
 }
 

@@ -19,6 +19,7 @@ const Format = 1
 const (
 	MaxHistory     = 200
 	MaxGenerations = 20
+	MaxAncestors   = 100
 )
 
 // State is the whole document.
@@ -35,6 +36,13 @@ type State struct {
 	// state was started over them (stack deploy --adopt): no run removes
 	// them as orphans until they are deployed again or removed by name.
 	Unclaimed []string `json:"unclaimed,omitempty"`
+
+	// Ancestors names the versions this one was built on, newest first,
+	// as "SERIAL:DIGEST" (at most MaxAncestors). The managers backend
+	// writes it and uses it to tell a version built on a committed one
+	// from a stray copy of a failed write; see state/managers_pick.go.
+	// Other backends carry it unchanged.
+	Ancestors []string `json:"ancestors,omitempty"`
 }
 
 // Claim takes a stack off the unclaimed list: it is deployed or removed by
