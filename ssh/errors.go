@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Sentinel errors, matched with errors.Is.
@@ -14,7 +15,8 @@ var (
 	// none to offer.
 	ErrAuthFailed = errors.New("auth failed")
 	// ErrTimeout: TCP connect plus handshake did not finish within
-	// Config.ConnectTimeout.
+	// Config.ConnectTimeout, or a command not within its Cmd.Timeout
+	// (then the error is a *CommandTimeoutError).
 	ErrTimeout = errors.New("timeout")
 	// ErrClientClosed: the Client was closed, by Close or because its
 	// keepalive went unanswered.
@@ -32,6 +34,7 @@ var (
 	_ hostNamer = (*HostError)(nil)
 	_ hostNamer = (*HostKeyError)(nil)
 	_ hostNamer = (*ExitError)(nil)
+	_ hostNamer = (*CommandTimeoutError)(nil)
 )
 
 // DialError reports that a host could not be connected to.
@@ -77,6 +80,22 @@ func (e *HostError) Error() string {
 
 func (e *HostError) Unwrap() error    { return e.Err }
 func (e *HostError) hostName() string { return e.Host }
+
+// CommandTimeoutError reports a remote command that did not finish within
+// its Cmd.Timeout. The remote process was sent SIGKILL and its session
+// closed. It matches ErrTimeout.
+type CommandTimeoutError struct {
+	Host  string
+	Args  []string // the words of argv that name the command, for messages only
+	After time.Duration
+}
+
+func (e *CommandTimeoutError) Error() string {
+	return fmt.Sprintf("%s: %s did not finish within %s", e.Host, summarizeArgs(e.Args), e.After)
+}
+
+func (e *CommandTimeoutError) Is(target error) bool { return target == ErrTimeout }
+func (e *CommandTimeoutError) hostName() string     { return e.Host }
 
 // IdentityError reports an identity file that cannot be used.
 type IdentityError struct {
