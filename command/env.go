@@ -186,5 +186,6 @@ func (e *runEnv) engineFor(ctx context.Context, name string) (*engine.Engine, er
 	}
 	h, _ := e.inv.Host(name)
 	s := e.inv.SSHFor(h)
-	return &engine.Engine{Host: name, Cluster: e.inv.Cluster, Sudo: s.Sudo != nil && *s.Sudo, R: cl}, nil
+	return &engine.Engine{Host: name, Cluster: e.inv.Cluster, Sudo: s.Sudo != nil && *s.Sudo, R: cl,
+		Timeouts: engine.Timeouts{Read: s.ReadTimeout, Change: s.ChangeTimeout, Transfer: s.TransferTimeout}}, nil
 }

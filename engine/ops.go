@@ -39,7 +39,7 @@ func (e *Engine) Create(ctx context.Context, c Container) (string, error) {
 	if env != nil {
 		stdin = bytes.NewReader(env)
 	}
-	res, err := e.R.Run(ctx, ssh.Cmd{Args: chain(" && ", steps...), Stdin: stdin})
+	res, err := e.run(ctx, opChange, 0, ssh.Cmd{Args: chain(" && ", steps...), Stdin: stdin})
 	if e.Audit != nil {
 		e.Audit(e.Host, e.docker("create+start", c.Name), err)
 	}
@@ -57,7 +57,7 @@ func (e *Engine) Remove(ctx context.Context, id string, grace time.Duration) err
 	if grace > 0 {
 		stop = e.docker("stop", "--time", strconv.Itoa(int((grace+time.Second-1)/time.Second)), id)
 	}
-	res, err := e.R.Run(ctx, ssh.Cmd{Args: chain(" ; ", stop, e.docker("rm", "--force", id))})
+	res, err := e.run(ctx, opChange, grace, ssh.Cmd{Args: chain(" ; ", stop, e.docker("rm", "--force", id))})
 	if e.Audit != nil {
 		e.Audit(e.Host, e.docker("rm", id), err)
 	}
@@ -123,7 +123,7 @@ func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
 
 // Pull pulls an image.
 func (e *Engine) Pull(ctx context.Context, ref string) error {
-	_, err := e.mutate(ctx, nil, "pull", "--quiet", ref)
+	_, err := e.mutateKind(ctx, opTransfer, nil, "pull", "--quiet", ref)
 	return classify(err)
 }
 
@@ -160,7 +160,11 @@ func (e *Engine) Logs(ctx context.Context, id string, o LogOptions, stdout, stde
 		args = append(args, "--timestamps")
 	}
 	args = append(args, id)
-	_, err := e.R.Run(ctx, ssh.Cmd{Args: e.docker(args...), Stdout: stdout, Stderr: stderr})
+	kind := opTransfer
+	if o.Follow {
+		kind = opFollow // ended by the caller (Ctrl-C)
+	}
+	_, err := e.run(ctx, kind, 0, ssh.Cmd{Args: e.docker(args...), Stdout: stdout, Stderr: stderr})
 	return classify(err)
 }
 
@@ -169,7 +173,7 @@ const loadScript = `if [ "$1" = sudo ]; then gzip -dc | sudo -n docker load; els
 
 // Load streams a gzip-compressed `docker save` archive into the engine.
 func (e *Engine) Load(ctx context.Context, gz io.Reader) (string, error) {
-	res, err := e.R.Run(ctx, ssh.Cmd{Args: []string{"sh", "-c", loadScript, "drover-load", e.mode()}, Stdin: gz})
+	res, err := e.run(ctx, opTransfer, 0, ssh.Cmd{Args: []string{"sh", "-c", loadScript, "drover-load", e.mode()}, Stdin: gz})
 	if e.Audit != nil {
 		e.Audit(e.Host, e.docker("load"), err)
 	}
@@ -212,7 +216,7 @@ func (e *Engine) RemoveStackResources(ctx context.Context, stack string, volumes
 	if volumes {
 		v = "volumes"
 	}
-	res, err := e.R.Run(ctx, ssh.Cmd{Args: []string{"sh", "-c", cleanupScript, "drover-cleanup", e.Cluster, stack, e.mode(), v}})
+	res, err := e.run(ctx, opChange, 0, ssh.Cmd{Args: []string{"sh", "-c", cleanupScript, "drover-cleanup", e.Cluster, stack, e.mode(), v}})
 	if e.Audit != nil {
 		e.Audit(e.Host, e.docker("network", "rm", "(stack "+stack+")"), err)
 	}

@@ -121,8 +121,9 @@ func (j *journal) add(m Mutation) int {
 // Cluster is a set of fake hosts named h1..hN sharing a clock, a registry
 // and a mutation journal.
 type Cluster struct {
-	Name     string // the drover.cluster label value engines use
-	Sudo     bool   // engines run `sudo -n docker`
+	Name     string          // the drover.cluster label value engines use
+	Sudo     bool            // engines run `sudo -n docker`
+	Timeouts engine.Timeouts // of the engines Connect returns
 	Clock    *Clock
 	Registry *Registry
 
@@ -152,7 +153,7 @@ func (c *Cluster) Host(name string) *Host { return c.byName[name] }
 // Engine returns an engine for a host, as Connect does, without checking
 // that the host is up.
 func (c *Cluster) Engine(name string) *engine.Engine {
-	return &engine.Engine{Host: name, Cluster: c.Name, Sudo: c.Sudo, R: c.byName[name]}
+	return &engine.Engine{Host: name, Cluster: c.Name, Sudo: c.Sudo, R: c.byName[name], Timeouts: c.Timeouts}
 }
 
 // Connect has the signature of reconcile.Connect: a host that is down
