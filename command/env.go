@@ -178,14 +178,15 @@ func (e *runEnv) sshConfigFor(name string) (ssh.Config, error) {
 	return cfg, nil
 }
 
-// engineFor returns the docker engine of a host over its pooled connection.
+// engineFor returns the docker engine of a host over its pooled connection
+// (dialled now, so that an unreachable host fails here), which is redialled
+// once if it dies during the run.
 func (e *runEnv) engineFor(ctx context.Context, name string) (*engine.Engine, error) {
-	cl, err := e.pool.Client(ctx, name)
-	if err != nil {
+	if _, err := e.pool.Client(ctx, name); err != nil {
 		return nil, err
 	}
 	h, _ := e.inv.Host(name)
 	s := e.inv.SSHFor(h)
-	return &engine.Engine{Host: name, Cluster: e.inv.Cluster, Sudo: s.Sudo != nil && *s.Sudo, R: cl,
+	return &engine.Engine{Host: name, Cluster: e.inv.Cluster, Sudo: s.Sudo != nil && *s.Sudo, R: e.pool.Runner(name),
 		Timeouts: engine.Timeouts{Read: s.ReadTimeout, Change: s.ChangeTimeout, Transfer: s.TransferTimeout}}, nil
 }

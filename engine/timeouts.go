@@ -59,11 +59,13 @@ func (t Timeouts) limit(k opKind) time.Duration {
 }
 
 // run is the one place every docker command passes through on its way to
-// the transport: it gives the command its deadline. extra lengthens it
-// (a stop's grace period).
+// the transport: it gives the command its deadline (extra lengthens it: a
+// stop's grace period) and lets the transport retry reads, and only reads,
+// over a new connection when the old one died under them.
 func (e *Engine) run(ctx context.Context, kind opKind, extra time.Duration, cmd ssh.Cmd) (ssh.Result, error) {
 	if d := e.Timeouts.limit(kind); d > 0 {
 		cmd.Timeout = d + extra
 	}
+	cmd.Idempotent = kind == opRead
 	return e.R.Run(ctx, cmd)
 }

@@ -23,6 +23,9 @@ var (
 	ErrClientClosed = errors.New("ssh connection closed")
 	// ErrPoolClosed: the Pool was closed.
 	ErrPoolClosed = errors.New("ssh pool closed")
+	// ErrConnectionLost: the connection died under a command (the error
+	// is a *ConnectionLostError).
+	ErrConnectionLost = errors.New("ssh connection lost")
 )
 
 // hostNamer is implemented by errors whose message already names the
@@ -35,6 +38,7 @@ var (
 	_ hostNamer = (*HostKeyError)(nil)
 	_ hostNamer = (*ExitError)(nil)
 	_ hostNamer = (*CommandTimeoutError)(nil)
+	_ hostNamer = (*ConnectionLostError)(nil)
 )
 
 // DialError reports that a host could not be connected to.
@@ -96,6 +100,30 @@ func (e *CommandTimeoutError) Error() string {
 
 func (e *CommandTimeoutError) Is(target error) bool { return target == ErrTimeout }
 func (e *CommandTimeoutError) hostName() string     { return e.Host }
+
+// ConnectionLostError reports a command whose connection died before it
+// finished. If Started, the command may have run, in whole or in part. It
+// matches ErrConnectionLost.
+type ConnectionLostError struct {
+	Host    string
+	Args    []string // the words of argv that name the command, for messages only
+	Started bool
+	Err     error
+}
+
+func (e *ConnectionLostError) Error() string {
+	s := e.Host + ": " + summarizeArgs(e.Args) + ": connection lost"
+	if e.Started {
+		s += " while the command ran (it may have run)"
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *ConnectionLostError) Unwrap() []error  { return []error{ErrConnectionLost, e.Err} }
+func (e *ConnectionLostError) hostName() string { return e.Host }
 
 // IdentityError reports an identity file that cannot be used.
 type IdentityError struct {

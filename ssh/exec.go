@@ -27,6 +27,12 @@ type Cmd struct {
 	// session is closed and Run returns a *CommandTimeoutError. Zero means
 	// no bound but ctx's (for commands that follow output until stopped).
 	Timeout time.Duration
+
+	// Idempotent marks a command that is safe to run twice because it
+	// changes nothing. Pool.Runner runs it again over a new connection
+	// when the connection died under it; a command that is not idempotent
+	// may have run, so it is never retried once started.
+	Idempotent bool
 }
 
 // Result holds the captured output of a command whose Cmd.Stdout or
@@ -55,6 +61,9 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		return Result{}, fmt.Errorf("%s: %w", c.name, err)
 	}
 	if err := c.acquire(ctx); err != nil {
+		if errors.Is(err, ErrClientClosed) {
+			err = &ConnectionLostError{Host: c.name, Args: commandWords(cmd.Args), Err: err}
+		}
 		return Result{}, err
 	}
 	defer c.release()
@@ -69,6 +78,9 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) (Result, error) {
 
 	sess, err := c.newSession(ctx)
 	if err != nil {
+		if ctx.Err() == nil && c.lost() {
+			return Result{}, &ConnectionLostError{Host: c.name, Args: commandWords(cmd.Args), Err: err}
+		}
 		return Result{}, c.endError(ctx, cmd, err)
 	}
 	defer sess.Close()
@@ -125,6 +137,12 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		}
 		return Result{}, c.endError(ctx, cmd, ctx.Err())
 	}
+	var exit *gossh.ExitError
+	if err != nil && !errors.As(err, &exit) && c.lost() {
+		// The session ended without a status because the connection
+		// went; whether the command ran is unknown.
+		return Result{}, &ConnectionLostError{Host: c.name, Args: commandWords(cmd.Args), Started: true, Err: err}
+	}
 	var se startError
 	if errors.As(err, &se) {
 		return Result{}, c.sessionError(cmd.Args, se.err)
@@ -137,7 +155,6 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	if cmd.Stderr == nil {
 		res.Stderr = stderr.Bytes()
 	}
-	var exit *gossh.ExitError
 	var missing *gossh.ExitMissingError
 	switch {
 	case err == nil:
@@ -148,6 +165,31 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		return res, newExitError(c.name, cmd.Args, -1, "", head.bytes())
 	}
 	return res, c.sessionError(cmd.Args, err)
+}
+
+// lostProbe bounds the keepalive that tells a dead connection from a
+// command that ended oddly.
+const lostProbe = 2 * time.Second
+
+// lost reports whether the connection is gone. A session that ends without
+// an exit status is ambiguous; one keepalive settles it.
+func (c *Client) lost() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+	}
+	err := c.ping(lostProbe)
+	select {
+	case <-c.closed:
+		return true
+	default:
+	}
+	if err != nil {
+		c.Close()
+		return true
+	}
+	return false
 }
 
 // startError marks a failed exec request, as opposed to the command's end.

@@ -43,6 +43,9 @@ type poolEntry struct {
 	done   chan struct{}
 	client *Client
 	err    error
+	// redial is set on the entry that replaced a lost connection: a host
+	// is redialled once per run.
+	redial bool
 }
 
 // NewPool returns a pool that looks up hosts with resolve.

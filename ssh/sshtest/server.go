@@ -181,6 +181,16 @@ func (s *Server) Close() error {
 	return err
 }
 
+// DropConnections closes every connection, as a network cut or an sshd
+// restart would, and goes on accepting new ones.
+func (s *Server) DropConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.Close()
+	}
+}
+
 func (s *Server) accept() {
 	defer s.wg.Done()
 	for {
