@@ -73,4 +73,5 @@ func (p *Pool) redial(ctx context.Context, name string, old *Client) (*Client, e
 		return nil, ctx.Err()
 	}
 }
+
 var _ Runner = (*poolRunner)(nil)
