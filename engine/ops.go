@@ -13,15 +13,16 @@ import (
 	"github.com/drover-sh/drover/ssh"
 )
 
-// chain runs several docker argv in one round trip, stopping at the first
-// failure. Each argv is quoted by ssh.Join; the joined line is one argument
-// of `sh -c`, which the transport quotes again.
-func chain(sep string, argvs ...[]string) []string {
+// chain runs several docker argv in one round trip, joined by sep. Each
+// argv is quoted by ssh.Join; the joined line is one argument of `sh -c`,
+// which the transport quotes again. name becomes $0, which names the
+// chain in error messages ("h2: drover-create: exit 1: ...").
+func chain(name, sep string, argvs ...[]string) []string {
 	parts := make([]string, len(argvs))
 	for i, a := range argvs {
 		parts[i] = ssh.Join(a)
 	}
-	return []string{"sh", "-c", strings.Join(parts, sep)}
+	return []string{"sh", "-c", strings.Join(parts, sep), name}
 }
 
 // Create creates and starts a container in one round trip and returns its ID.
@@ -39,7 +40,7 @@ func (e *Engine) Create(ctx context.Context, c Container) (string, error) {
 	if env != nil {
 		stdin = bytes.NewReader(env)
 	}
-	res, err := e.run(ctx, opChange, 0, ssh.Cmd{Args: chain(" && ", steps...), Stdin: stdin})
+	res, err := e.run(ctx, opChange, 0, ssh.Cmd{Args: chain("drover-create", " && ", steps...), Stdin: stdin})
 	if e.Audit != nil {
 		e.Audit(e.Host, e.docker("create+start", c.Name), err)
 	}
@@ -57,7 +58,7 @@ func (e *Engine) Remove(ctx context.Context, id string, grace time.Duration) err
 	if grace > 0 {
 		stop = e.docker("stop", "--time", strconv.Itoa(int((grace+time.Second-1)/time.Second)), id)
 	}
-	res, err := e.run(ctx, opChange, grace, ssh.Cmd{Args: chain(" ; ", stop, e.docker("rm", "--force", id))})
+	res, err := e.run(ctx, opChange, grace, ssh.Cmd{Args: chain("drover-remove", " ; ", stop, e.docker("rm", "--force", id))})
 	if e.Audit != nil {
 		e.Audit(e.Host, e.docker("rm", id), err)
 	}

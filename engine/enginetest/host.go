@@ -636,6 +636,8 @@ func (h *Host) exec(x *exec, argv []string) int {
 			return h.chain(x, argv[2])
 		}
 		switch argv[3] {
+		case "drover-create", "drover-remove":
+			return h.chain(x, argv[2])
 		case "drover-observe":
 			return h.observe(x, argv[2], argv[4:])
 		case "drover-cleanup":
