@@ -116,7 +116,10 @@ func (e *runEnv) sshConfigFor(name string) (ssh.Config, error) {
 		KnownHostsFile:    s.KnownHosts,
 		AcceptNewHostKeys: e.accept,
 		ConnectTimeout:    s.ConnectTimeout,
-		AgentSocket:       e.stdio.Environ("SSH_AUTH_SOCK"),
+		// State and lock files on managers are small: a file operation
+		// gets the deadline of a docker read.
+		FileTimeout: s.ReadTimeout,
+		AgentSocket: e.stdio.Environ("SSH_AUTH_SOCK"),
 	}
 	if p := e.stdio.Environ("DROVER_SSH_PASSPHRASE"); p != "" {
 		cfg.Passphrase = []byte(p)
