@@ -78,6 +78,9 @@ func TestRunnerRedialsOnce(t *testing.T) {
 			} else if err != nil || string(res.Stdout) != "hang x" {
 				t.Fatalf("retry: got %q, %v", res.Stdout, err)
 			}
+			if tt.wantLost && Reason(err) != "connection lost" {
+				t.Errorf("Reason = %q", Reason(err))
+			}
 			if n := d.runs.Load(); n != tt.wantRuns {
 				t.Errorf("%d executions, want %d", n, tt.wantRuns)
 			}
