@@ -151,3 +151,78 @@ func TestStuckDockerd(t *testing.T) {
 		t.Errorf("replicas per host %v, want 4 on h1 and h3, none on h2", counts)
 	}
 }
+
+// accepted counts the SSH logins h's sshd has logged.
+func accepted(t *testing.T, host string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(lab(t).Dir, host, "sshd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "Accepted publickey")
+}
+
+// TestConnectionDiesMidRun kills h2's SSH connection (its sshd session
+// process) while a deploy creates containers there. The run redials h2
+// once; a change that was in flight is reported as possibly run, not
+// retried, and the next deploy converges.
+func TestConnectionDiesMidRun(t *testing.T) {
+	ensureImages(t)
+	inv := copyInventory(t)
+	const stack = "e2eredial"
+	cleanupStack(t, inv, stack)
+	file := stackFile(t, "many.yml")
+	before := accepted(t, "h2")
+
+	cmd := exec.Command(droverBin(t), "--inventory", inv, "stack", "deploy", "-c", file, stack)
+	cmd.Dir = filepath.Dir(inv)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	killed := false
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && !killed; time.Sleep(20 * time.Millisecond) {
+		if out, _ := hostDockerErr(t, "h2", "ps", "-aq", "--filter", "label=drover.stack="+stack); out != "" {
+			labCmd(t, "exec", "h2", "sh", "-c", `pkill -KILL -P "$(cat /run/sshd.pid)"`)
+			killed = true
+		}
+	}
+	if !killed {
+		t.Fatal("no container of the stack appeared on h2")
+	}
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("deploy hung after its connection to h2 died\n%s", stderr.String())
+	}
+	code := cmd.ProcessState.ExitCode()
+	t.Logf("deploy exited %d after h2's connection was killed\n%s", code, clip(stderr.String()))
+	if n := accepted(t, "h2") - before; n != 2 {
+		t.Errorf("%d SSH logins on h2 during the run, want 2 (the dial and one redial)", n)
+	}
+	if code != 0 && !strings.Contains(stderr.String(), "connection lost while the command ran (it may have run)") {
+		t.Errorf("deploy failed without saying a change may have run")
+	}
+
+	// Commands the dead sessions had started finish on h2 on their own.
+	time.Sleep(3 * time.Second)
+	mustDrover(t, inv, "stack", "deploy", "-c", file, stack)
+	slots := map[string]int{}
+	for _, c := range stackContainers(t, stack) {
+		if c.State == "running" {
+			slots[c.Slot]++
+		}
+	}
+	if len(slots) != 12 {
+		t.Errorf("%d distinct running slots after the second deploy, want 12: %v", len(slots), slots)
+	}
+	for s, n := range slots {
+		if n != 1 {
+			t.Errorf("slot %s has %d running containers", s, n)
+		}
+	}
+}
