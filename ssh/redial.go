@@ -20,23 +20,31 @@ type poolRunner struct {
 }
 
 func (r *poolRunner) Run(ctx context.Context, cmd Cmd) (Result, error) {
-	c, err := r.pool.Client(ctx, r.name)
+	return withRedial(ctx, r.pool, r.name, cmd.Idempotent, func(c *Client) (Result, error) { return c.Run(ctx, cmd) })
+}
+
+// withRedial runs op on the host's pooled connection. When the connection
+// is lost under it, the host is redialled (once per run) and op runs again
+// on the new connection if it had not started or is idempotent.
+func withRedial[T any](ctx context.Context, p *Pool, name string, idempotent bool, op func(*Client) (T, error)) (T, error) {
+	c, err := p.Client(ctx, name)
 	if err != nil {
-		return Result{}, err
+		var zero T
+		return zero, err
 	}
-	res, err := c.Run(ctx, cmd)
+	v, err := op(c)
 	var lost *ConnectionLostError
 	if !errors.As(err, &lost) {
-		return res, err
+		return v, err
 	}
-	c2, rerr := r.pool.redial(ctx, r.name, c)
+	c2, rerr := p.redial(ctx, name, c)
 	if rerr != nil {
-		return res, fmt.Errorf("%w (no new connection: %w)", err, rerr)
+		return v, fmt.Errorf("%w (no new connection: %w)", err, rerr)
 	}
-	if lost.Started && !cmd.Idempotent {
-		return res, err
+	if lost.Started && !idempotent {
+		return v, err
 	}
-	return c2.Run(ctx, cmd)
+	return op(c2)
 }
 
 // errRedialSpent: the host's connection was lost a second time.

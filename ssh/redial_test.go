@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -119,5 +120,47 @@ func TestRunnerCommandFailureIsNotALostConnection(t *testing.T) {
 	}
 	if srv.Handshakes() != 1 {
 		t.Errorf("%d handshakes", srv.Handshakes())
+	}
+}
+
+// TestFilesRedial: after the connection dies, a read is retried over a new
+// connection; an exclusive create, which may have happened, is not.
+func TestFilesRedial(t *testing.T) {
+	tests := []struct {
+		name     string
+		op       func(ctx context.Context, f *Files, dir string) error
+		wantLost bool
+	}{
+		{"read is retried", func(ctx context.Context, f *Files, dir string) error {
+			_, err := f.ReadFile(ctx, filepath.Join(dir, "state.json"))
+			return err
+		}, false},
+		{"create is not retried", func(ctx context.Context, f *Files, dir string) error {
+			return f.CreateExclusive(ctx, filepath.Join(dir, "lock.json"), []byte("me"), 0o600)
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newTestEnv(t)
+			srv, cfg := env.server(t, "h1", echoHandler)
+			p := NewPool(func(string) (Config, error) { return cfg, nil }, PoolOptions{})
+			defer p.Close()
+			f := p.Files("h1")
+			dir := t.TempDir()
+			if err := f.WriteFileAtomic(t.Context(), filepath.Join(dir, "state.json"), strings.NewReader("v1"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			srv.DropConnections()
+			err := tt.op(t.Context(), f, dir)
+			if tt.wantLost != errors.Is(err, ErrConnectionLost) || !tt.wantLost && err != nil {
+				t.Fatalf("got %v", err)
+			}
+			if got, err := f.ReadFile(t.Context(), filepath.Join(dir, "state.json")); err != nil || string(got) != "v1" {
+				t.Fatalf("after the redial: %q, %v", got, err)
+			}
+			if srv.Handshakes() != 2 {
+				t.Errorf("%d handshakes, want 2", srv.Handshakes())
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/pkg/sftp"
 	gossh "golang.org/x/crypto/ssh"
@@ -118,6 +119,10 @@ func fileOp[T any](ctx context.Context, c *Client, what string, op func(ctx cont
 	}
 	s, err := c.sftpClient(ctx)
 	if err != nil {
+		if ctx.Err() == nil && (errors.Is(err, ErrClientClosed) || c.lost()) {
+			// Nothing was sent: safe to try again elsewhere.
+			return zero, &ConnectionLostError{Host: c.name, Args: []string{"sftp", what}, Err: err}
+		}
 		return fail(err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -134,9 +139,22 @@ func fileOp[T any](ctx context.Context, c *Client, what string, op func(ctx cont
 	}()
 	select {
 	case r := <-done:
+		if r.err != nil && !serverAnswered(r.err) && ctx.Err() == nil && c.lost() {
+			// Not the server's answer but the transport's end: the
+			// operation may or may not have been carried out.
+			c.dropSFTP(s)
+			return zero, &ConnectionLostError{Host: c.name, Args: []string{"sftp", what}, Started: true, Err: r.err}
+		}
 		return r.v, r.err
 	case <-ctx.Done():
 		c.dropSFTP(s)
 		return fail(ctx.Err())
 	}
+}
+
+// serverAnswered reports whether err is the SFTP server's answer (a status
+// such as "no such file"), which proves the connection alive.
+func serverAnswered(err error) bool {
+	var st *sftp.StatusError
+	return errors.As(err, &st) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrPermission)
 }
