@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -36,6 +37,9 @@ type runEnv struct {
 	accept      bool
 	lockTimeout time.Duration
 	pool        *ssh.Pool
+
+	livenessMu sync.Mutex
+	liveness   map[string]*engine.Liveness // per host, shared by its engines
 }
 
 // newEnv loads the inventory and prepares (but does not open) SSH.
@@ -191,5 +195,22 @@ func (e *runEnv) engineFor(ctx context.Context, name string) (*engine.Engine, er
 	h, _ := e.inv.Host(name)
 	s := e.inv.SSHFor(h)
 	return &engine.Engine{Host: name, Cluster: e.inv.Cluster, Sudo: s.Sudo != nil && *s.Sudo, R: e.pool.Runner(name),
-		Timeouts: engine.Timeouts{Read: s.ReadTimeout, Change: s.ChangeTimeout, Transfer: s.TransferTimeout}}, nil
+		Timeouts: engine.Timeouts{Read: s.ReadTimeout, Change: s.ChangeTimeout, Transfer: s.TransferTimeout},
+		Liveness: e.livenessOf(name)}, nil
+}
+
+// livenessOf returns the host's liveness record for this run: once its
+// docker stopped answering, the run does not wait for it again.
+func (e *runEnv) livenessOf(name string) *engine.Liveness {
+	e.livenessMu.Lock()
+	defer e.livenessMu.Unlock()
+	if e.liveness == nil {
+		e.liveness = map[string]*engine.Liveness{}
+	}
+	l, ok := e.liveness[name]
+	if !ok {
+		l = &engine.Liveness{}
+		e.liveness[name] = l
+	}
+	return l
 }

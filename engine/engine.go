@@ -24,6 +24,9 @@ type Engine struct {
 	R       Runner
 	// Timeouts bound each command; the zero value means the defaults.
 	Timeouts Timeouts
+	// Liveness, when set, is shared by the host's engines of one run: once
+	// a read or change timed out, later commands fail at once.
+	Liveness *Liveness
 	// Audit, when set, is told every command that changes the host (not
 	// reads), after it ran, with its error. Arguments hold no secrets: env
 	// values travel on stdin.

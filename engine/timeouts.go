@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/drover-sh/drover/ssh"
@@ -67,5 +68,10 @@ func (e *Engine) run(ctx context.Context, kind opKind, extra time.Duration, cmd 
 		cmd.Timeout = d + extra
 	}
 	cmd.Idempotent = kind == opRead
-	return e.R.Run(ctx, cmd)
+	if err := e.Liveness.Err(); err != nil {
+		return ssh.Result{}, fmt.Errorf("not run, docker stopped answering earlier in this run: %w", err)
+	}
+	res, err := e.R.Run(ctx, cmd)
+	e.Liveness.note(kind, err)
+	return res, err
 }

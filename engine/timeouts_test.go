@@ -96,3 +96,48 @@ func (r *recorder) Run(ctx context.Context, cmd ssh.Cmd) (ssh.Result, error) {
 	*r.seen = append(*r.seen, cmd.Timeout)
 	return r.r.Run(ctx, cmd)
 }
+
+// TestLivenessFailsFastAfterATimeout: once a read or change of a host timed
+// out, its later commands in the run fail at once with that reason; a
+// slow transfer does not count.
+func TestLivenessFailsFastAfterATimeout(t *testing.T) {
+	tests := []struct {
+		name     string
+		first    func(e *engine.Engine) error
+		stuckNow bool // later commands fail without reaching the host
+	}{
+		{"read", func(e *engine.Engine) error { _, err := e.Info(ctx); return err }, true},
+		{"change", func(e *engine.Engine) error { return e.CreateNetwork(ctx, cluster.Network{Name: "n"}, "s") }, true},
+		{"transfer", func(e *engine.Engine) error { return e.Pull(ctx, "web:v1") }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, h := newEngine(false)
+			h.AddImage("web:v1")
+			e.Liveness = &engine.Liveness{}
+			e.Timeouts = engine.Timeouts{Read: 10 * time.Millisecond, Change: 10 * time.Millisecond, Transfer: 10 * time.Millisecond}
+			h.SetDaemonStuck(true)
+			var te *ssh.CommandTimeoutError
+			if err := tt.first(e); !errors.As(err, &te) {
+				t.Fatalf("first command: %v", err)
+			}
+			h.SetDaemonStuck(false) // would answer now: the engine must not ask
+			calls := h.Calls()
+			// Another engine of the same host in the same run.
+			e2 := &engine.Engine{Host: e.Host, Cluster: e.Cluster, R: h, Liveness: e.Liveness}
+			_, err := e2.Inspect(ctx, "x")
+			if !tt.stuckNow {
+				if h.Calls() == calls || errors.Is(err, ssh.ErrTimeout) {
+					t.Fatalf("a slow transfer marked the host stuck: %v", err)
+				}
+				return
+			}
+			if h.Calls() != calls {
+				t.Errorf("the command reached the stuck host")
+			}
+			if r := engine.Reason(err); r != "docker did not answer within 10ms" {
+				t.Errorf("Reason = %q (%v)", r, err)
+			}
+		})
+	}
+}
