@@ -34,6 +34,11 @@ type SSHSettings struct {
 	Jump           []string // ProxyJump hops, first contacted first
 	Sudo           *bool
 	ConnectTimeout time.Duration
+	// Deadlines of one docker command by kind (see engine.Timeouts):
+	// read_timeout, change_timeout, transfer_timeout.
+	ReadTimeout     time.Duration
+	ChangeTimeout   time.Duration
+	TransferTimeout time.Duration
 }
 
 // StateSettings is the state: section.
@@ -109,6 +114,15 @@ func (inv *Inventory) SSHFor(h *Host) SSHSettings {
 	}
 	if o.ConnectTimeout != 0 {
 		s.ConnectTimeout = o.ConnectTimeout
+	}
+	if o.ReadTimeout != 0 {
+		s.ReadTimeout = o.ReadTimeout
+	}
+	if o.ChangeTimeout != 0 {
+		s.ChangeTimeout = o.ChangeTimeout
+	}
+	if o.TransferTimeout != 0 {
+		s.TransferTimeout = o.TransferTimeout
 	}
 	return s
 }
@@ -338,7 +352,8 @@ func (p *invParser) state(n *yaml.Node, s *StateSettings) error {
 
 func (p *invParser) ssh(n *yaml.Node, where string) (SSHSettings, error) {
 	var s SSHSettings
-	f, err := p.fields(n, where, "user", "port", "identity_file", "known_hosts", "jump", "sudo", "connect_timeout")
+	f, err := p.fields(n, where, "user", "port", "identity_file", "known_hosts", "jump", "sudo", "connect_timeout",
+		"read_timeout", "change_timeout", "transfer_timeout")
 	if err != nil {
 		return s, err
 	}
@@ -368,6 +383,12 @@ func (p *invParser) ssh(n *yaml.Node, where string) (SSHSettings, error) {
 				return s, p.errf(v, "%s.sudo %q: must be true or false", where, v.Value)
 			}
 			s.Sudo = &b
+		case "read_timeout":
+			s.ReadTimeout, err = p.duration(v, where+".read_timeout")
+		case "change_timeout":
+			s.ChangeTimeout, err = p.duration(v, where+".change_timeout")
+		case "transfer_timeout":
+			s.TransferTimeout, err = p.duration(v, where+".transfer_timeout")
 		case "connect_timeout":
 			s.ConnectTimeout, err = p.durationAtLeast(v, where+".connect_timeout", MinConnectTimeout)
 		}

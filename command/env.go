@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -36,6 +37,9 @@ type runEnv struct {
 	accept      bool
 	lockTimeout time.Duration
 	pool        *ssh.Pool
+
+	livenessMu sync.Mutex
+	liveness   map[string]*engine.Liveness // per host, shared by its engines
 }
 
 // newEnv loads the inventory and prepares (but does not open) SSH.
@@ -116,7 +120,10 @@ func (e *runEnv) sshConfigFor(name string) (ssh.Config, error) {
 		KnownHostsFile:    s.KnownHosts,
 		AcceptNewHostKeys: e.accept,
 		ConnectTimeout:    s.ConnectTimeout,
-		AgentSocket:       e.stdio.Environ("SSH_AUTH_SOCK"),
+		// State and lock files on managers are small: a file operation
+		// gets the deadline of a docker read.
+		FileTimeout: s.ReadTimeout,
+		AgentSocket: e.stdio.Environ("SSH_AUTH_SOCK"),
 	}
 	if p := e.stdio.Environ("DROVER_SSH_PASSPHRASE"); p != "" {
 		cfg.Passphrase = []byte(p)
@@ -178,13 +185,32 @@ func (e *runEnv) sshConfigFor(name string) (ssh.Config, error) {
 	return cfg, nil
 }
 
-// engineFor returns the docker engine of a host over its pooled connection.
+// engineFor returns the docker engine of a host over its pooled connection
+// (dialled now, so that an unreachable host fails here), which is redialled
+// once if it dies during the run.
 func (e *runEnv) engineFor(ctx context.Context, name string) (*engine.Engine, error) {
-	cl, err := e.pool.Client(ctx, name)
-	if err != nil {
+	if _, err := e.pool.Client(ctx, name); err != nil {
 		return nil, err
 	}
 	h, _ := e.inv.Host(name)
 	s := e.inv.SSHFor(h)
-	return &engine.Engine{Host: name, Cluster: e.inv.Cluster, Sudo: s.Sudo != nil && *s.Sudo, R: cl}, nil
+	return &engine.Engine{Host: name, Cluster: e.inv.Cluster, Sudo: s.Sudo != nil && *s.Sudo, R: e.pool.Runner(name),
+		Timeouts: engine.Timeouts{Read: s.ReadTimeout, Change: s.ChangeTimeout, Transfer: s.TransferTimeout},
+		Liveness: e.livenessOf(name)}, nil
+}
+
+// livenessOf returns the host's liveness record for this run: once its
+// docker stopped answering, the run does not wait for it again.
+func (e *runEnv) livenessOf(name string) *engine.Liveness {
+	e.livenessMu.Lock()
+	defer e.livenessMu.Unlock()
+	if e.liveness == nil {
+		e.liveness = map[string]*engine.Liveness{}
+	}
+	l, ok := e.liveness[name]
+	if !ok {
+		l = &engine.Liveness{}
+		e.liveness[name] = l
+	}
+	return l
 }

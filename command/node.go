@@ -155,6 +155,9 @@ func runNodeLs(c *cli.Context, stdio IO) error {
 	}
 	defer e.close()
 	nodes := probeNodes(c.Context, e, e.inv.Names())
+	if err := c.Context.Err(); err != nil {
+		return err // interrupted: a listing of hosts marked "canceled" would mislead
+	}
 	views := make([]nodeView, len(nodes))
 	for i, n := range nodes {
 		views[i] = toView(n)
@@ -193,6 +196,9 @@ func runNodeInspect(c *cli.Context, stdio IO) error {
 		return fmt.Errorf("no node %q in %s (nodes: %s)", name, e.inv.Path, strings.Join(e.inv.Names(), ", "))
 	}
 	nodes := probeNodes(c.Context, e, []string{name})
+	if err := c.Context.Err(); err != nil {
+		return err
+	}
 	return writeJSON(stdio.Stdout, toView(nodes[0]))
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/planner"
 	"github.com/drover-sh/drover/reconcile"
+	"github.com/drover-sh/drover/ssh"
 	"github.com/drover-sh/drover/state"
 )
 
@@ -33,6 +34,13 @@ func (e *runEnv) store() (state.Store, error) {
 	return nil, fmt.Errorf("state backend %q is not available in this drover", e.inv.State.Backend)
 }
 
+// The managers backend uses Rename and MkdirAll when the RemoteFS has them.
+var (
+	_ state.RemoteFS = (*ssh.Files)(nil)
+	_ state.Renamer  = (*ssh.Files)(nil)
+	_ state.DirMaker = (*ssh.Files)(nil)
+)
+
 // managersStore keeps the state on every manager host over SFTP, through
 // the run's pooled connections.
 func (e *runEnv) managersStore(dir string) *state.Managers {
@@ -46,11 +54,11 @@ func (e *runEnv) managersStore(dir string) *state.Managers {
 	return &state.Managers{
 		Hosts: hosts,
 		Open: func(ctx context.Context, host string) (state.RemoteFS, error) {
-			c, err := e.pool.Client(ctx, host)
-			if err != nil {
+			// Dial now, so that an unreachable manager fails here.
+			if _, err := e.pool.Client(ctx, host); err != nil {
 				return nil, err
 			}
-			return c, nil
+			return e.pool.Files(host), nil
 		},
 		Dir:       dir,
 		TTL:       e.inv.State.LockTTL,

@@ -1,7 +1,7 @@
 // Package engine drives the docker CLI of one host through an ssh.Runner:
 // it turns drover's container specs into docker argv, runs them, and parses
 // what docker prints. Every command passes through Engine.run, the one place
-// that prefixes sudo and hands argv to the transport (which quotes it).
+// that gives it its deadline and hands argv to the transport (which quotes it).
 package engine
 
 import (
@@ -22,6 +22,11 @@ type Engine struct {
 	Cluster string // value of the drover.cluster label
 	Sudo    bool   // run docker as `sudo -n docker`
 	R       Runner
+	// Timeouts bound each command; the zero value means the defaults.
+	Timeouts Timeouts
+	// Liveness, when set, is shared by the host's engines of one run: once
+	// a read or change timed out, later commands fail at once.
+	Liveness *Liveness
 	// Audit, when set, is told every command that changes the host (not
 	// reads), after it ran, with its error. Arguments hold no secrets: env
 	// values travel on stdin.
@@ -37,14 +42,19 @@ func (e *Engine) docker(args ...string) []string {
 
 // read runs a docker command that changes nothing and returns its stdout.
 func (e *Engine) read(ctx context.Context, args ...string) ([]byte, error) {
-	res, err := e.R.Run(ctx, ssh.Cmd{Args: e.docker(args...)})
+	res, err := e.run(ctx, opRead, 0, ssh.Cmd{Args: e.docker(args...)})
 	return res.Stdout, err
 }
 
-// mutate runs a docker command that changes the host.
+// mutate runs a docker command that changes the host, bounded by the
+// Change timeout.
 func (e *Engine) mutate(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
+	return e.mutateKind(ctx, opChange, stdin, args...)
+}
+
+func (e *Engine) mutateKind(ctx context.Context, kind opKind, stdin io.Reader, args ...string) ([]byte, error) {
 	argv := e.docker(args...)
-	res, err := e.R.Run(ctx, ssh.Cmd{Args: argv, Stdin: stdin})
+	res, err := e.run(ctx, kind, 0, ssh.Cmd{Args: argv, Stdin: stdin})
 	if e.Audit != nil {
 		e.Audit(e.Host, argv, err)
 	}

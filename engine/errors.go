@@ -21,6 +21,12 @@ func (e *HostError) Unwrap() error { return e.Err }
 // classify turns a failed docker invocation into a HostError where the
 // cause is recognisable.
 func classify(err error) error {
+	var te *ssh.CommandTimeoutError
+	if errors.As(err, &te) {
+		// dockerd accepted the CLI's connection and never answered (a
+		// stuck or stopped daemon): the host is unusable for this run.
+		return &HostError{Reason: "docker did not answer within " + te.After.String(), Err: err}
+	}
 	var xe *ssh.ExitError
 	if !errors.As(err, &xe) {
 		return err

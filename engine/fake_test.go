@@ -192,7 +192,7 @@ func TestCreateKeepsEnvOffArgv(t *testing.T) {
 			t.Fatalf("create+connect+start took %d round trips", len(cmds))
 		}
 		argv := cmds[0]
-		if len(argv) != 3 || argv[0] != "sh" || argv[1] != "-c" {
+		if len(argv) != 4 || argv[0] != "sh" || argv[1] != "-c" || argv[3] != "drover-create" {
 			t.Fatalf("argv %q", argv)
 		}
 		steps, err := enginetest.Split(argv[2])

@@ -102,7 +102,7 @@ func firstLine(s string) string {
 
 // Info asks the engine for its facts in one round trip.
 func (e *Engine) Info(ctx context.Context) (Facts, error) {
-	res, err := e.R.Run(ctx, e.infoCmd())
+	res, err := e.run(ctx, opRead, 0, e.infoCmd())
 	if err != nil {
 		return Facts{}, classify(err)
 	}

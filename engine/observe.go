@@ -98,7 +98,7 @@ func NormalizeRef(ref string) string {
 // Observe reads the host's drover containers, networks, volumes and images
 // in one round trip.
 func (e *Engine) Observe(ctx context.Context) (*Observation, error) {
-	res, err := e.R.Run(ctx, ssh.Cmd{Args: []string{"sh", "-c", observeScript, "drover-observe", e.Cluster, e.mode(), "full"}})
+	res, err := e.run(ctx, opRead, 0, ssh.Cmd{Args: []string{"sh", "-c", observeScript, "drover-observe", e.Cluster, e.mode(), "full"}})
 	if err != nil {
 		return nil, classify(err)
 	}

@@ -13,15 +13,16 @@ import (
 	"github.com/drover-sh/drover/ssh"
 )
 
-// chain runs several docker argv in one round trip, stopping at the first
-// failure. Each argv is quoted by ssh.Join; the joined line is one argument
-// of `sh -c`, which the transport quotes again.
-func chain(sep string, argvs ...[]string) []string {
+// chain runs several docker argv in one round trip, joined by sep. Each
+// argv is quoted by ssh.Join; the joined line is one argument of `sh -c`,
+// which the transport quotes again. name becomes $0, which names the
+// chain in error messages ("h2: drover-create: exit 1: ...").
+func chain(name, sep string, argvs ...[]string) []string {
 	parts := make([]string, len(argvs))
 	for i, a := range argvs {
 		parts[i] = ssh.Join(a)
 	}
-	return []string{"sh", "-c", strings.Join(parts, sep)}
+	return []string{"sh", "-c", strings.Join(parts, sep), name}
 }
 
 // Create creates and starts a container in one round trip and returns its ID.
@@ -39,7 +40,7 @@ func (e *Engine) Create(ctx context.Context, c Container) (string, error) {
 	if env != nil {
 		stdin = bytes.NewReader(env)
 	}
-	res, err := e.R.Run(ctx, ssh.Cmd{Args: chain(" && ", steps...), Stdin: stdin})
+	res, err := e.run(ctx, opChange, 0, ssh.Cmd{Args: chain("drover-create", " && ", steps...), Stdin: stdin})
 	if e.Audit != nil {
 		e.Audit(e.Host, e.docker("create+start", c.Name), err)
 	}
@@ -57,7 +58,7 @@ func (e *Engine) Remove(ctx context.Context, id string, grace time.Duration) err
 	if grace > 0 {
 		stop = e.docker("stop", "--time", strconv.Itoa(int((grace+time.Second-1)/time.Second)), id)
 	}
-	res, err := e.R.Run(ctx, ssh.Cmd{Args: chain(" ; ", stop, e.docker("rm", "--force", id))})
+	res, err := e.run(ctx, opChange, grace, ssh.Cmd{Args: chain("drover-remove", " ; ", stop, e.docker("rm", "--force", id))})
 	if e.Audit != nil {
 		e.Audit(e.Host, e.docker("rm", id), err)
 	}
@@ -123,7 +124,7 @@ func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
 
 // Pull pulls an image.
 func (e *Engine) Pull(ctx context.Context, ref string) error {
-	_, err := e.mutate(ctx, nil, "pull", "--quiet", ref)
+	_, err := e.mutateKind(ctx, opTransfer, nil, "pull", "--quiet", ref)
 	return classify(err)
 }
 
@@ -160,7 +161,11 @@ func (e *Engine) Logs(ctx context.Context, id string, o LogOptions, stdout, stde
 		args = append(args, "--timestamps")
 	}
 	args = append(args, id)
-	_, err := e.R.Run(ctx, ssh.Cmd{Args: e.docker(args...), Stdout: stdout, Stderr: stderr})
+	kind := opTransfer
+	if o.Follow {
+		kind = opFollow // ended by the caller (Ctrl-C)
+	}
+	_, err := e.run(ctx, kind, 0, ssh.Cmd{Args: e.docker(args...), Stdout: stdout, Stderr: stderr})
 	return classify(err)
 }
 
@@ -169,7 +174,7 @@ const loadScript = `if [ "$1" = sudo ]; then gzip -dc | sudo -n docker load; els
 
 // Load streams a gzip-compressed `docker save` archive into the engine.
 func (e *Engine) Load(ctx context.Context, gz io.Reader) (string, error) {
-	res, err := e.R.Run(ctx, ssh.Cmd{Args: []string{"sh", "-c", loadScript, "drover-load", e.mode()}, Stdin: gz})
+	res, err := e.run(ctx, opTransfer, 0, ssh.Cmd{Args: []string{"sh", "-c", loadScript, "drover-load", e.mode()}, Stdin: gz})
 	if e.Audit != nil {
 		e.Audit(e.Host, e.docker("load"), err)
 	}
@@ -212,7 +217,7 @@ func (e *Engine) RemoveStackResources(ctx context.Context, stack string, volumes
 	if volumes {
 		v = "volumes"
 	}
-	res, err := e.R.Run(ctx, ssh.Cmd{Args: []string{"sh", "-c", cleanupScript, "drover-cleanup", e.Cluster, stack, e.mode(), v}})
+	res, err := e.run(ctx, opChange, 0, ssh.Cmd{Args: []string{"sh", "-c", cleanupScript, "drover-cleanup", e.Cluster, stack, e.mode(), v}})
 	if e.Audit != nil {
 		e.Audit(e.Host, e.docker("network", "rm", "(stack "+stack+")"), err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/engine"
 	"github.com/drover-sh/drover/engine/enginetest"
 	"github.com/drover-sh/drover/planner"
 )
@@ -816,5 +817,31 @@ func TestNoDriftAfterDeploy(t *testing.T) {
 	sort.Strings(names)
 	if len(names) != 2 {
 		t.Errorf("replicas %q", names)
+	}
+}
+
+// TestStuckDaemonIsDownOthersProceed: a host whose dockerd accepts the CLI
+// and never answers is Down after the read timeout, with that reason; the
+// deploy places its replicas on the other hosts.
+func TestStuckDaemonIsDownOthersProceed(t *testing.T) {
+	h := newHarness(t, 3)
+	h.fc.AddImage("web:v1")
+	h.fc.Timeouts = engine.Timeouts{Read: 50 * time.Millisecond}
+	h.fc.Host("h2").SetDaemonStuck(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	w := h.c.Observe(ctx)
+	if got := w.Ready(); strings.Join(got, ",") != "h1,h3" {
+		t.Fatalf("ready %q", got)
+	}
+	if r := w.Hosts[1].Node.Reason; r != "docker did not answer within 50ms" {
+		t.Errorf("h2 reason %q", r)
+	}
+	h.deploy(svc("web", 4, "web:v1"))
+	if n := len(h.fc.Host("h2").Containers()); n != 0 {
+		t.Errorf("%d containers on the stuck host", n)
+	}
+	if n := len(h.fc.Host("h1").Containers()) + len(h.fc.Host("h3").Containers()); n != 4 {
+		t.Errorf("%d replicas on the healthy hosts, want 4", n)
 	}
 }

@@ -6,8 +6,8 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
-	"github.com/pkg/sftp"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -30,7 +30,9 @@ type Client struct {
 	closeErr  error
 
 	sftpMu sync.Mutex
-	sftp   *sftp.Client
+	sftp   *sftpSession
+	// fileTimeout bounds each file operation; 0: only ctx does.
+	fileTimeout time.Duration
 
 	// hostKey is the target's key, verified against known_hosts.
 	hostKey gossh.PublicKey
@@ -57,6 +59,9 @@ func newClient(name string, cfg Config, chain []*gossh.Client, maxSessions int) 
 		slots:  make(chan struct{}, maxSessions),
 		closed: make(chan struct{}),
 	}
+	if cfg.FileTimeout > 0 {
+		c.fileTimeout = cfg.FileTimeout
+	}
 	if cfg.KeepAlive > 0 {
 		go c.keepAlive(cfg.KeepAlive)
 	}
@@ -82,7 +87,7 @@ func (c *Client) Close() error {
 		closeAll(c.hops)
 		c.sftpMu.Lock()
 		if c.sftp != nil {
-			c.sftp.Close()
+			c.sftp.close()
 		}
 		c.sftpMu.Unlock()
 		c.closeErr = err

@@ -12,6 +12,7 @@ const (
 	DefaultPort           = 22
 	DefaultConnectTimeout = 10 * time.Second
 	DefaultKeepAlive      = 15 * time.Second
+	DefaultFileTimeout    = 30 * time.Second
 )
 
 // Endpoint is one SSH server: the target host or a ProxyJump hop.
@@ -72,6 +73,12 @@ type Config struct {
 	// DefaultKeepAlive, a negative value disables keepalives.
 	KeepAlive time.Duration
 
+	// FileTimeout bounds each file operation (ReadFile, WriteFileAtomic,
+	// CreateExclusive, ...): when it passes, the SFTP session is dropped
+	// and the operation fails with a *CommandTimeoutError. 0 means
+	// DefaultFileTimeout, a negative value no bound but the context's.
+	FileTimeout time.Duration
+
 	// Passphrase decrypts encrypted identity files (DROVER_SSH_PASSPHRASE,
 	// read by the caller). It is never logged or put in errors.
 	Passphrase []byte
@@ -95,6 +102,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.KeepAlive == 0 {
 		c.KeepAlive = DefaultKeepAlive
+	}
+	if c.FileTimeout == 0 {
+		c.FileTimeout = DefaultFileTimeout
 	}
 	return c
 }

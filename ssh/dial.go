@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"slices"
-	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -118,29 +117,51 @@ func dialHop(ctx context.Context, prev *gossh.Client, hop Endpoint, name string,
 		return nil, nil, err
 	}
 
-	// The handshake itself knows no context: bound it with a deadline on
-	// the connection and cut that short if ctx is cancelled.
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	cc, chans, reqs, err := gossh.NewClientConn(conn, addr, &gossh.ClientConfig{
+	cc, chans, reqs, err := handshake(ctx, conn, addr, &gossh.ClientConfig{
 		User:              hop.User,
 		Auth:              creds.authMethods(),
 		HostKeyCallback:   callback,
 		HostKeyAlgorithms: check.algorithms,
 	})
-	if !stop() && err == nil {
-		// ctx ended right after the handshake, and the past deadline may
-		// already be set: the connection is unusable.
-		cc.Close()
-		return nil, nil, ctx.Err()
-	}
 	if err != nil {
-		return nil, nil, err // NewClientConn closed conn
+		return nil, nil, err
 	}
-	conn.SetDeadline(time.Time{})
 	return gossh.NewClient(cc, chans, reqs), presented, nil
+}
+
+// handshake runs the SSH handshake on conn until ctx ends. The handshake
+// knows no context, and a deadline on conn does not help: a channel
+// tunnelled through a jump host does not support deadlines, so a target
+// that accepts TCP but never speaks SSH would hang it forever. It runs in
+// a goroutine instead; when ctx ends, conn is closed (which ends the
+// handshake's reads, for a tunnel once the jump host confirms the close,
+// at the latest when the caller closes the jump connection) and handshake
+// returns at once without waiting for it.
+func handshake(ctx context.Context, conn net.Conn, addr string, config *gossh.ClientConfig) (gossh.Conn, <-chan gossh.NewChannel, <-chan *gossh.Request, error) {
+	type result struct {
+		cc    gossh.Conn
+		chans <-chan gossh.NewChannel
+		reqs  <-chan *gossh.Request
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		cc, chans, reqs, err := gossh.NewClientConn(conn, addr, config)
+		done <- result{cc, chans, reqs, err} // on error NewClientConn closed conn
+	}()
+	select {
+	case r := <-done:
+		return r.cc, r.chans, r.reqs, r.err
+	case <-ctx.Done():
+		conn.Close()
+		go func() {
+			// The handshake may have won the race after all.
+			if r := <-done; r.err == nil {
+				r.cc.Close()
+			}
+		}()
+		return nil, nil, nil, ctx.Err()
+	}
 }
 
 // classifyDialError replaces x/crypto's generic wrappers with errors that

@@ -102,6 +102,48 @@ func TestDialTimeout(t *testing.T) {
 	}
 }
 
+// TestDialTimeoutThroughJumpHost: a target behind a jump host that accepts
+// TCP but never answers the handshake. A tunnelled channel has no
+// deadlines, so only ConnectTimeout (or the caller's context) ends it.
+func TestDialTimeoutThroughJumpHost(t *testing.T) {
+	env := newTestEnv(t)
+	key := sshtest.NewKey(t)
+	jump, _ := env.server(t, "j1", nil, sshtest.WithClientKey(key))
+	hung := sshtest.NewServer(t, nil, sshtest.WithClientKey(key))
+	cfg := env.config(t, "hung", hung)
+	cfg.Port = silentListener(t)
+	cfg.Jumps = []Endpoint{{Host: jump.Host, Port: jump.Port}}
+
+	tests := []struct {
+		name    string
+		timeout time.Duration
+		cancel  time.Duration // 0: never cancel
+		want    error
+	}{
+		{"connect timeout", 300 * time.Millisecond, 0, ErrTimeout},
+		{"caller cancels", time.Minute, 200 * time.Millisecond, context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := cfg
+			cfg.ConnectTimeout = tt.timeout
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			if tt.cancel > 0 {
+				time.AfterFunc(tt.cancel, cancel)
+			}
+			start := time.Now()
+			_, err := Dial(ctx, cfg)
+			if d := time.Since(start); d > 3*time.Second {
+				t.Fatalf("dial took %v", d)
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
 func TestAuthEncryptedKey(t *testing.T) {
 	env := newTestEnv(t)
 	srv, cfg := env.server(t, "h1", echoHandler)

@@ -8,6 +8,15 @@
 // connection, bounded below sshd's MaxSessions. Keepalives detect hosts
 // that vanish without closing the connection.
 //
+// Every wait is bounded. ConnectTimeout bounds the dial of the whole hop
+// chain, the handshake included, also over a tunnel through a jump host
+// (whose channels have no deadlines: the handshake runs beside the
+// context and the connection is closed when it ends). Cmd.Timeout bounds
+// a command, FileTimeout a file operation; ctx ends any of them at once.
+// Pool.Close does not wait for a hung dial. Pool.Runner redials a host
+// whose connection died under a command, once per run, and runs the
+// command again only if it had not started or is Idempotent.
+//
 // Argv only. sshd runs every command line through the user's login shell,
 // so the package never accepts a command string: Cmd.Args is an argv and
 // Join (with Quote) is the single place where a command line is built.
@@ -29,6 +38,6 @@
 // the passphrase in Config.
 //
 // Errors are typed (DialError, HostKeyError, IdentityError, ExitError,
-// HostError) and Reason turns any of them into a short phrase for
+// CommandTimeoutError, ConnectionLostError, HostError) and Reason turns any of them into a short phrase for
 // per-host status tables.
 package ssh

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Sentinel errors, matched with errors.Is.
@@ -14,13 +15,17 @@ var (
 	// none to offer.
 	ErrAuthFailed = errors.New("auth failed")
 	// ErrTimeout: TCP connect plus handshake did not finish within
-	// Config.ConnectTimeout.
+	// Config.ConnectTimeout, or a command not within its Cmd.Timeout
+	// (then the error is a *CommandTimeoutError).
 	ErrTimeout = errors.New("timeout")
 	// ErrClientClosed: the Client was closed, by Close or because its
 	// keepalive went unanswered.
 	ErrClientClosed = errors.New("ssh connection closed")
 	// ErrPoolClosed: the Pool was closed.
 	ErrPoolClosed = errors.New("ssh pool closed")
+	// ErrConnectionLost: the connection died under a command (the error
+	// is a *ConnectionLostError).
+	ErrConnectionLost = errors.New("ssh connection lost")
 )
 
 // hostNamer is implemented by errors whose message already names the
@@ -32,6 +37,8 @@ var (
 	_ hostNamer = (*HostError)(nil)
 	_ hostNamer = (*HostKeyError)(nil)
 	_ hostNamer = (*ExitError)(nil)
+	_ hostNamer = (*CommandTimeoutError)(nil)
+	_ hostNamer = (*ConnectionLostError)(nil)
 )
 
 // DialError reports that a host could not be connected to.
@@ -77,6 +84,46 @@ func (e *HostError) Error() string {
 
 func (e *HostError) Unwrap() error    { return e.Err }
 func (e *HostError) hostName() string { return e.Host }
+
+// CommandTimeoutError reports a remote command that did not finish within
+// its Cmd.Timeout. The remote process was sent SIGKILL and its session
+// closed. It matches ErrTimeout.
+type CommandTimeoutError struct {
+	Host  string
+	Args  []string // the words of argv that name the command, for messages only
+	After time.Duration
+}
+
+func (e *CommandTimeoutError) Error() string {
+	return fmt.Sprintf("%s: %s did not finish within %s", e.Host, summarizeArgs(e.Args), e.After)
+}
+
+func (e *CommandTimeoutError) Is(target error) bool { return target == ErrTimeout }
+func (e *CommandTimeoutError) hostName() string     { return e.Host }
+
+// ConnectionLostError reports a command whose connection died before it
+// finished. If Started, the command may have run, in whole or in part. It
+// matches ErrConnectionLost.
+type ConnectionLostError struct {
+	Host    string
+	Args    []string // the words of argv that name the command, for messages only
+	Started bool
+	Err     error
+}
+
+func (e *ConnectionLostError) Error() string {
+	s := e.Host + ": " + summarizeArgs(e.Args) + ": connection lost"
+	if e.Started {
+		s += " while the command ran (it may have run)"
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *ConnectionLostError) Unwrap() []error  { return []error{ErrConnectionLost, e.Err} }
+func (e *ConnectionLostError) hostName() string { return e.Host }
 
 // IdentityError reports an identity file that cannot be used.
 type IdentityError struct {

@@ -21,6 +21,18 @@ type Cmd struct {
 	Stdin  io.Reader // optional; streamed, then EOF is sent
 	Stdout io.Writer // optional; nil captures into Result.Stdout
 	Stderr io.Writer // optional; nil captures into Result.Stderr
+
+	// Timeout, when positive, bounds the command once it has a session
+	// slot: when it passes, the remote process is sent SIGKILL, the
+	// session is closed and Run returns a *CommandTimeoutError. Zero means
+	// no bound but ctx's (for commands that follow output until stopped).
+	Timeout time.Duration
+
+	// Idempotent marks a command that is safe to run twice because it
+	// changes nothing. Pool.Runner runs it again over a new connection
+	// when the connection died under it; a command that is not idempotent
+	// may have run, so it is never retried once started.
+	Idempotent bool
 }
 
 // Result holds the captured output of a command whose Cmd.Stdout or
@@ -36,9 +48,10 @@ type Runner interface {
 }
 
 // Run runs cmd in a new session. A non-zero exit is returned as *ExitError
-// together with the captured output. When ctx ends, the remote process is
-// sent SIGKILL, the session is closed and ctx's error is returned once the
-// server has acknowledged the close (or the keepalive gave up on it).
+// together with the captured output. When ctx ends or cmd.Timeout passes,
+// the remote process is sent SIGKILL, the session is closed and ctx's
+// error (or a *CommandTimeoutError) is returned once the server has
+// acknowledged the close, or after cancelWait at the latest.
 //
 // If the remote command exits before consuming Stdin, Run returns without
 // waiting for Stdin: the goroutine copying it ends at its next Read.
@@ -48,16 +61,27 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		return Result{}, fmt.Errorf("%s: %w", c.name, err)
 	}
 	if err := c.acquire(ctx); err != nil {
+		if errors.Is(err, ErrClientClosed) {
+			err = &ConnectionLostError{Host: c.name, Args: commandWords(cmd.Args), Err: err}
+		}
 		return Result{}, err
 	}
 	defer c.release()
+	if cmd.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, cmd.Timeout, errCommandTimeout)
+		defer cancel()
+	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
 
-	sess, err := c.conn.NewSession()
+	sess, err := c.newSession(ctx)
 	if err != nil {
-		return Result{}, c.sessionError(cmd.Args, err)
+		if ctx.Err() == nil && c.lost() {
+			return Result{}, &ConnectionLostError{Host: c.name, Args: commandWords(cmd.Args), Err: err}
+		}
+		return Result{}, c.endError(ctx, cmd, err)
 	}
 	defer sess.Close()
 
@@ -85,11 +109,16 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		}()
 	}
 
-	if err := sess.Start(line); err != nil {
-		return Result{}, c.sessionError(cmd.Args, err)
-	}
+	// Start waits for the server's reply to the exec request, which a
+	// stalled server never sends: it runs beside ctx like Wait.
 	done := make(chan error, 1)
-	go func() { done <- sess.Wait() }()
+	go func() {
+		if err := sess.Start(line); err != nil {
+			done <- startError{err}
+			return
+		}
+		done <- sess.Wait()
+	}()
 	select {
 	case err = <-done:
 	case <-ctx.Done():
@@ -106,7 +135,17 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		case <-done:
 		case <-time.After(cancelWait):
 		}
-		return Result{}, ctx.Err()
+		return Result{}, c.endError(ctx, cmd, ctx.Err())
+	}
+	var exit *gossh.ExitError
+	if err != nil && !errors.As(err, &exit) && c.lost() {
+		// The session ended without a status because the connection
+		// went; whether the command ran is unknown.
+		return Result{}, &ConnectionLostError{Host: c.name, Args: commandWords(cmd.Args), Started: true, Err: err}
+	}
+	var se startError
+	if errors.As(err, &se) {
+		return Result{}, c.sessionError(cmd.Args, se.err)
 	}
 
 	res := Result{}
@@ -116,7 +155,6 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	if cmd.Stderr == nil {
 		res.Stderr = stderr.Bytes()
 	}
-	var exit *gossh.ExitError
 	var missing *gossh.ExitMissingError
 	switch {
 	case err == nil:
@@ -128,6 +166,79 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	}
 	return res, c.sessionError(cmd.Args, err)
 }
+
+// lostProbe bounds the keepalive that tells a dead connection from a
+// command that ended oddly.
+const lostProbe = 2 * time.Second
+
+// lost reports whether the connection is gone. A session that ends without
+// an exit status is ambiguous; one keepalive settles it.
+func (c *Client) lost() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+	}
+	err := c.ping(lostProbe)
+	select {
+	case <-c.closed:
+		return true
+	default:
+	}
+	if err != nil {
+		c.Close()
+		return true
+	}
+	return false
+}
+
+// startError marks a failed exec request, as opposed to the command's end.
+type startError struct{ err error }
+
+func (e startError) Error() string { return e.err.Error() }
+
+// newSession opens a session channel, giving up when ctx ends: the open
+// waits for the server's confirmation, which a stalled server never sends
+// (until the keepalive closes the connection).
+func (c *Client) newSession(ctx context.Context) (*gossh.Session, error) {
+	type result struct {
+		s   *gossh.Session
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		s, err := c.conn.NewSession()
+		ch <- result{s, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.s, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.err == nil {
+				r.s.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
+// endError is the error of a command that did not get to finish: a
+// *CommandTimeoutError if its own Timeout ended ctx, ctx's error if the
+// caller's context ended, else err as a session error.
+func (c *Client) endError(ctx context.Context, cmd Cmd, err error) error {
+	if errors.Is(context.Cause(ctx), errCommandTimeout) {
+		return &CommandTimeoutError{Host: c.name, Args: commandWords(cmd.Args), After: cmd.Timeout}
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	return c.sessionError(cmd.Args, err)
+}
+
+// errCommandTimeout is the cause of a context ended by Cmd.Timeout, telling
+// it apart from the caller's own deadline.
+var errCommandTimeout = errors.New("command timeout")
 
 // cancelWait bounds how long a cancelled Run waits for the server to close
 // the session.

@@ -120,6 +120,80 @@ func TestRunContextCancelKillsCommand(t *testing.T) {
 	}
 }
 
+func TestRunTimeout(t *testing.T) {
+	env := newTestEnv(t)
+	_, cfg := env.shellServer(t, "h1")
+	c := dialT(t, cfg)
+
+	tests := []struct {
+		name    string
+		args    []string
+		timeout time.Duration
+		want    string // "" means success
+	}{
+		{"finishes in time", []string{"true"}, 10 * time.Second, ""},
+		{"too slow", []string{"sleep", "30"}, 200 * time.Millisecond, "h1: sleep 30 did not finish within 200ms"},
+		{"script named by $0", []string{"sh", "-c", "sleep 30", "drover-observe"}, 200 * time.Millisecond,
+			"h1: drover-observe did not finish within 200ms"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := c.Run(t.Context(), Cmd{Args: tt.args, Timeout: tt.timeout})
+			if d := time.Since(start); d > 5*time.Second {
+				t.Fatalf("took %v", d)
+			}
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var te *CommandTimeoutError
+			if !errors.Is(err, ErrTimeout) || !errors.As(err, &te) || errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("want a *CommandTimeoutError, got %v", err)
+			}
+			if te.Error() != tt.want {
+				t.Errorf("message %q, want %q", te.Error(), tt.want)
+			}
+			if Reason(err) != "timeout" {
+				t.Errorf("Reason = %q", Reason(err))
+			}
+		})
+	}
+	// The caller's own deadline is not reported as the command's.
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.Run(ctx, Cmd{Args: []string{"sleep", "30"}, Timeout: time.Minute})
+	var te *CommandTimeoutError
+	if !errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) {
+		t.Fatalf("want the caller's deadline, got %v", err)
+	}
+	// The connection is still usable.
+	if _, err := c.Run(t.Context(), Cmd{Args: []string{"true"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCommandWords(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"docker", "ps", "-a"}, "docker ps"},
+		{[]string{"sudo", "-n", "docker", "ps", "-a"}, "docker ps"},
+		{[]string{"sh", "-c", "secret script", "drover-load", "sudo"}, "drover-load"},
+		{[]string{"sudo", "-n", "sh", "-c", "script", "drover-observe"}, "drover-observe"},
+		{[]string{"sh", "-c", "script"}, "sh -c"},
+		{[]string{"true"}, "true"},
+	}
+	for _, tt := range tests {
+		if got := summarizeArgs(tt.args); got != tt.want {
+			t.Errorf("summarizeArgs(%q) = %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}
+
 func TestRunConcurrentSessions(t *testing.T) {
 	var active, peak atomic.Int64
 	slow := func(cmd string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -19,10 +19,9 @@ type ExitError struct {
 }
 
 func newExitError(host string, args []string, code int, signal string, stderr []byte) *ExitError {
-	n := min(len(args), 2)
 	return &ExitError{
 		Host:   host,
-		Args:   append([]string(nil), args[:n]...),
+		Args:   commandWords(args),
 		Code:   code,
 		Signal: signal,
 		Stderr: strings.TrimSpace(string(stderr)),
@@ -49,16 +48,27 @@ func (e *ExitError) Error() string {
 
 func (e *ExitError) hostName() string { return e.Host }
 
-// summarizeArgs renders the first two words of argv for messages: enough
-// to recognise "docker run" without dumping scripts or secrets.
+// commandWords picks the words of argv that name a command in messages:
+// the first two, after a leading "sudo -n"; for a script run as
+// `sh -c SCRIPT NAME ...`, its NAME ($0). Enough to recognise "docker run"
+// or "drover-observe" without dumping scripts or secrets.
+func commandWords(args []string) []string {
+	if len(args) > 2 && args[0] == "sudo" && args[1] == "-n" {
+		args = args[2:]
+	}
+	if len(args) > 3 && args[0] == "sh" && args[1] == "-c" {
+		return []string{args[3]}
+	}
+	return append([]string(nil), args[:min(len(args), 2)]...)
+}
+
+// summarizeArgs renders commandWords(args) for messages.
 func summarizeArgs(args []string) string {
-	words := args[:min(len(args), 2)]
-	out := make([]string, len(words))
+	words := commandWords(args)
 	for i, w := range words {
 		if len(w) > 40 {
-			w = w[:40] + "..."
+			words[i] = w[:40] + "..."
 		}
-		out[i] = w
 	}
-	return strings.Join(out, " ")
+	return strings.Join(words, " ")
 }

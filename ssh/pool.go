@@ -3,7 +3,14 @@ package ssh
 import (
 	"context"
 	"sync"
+	"time"
 )
+
+// closeWait bounds how long Close waits for cancelled dials to return. A
+// cancelled dial returns at once (see handshake); the bound guards against
+// a hop that does not confirm the close of its tunnel. A dial finishing
+// after Close closes its own connection.
+const closeWait = 2 * time.Second
 
 // PoolOptions tune a Pool. The zero value is ready to use.
 type PoolOptions struct {
@@ -36,6 +43,9 @@ type poolEntry struct {
 	done   chan struct{}
 	client *Client
 	err    error
+	// redial is set on the entry that replaced a lost connection: a host
+	// is redialled once per run.
+	redial bool
 }
 
 // NewPool returns a pool that looks up hosts with resolve.
@@ -80,20 +90,30 @@ func (p *Pool) Client(ctx context.Context, name string) (*Client, error) {
 
 func (p *Pool) dial(name string, e *poolEntry) {
 	defer p.dials.Done()
-	defer close(e.done)
 	cfg, err := p.resolve(name)
+	var c *Client
 	if err != nil {
-		e.err = &DialError{Host: name, Err: err}
-		return
+		err = &DialError{Host: name, Err: err}
+	} else {
+		if cfg.Name == "" {
+			cfg.Name = name
+		}
+		c, err = p.dialer.dial(p.ctx, cfg)
 	}
-	if cfg.Name == "" {
-		cfg.Name = name
+	p.mu.Lock()
+	if p.closed && c != nil {
+		// Close has given up waiting for us: nobody else will close c.
+		c.Close()
+		c, err = nil, ErrPoolClosed
 	}
-	e.client, e.err = p.dialer.dial(p.ctx, cfg)
+	e.client, e.err = c, err
+	p.mu.Unlock()
+	close(e.done)
 }
 
-// Close closes every connection of the pool, cancelling dials in flight.
-// Clients obtained from the pool must not be used afterwards.
+// Close closes every connection of the pool, cancelling dials in flight,
+// and returns within closeWait even if a dial does not. Clients obtained
+// from the pool must not be used afterwards.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -104,17 +124,32 @@ func (p *Pool) Close() error {
 	p.mu.Unlock()
 
 	p.cancel()
-	p.dials.Wait()
-	// No dial is running and none can start: hosts is ours now.
-	var wg sync.WaitGroup
+	dialsDone := make(chan struct{})
+	go func() {
+		p.dials.Wait()
+		close(dialsDone)
+	}()
+	select {
+	case <-dialsDone:
+	case <-time.After(closeWait):
+	}
+	// No dial can start any more, and one that ends from now on closes
+	// its own client: the clients recorded so far are ours to close.
+	p.mu.Lock()
+	var clients []*Client
 	for _, e := range p.hosts {
 		if e.client != nil {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				e.client.Close()
-			}()
+			clients = append(clients, e.client)
 		}
+	}
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Close()
+		}()
 	}
 	wg.Wait()
 	return nil

@@ -184,6 +184,42 @@ func TestPoolClose(t *testing.T) {
 	}
 }
 
+// TestPoolCloseCancelsHungDial: Close does not wait out the ConnectTimeout
+// of a dial stuck in the handshake behind a jump host.
+func TestPoolCloseCancelsHungDial(t *testing.T) {
+	env := newTestEnv(t)
+	key := sshtest.NewKey(t)
+	jump, _ := env.server(t, "j1", nil, sshtest.WithClientKey(key))
+	hung := sshtest.NewServer(t, nil, sshtest.WithClientKey(key))
+	cfg := env.config(t, "hung", hung)
+	cfg.Port = silentListener(t)
+	cfg.Jumps = []Endpoint{{Host: jump.Host, Port: jump.Port}}
+	cfg.ConnectTimeout = time.Minute
+
+	p := NewPool(func(string) (Config, error) { return cfg, nil }, PoolOptions{})
+	dialErr := make(chan error, 1)
+	go func() {
+		_, err := p.Client(context.Background(), "hung")
+		dialErr <- err
+	}()
+	waitFor(t, func() bool { return jump.Handshakes() == 1 })
+	time.Sleep(50 * time.Millisecond) // into the target's handshake
+
+	start := time.Now()
+	p.Close()
+	if d := time.Since(start); d > closeWait+time.Second {
+		t.Fatalf("Close took %v", d)
+	}
+	select {
+	case err := <-dialErr:
+		if err == nil {
+			t.Fatal("dial of a black hole succeeded")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Client still waiting after Close")
+	}
+}
+
 // silentListener accepts TCP connections and never answers.
 func silentListener(t *testing.T) int {
 	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")

@@ -41,6 +41,8 @@ func Reason(err error) string {
 		return fmt.Sprintf("exit %d", exit.Code)
 	case errors.Is(err, context.Canceled):
 		return "canceled"
+	case errors.Is(err, ErrConnectionLost):
+		return "connection lost"
 	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded), isTimeout(err):
 		return "timeout"
 	case errors.Is(err, syscall.ECONNREFUSED):

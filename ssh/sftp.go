@@ -14,53 +14,27 @@ import (
 	"github.com/pkg/sftp"
 )
 
-// File operations run over one SFTP session per client, opened on first
-// use. sftp requests cannot be interrupted individually: ctx is checked
-// between steps and while streaming data, and a dead server is detected
-// by the keepalive.
-
-// sftpClient returns the client's SFTP session, opening it if needed.
-func (c *Client) sftpClient(ctx context.Context) (*sftp.Client, error) {
-	c.sftpMu.Lock()
-	defer c.sftpMu.Unlock()
-	if c.sftp != nil {
-		return c.sftp, nil
-	}
-	// The SFTP session occupies a session slot for the client's lifetime.
-	if err := c.acquire(ctx); err != nil {
-		return nil, err
-	}
-	s, err := sftp.NewClient(c.conn)
-	if err != nil {
-		c.release()
-		return nil, fmt.Errorf("%s: start sftp: %w", c.name, err)
-	}
-	c.sftp = s
-	return s, nil
-}
-
 // WriteFileAtomic writes r to name so that readers see either the old or
 // the complete new content: the data goes to a temporary file next to it,
 // which is synced (when the server supports fsync@openssh.com), given
 // mode and renamed over name. Missing parent directories are created.
 func (c *Client) WriteFileAtomic(ctx context.Context, name string, r io.Reader, mode os.FileMode) error {
-	s, err := c.sftpClient(ctx)
-	if err != nil {
-		return err
-	}
-	if err := s.MkdirAll(path.Dir(name)); err != nil {
-		return c.fileError("mkdir", path.Dir(name), err)
-	}
-	tmp := name + ".tmp-" + randomSuffix()
-	if err := writeTemp(ctx, s, tmp, r, mode); err != nil {
-		s.Remove(tmp)
-		return c.fileError("write", name, err)
-	}
-	if err := replace(s, tmp, name); err != nil {
-		s.Remove(tmp)
-		return c.fileError("rename", name, err)
-	}
-	return nil
+	_, err := fileOp(ctx, c, "write "+name, func(ctx context.Context, s *sftp.Client) (struct{}, error) {
+		if err := s.MkdirAll(path.Dir(name)); err != nil {
+			return struct{}{}, c.fileError("mkdir", path.Dir(name), err)
+		}
+		tmp := name + ".tmp-" + randomSuffix()
+		if err := writeTemp(ctx, s, tmp, r, mode); err != nil {
+			s.Remove(tmp)
+			return struct{}{}, c.fileError("write", name, err)
+		}
+		if err := replace(s, tmp, name); err != nil {
+			s.Remove(tmp)
+			return struct{}{}, c.fileError("rename", name, err)
+		}
+		return struct{}{}, nil
+	})
+	return err
 }
 
 func writeTemp(ctx context.Context, s *sftp.Client, tmp string, r io.Reader, mode os.FileMode) error {
@@ -109,20 +83,18 @@ func replace(s *sftp.Client, tmp, name string) error {
 // ReadFile returns the content of name. A missing file yields an error
 // matching fs.ErrNotExist.
 func (c *Client) ReadFile(ctx context.Context, name string) ([]byte, error) {
-	s, err := c.sftpClient(ctx)
-	if err != nil {
-		return nil, err
-	}
-	f, err := s.Open(name)
-	if err != nil {
-		return nil, c.fileError("read", name, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(ctxReader{ctx, f})
-	if err != nil {
-		return nil, c.fileError("read", name, err)
-	}
-	return data, nil
+	return fileOp(ctx, c, "read "+name, func(ctx context.Context, s *sftp.Client) ([]byte, error) {
+		f, err := s.Open(name)
+		if err != nil {
+			return nil, c.fileError("read", name, err)
+		}
+		defer f.Close()
+		data, err := io.ReadAll(ctxReader{ctx, f})
+		if err != nil {
+			return nil, c.fileError("read", name, err)
+		}
+		return data, nil
+	})
 }
 
 // CreateExclusive creates name with data and mode, failing with an error
@@ -130,54 +102,46 @@ func (c *Client) ReadFile(ctx context.Context, name string) ([]byte, error) {
 // files. The data is written after the exclusive create, so a concurrent
 // reader may briefly see an empty file.
 func (c *Client) CreateExclusive(ctx context.Context, name string, data []byte, mode os.FileMode) error {
-	s, err := c.sftpClient(ctx)
-	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	f, err := s.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
-	if err != nil {
-		// SFTP v3 has no "already exists" status; servers answer with a
-		// generic failure, so look.
-		if _, serr := s.Lstat(name); serr == nil {
-			err = fs.ErrExist
+	_, err := fileOp(ctx, c, "create "+name, func(ctx context.Context, s *sftp.Client) (struct{}, error) {
+		f, err := s.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+		if err != nil {
+			// SFTP v3 has no "already exists" status; servers answer with a
+			// generic failure, so look.
+			if _, serr := s.Lstat(name); serr == nil {
+				err = fs.ErrExist
+			}
+			return struct{}{}, c.fileError("create", name, err)
 		}
-		return c.fileError("create", name, err)
-	}
-	err = f.Chmod(mode)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = syncFile(f)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		// Don't leave a half-written lock behind.
-		s.Remove(name)
-		return c.fileError("create", name, err)
-	}
-	return nil
+		err = f.Chmod(mode)
+		if err == nil {
+			_, err = f.Write(data)
+		}
+		if err == nil {
+			err = syncFile(f)
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			// Don't leave a half-written lock behind.
+			s.Remove(name)
+			return struct{}{}, c.fileError("create", name, err)
+		}
+		return struct{}{}, nil
+	})
+	return err
 }
 
 // Remove removes the file or empty directory name. A missing file yields
 // an error matching fs.ErrNotExist.
 func (c *Client) Remove(ctx context.Context, name string) error {
-	s, err := c.sftpClient(ctx)
-	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := s.Remove(name); err != nil {
-		return c.fileError("remove", name, err)
-	}
-	return nil
+	_, err := fileOp(ctx, c, "remove "+name, func(ctx context.Context, s *sftp.Client) (struct{}, error) {
+		if err := s.Remove(name); err != nil {
+			return struct{}{}, c.fileError("remove", name, err)
+		}
+		return struct{}{}, nil
+	})
+	return err
 }
 
 // fileError wraps an SFTP error in an *fs.PathError whose Err matches the
@@ -222,32 +186,28 @@ func randomSuffix() string {
 // Rename renames oldname to newname, replacing newname when the server has
 // posix-rename@openssh.com. A missing oldname yields fs.ErrNotExist.
 func (c *Client) Rename(ctx context.Context, oldname, newname string) error {
-	s, err := c.sftpClient(ctx)
-	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if _, ok := s.HasExtension("posix-rename@openssh.com"); ok {
-		err = s.PosixRename(oldname, newname)
-	} else {
-		err = s.Rename(oldname, newname)
-	}
-	if err != nil {
-		return c.fileError("rename", oldname, err)
-	}
-	return nil
+	_, err := fileOp(ctx, c, "rename "+oldname, func(ctx context.Context, s *sftp.Client) (struct{}, error) {
+		var err error
+		if _, ok := s.HasExtension("posix-rename@openssh.com"); ok {
+			err = s.PosixRename(oldname, newname)
+		} else {
+			err = s.Rename(oldname, newname)
+		}
+		if err != nil {
+			return struct{}{}, c.fileError("rename", oldname, err)
+		}
+		return struct{}{}, nil
+	})
+	return err
 }
 
 // MkdirAll creates dir and its missing parents.
 func (c *Client) MkdirAll(ctx context.Context, dir string) error {
-	s, err := c.sftpClient(ctx)
-	if err != nil {
-		return err
-	}
-	if err := s.MkdirAll(dir); err != nil {
-		return c.fileError("mkdir", dir, err)
-	}
-	return nil
+	_, err := fileOp(ctx, c, "mkdir "+dir, func(ctx context.Context, s *sftp.Client) (struct{}, error) {
+		if err := s.MkdirAll(dir); err != nil {
+			return struct{}{}, c.fileError("mkdir", dir, err)
+		}
+		return struct{}{}, nil
+	})
+	return err
 }

@@ -2,12 +2,16 @@ package ssh
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/drover-sh/drover/ssh/sshtest"
 )
 
 func TestSFTPWriteFileAtomic(t *testing.T) {
@@ -71,5 +75,40 @@ func TestSFTPCreateExclusiveAndRemove(t *testing.T) {
 	}
 	if err := c.CreateExclusive(ctx, lock, nil, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSFTPStalledServer: a file operation on a server that never answers
+// ends with FileTimeout (or the caller's context), and the next one opens
+// a new SFTP session.
+func TestSFTPStalledServer(t *testing.T) {
+	env := newTestEnv(t)
+	_, cfg := env.server(t, "h1", echoHandler, sshtest.WithStalledSFTP(2))
+	cfg.FileTimeout = 200 * time.Millisecond
+	c := dialT(t, cfg)
+	name := filepath.Join(t.TempDir(), "state.json")
+	os.WriteFile(name, []byte("v1"), 0o600)
+
+	start := time.Now()
+	_, err := c.ReadFile(t.Context(), name)
+	var te *CommandTimeoutError
+	if !errors.As(err, &te) || !errors.Is(err, ErrTimeout) || !strings.HasPrefix(err.Error(), "h1: sftp read ") {
+		t.Fatalf("want a file timeout, got %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %v", d)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	c.fileTimeout = time.Minute
+	if err := c.Remove(ctx, name); !errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) {
+		t.Fatalf("want the caller's deadline, got %v", err)
+	}
+
+	// Both stalled sessions were dropped; the third answers.
+	got, err := c.ReadFile(t.Context(), name)
+	if err != nil || string(got) != "v1" {
+		t.Fatalf("after the stalls: %q, %v", got, err)
 	}
 }

@@ -121,24 +121,28 @@ func (j *journal) add(m Mutation) int {
 // Cluster is a set of fake hosts named h1..hN sharing a clock, a registry
 // and a mutation journal.
 type Cluster struct {
-	Name     string // the drover.cluster label value engines use
-	Sudo     bool   // engines run `sudo -n docker`
+	Name     string          // the drover.cluster label value engines use
+	Sudo     bool            // engines run `sudo -n docker`
+	Timeouts engine.Timeouts // of the engines Connect returns
 	Clock    *Clock
 	Registry *Registry
 
-	hosts   []*Host
-	byName  map[string]*Host
-	journal *journal
+	hosts    []*Host
+	byName   map[string]*Host
+	journal  *journal
+	liveness map[string]*engine.Liveness // per host: the fake cluster is one run
 }
 
 // NewCluster returns n empty hosts h1..hN of cluster "test".
 func NewCluster(n int) *Cluster {
-	c := &Cluster{Name: "test", Clock: &Clock{}, Registry: NewRegistry(), byName: map[string]*Host{}, journal: &journal{}}
+	c := &Cluster{Name: "test", Clock: &Clock{}, Registry: NewRegistry(), byName: map[string]*Host{}, journal: &journal{},
+		liveness: map[string]*engine.Liveness{}}
 	for i := 1; i <= n; i++ {
 		h := NewHost("h" + strconv.Itoa(i))
 		h.Clock, h.Registry, h.journal = c.Clock, c.Registry, c.journal
 		c.hosts = append(c.hosts, h)
 		c.byName[h.Name] = h
+		c.liveness[h.Name] = &engine.Liveness{}
 	}
 	return c
 }
@@ -152,7 +156,8 @@ func (c *Cluster) Host(name string) *Host { return c.byName[name] }
 // Engine returns an engine for a host, as Connect does, without checking
 // that the host is up.
 func (c *Cluster) Engine(name string) *engine.Engine {
-	return &engine.Engine{Host: name, Cluster: c.Name, Sudo: c.Sudo, R: c.byName[name]}
+	return &engine.Engine{Host: name, Cluster: c.Name, Sudo: c.Sudo, R: c.byName[name], Timeouts: c.Timeouts,
+		Liveness: c.liveness[name]}
 }
 
 // Connect has the signature of reconcile.Connect: a host that is down

@@ -158,6 +158,7 @@ type Host struct {
 	mu         sync.Mutex
 	down       bool
 	daemonDown bool
+	stuck      bool
 	needSudo   bool
 	noDocker   bool
 	sudoPass   bool
@@ -223,6 +224,11 @@ func (h *Host) Down() bool { h.mu.Lock(); defer h.mu.Unlock(); return h.down }
 
 // SetDaemonDown makes the docker CLI answer but not the daemon.
 func (h *Host) SetDaemonDown(v bool) { h.mu.Lock(); h.daemonDown = v; h.mu.Unlock() }
+
+// SetDaemonStuck makes every command hang like the docker CLI in front of
+// a stopped (SIGSTOP) dockerd: until its ssh.Cmd.Timeout passes, when Run
+// returns the transport's *ssh.CommandTimeoutError, or until ctx ends.
+func (h *Host) SetDaemonStuck(v bool) { h.mu.Lock(); h.stuck = v; h.mu.Unlock() }
 
 // SetNeedSudo makes plain `docker` fail with docker's "permission denied"
 // on the socket; `sudo -n docker` works.
@@ -539,7 +545,7 @@ func (h *Host) Run(ctx context.Context, cmd ssh.Cmd) (ssh.Result, error) {
 	h.mu.Lock()
 	h.calls++
 	h.commands = append(h.commands, append([]string(nil), cmd.Args...))
-	down, latency, hook := h.down, h.Latency, h.BeforeRun
+	down, latency, hook, stuck := h.down, h.Latency, h.BeforeRun, h.stuck
 	h.mu.Unlock()
 	if hook != nil {
 		if err := hook(ctx, cmd.Args); err != nil {
@@ -560,6 +566,9 @@ func (h *Host) Run(ctx context.Context, cmd ssh.Cmd) (ssh.Result, error) {
 	}
 	if down {
 		return ssh.Result{}, h.dialError()
+	}
+	if stuck {
+		return ssh.Result{}, h.hang(ctx, cmd)
 	}
 	if len(cmd.Args) == 0 {
 		return ssh.Result{}, fmt.Errorf("%s: empty command", h.Name)
@@ -595,6 +604,23 @@ func (h *Host) Run(ctx context.Context, cmd ssh.Cmd) (ssh.Result, error) {
 	return res, &ssh.ExitError{Host: h.Name, Args: append([]string(nil), cmd.Args[:min(2, len(cmd.Args))]...), Code: code, Stderr: msg}
 }
 
+// hang waits like a command that never finishes, and fails the way the
+// transport does.
+func (h *Host) hang(ctx context.Context, cmd ssh.Cmd) error {
+	if cmd.Timeout <= 0 {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	t := time.NewTimer(cmd.Timeout)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return &ssh.CommandTimeoutError{Host: h.Name, Args: append([]string(nil), cmd.Args[:min(2, len(cmd.Args))]...), After: cmd.Timeout}
+	}
+}
+
 // dialError is what the transport returns for a host that refuses
 // connections.
 func (h *Host) dialError() error {
@@ -610,6 +636,8 @@ func (h *Host) exec(x *exec, argv []string) int {
 			return h.chain(x, argv[2])
 		}
 		switch argv[3] {
+		case "drover-create", "drover-remove":
+			return h.chain(x, argv[2])
 		case "drover-observe":
 			return h.observe(x, argv[2], argv[4:])
 		case "drover-cleanup":

@@ -38,6 +38,7 @@ type Server struct {
 	ln          net.Listener
 	maxSessions int
 	keepAlive   bool
+	sftpStalls  atomic.Int64 // SFTP sessions still to stall
 
 	handshakes  atomic.Int64
 	keepalives  atomic.Int64
@@ -59,6 +60,7 @@ type options struct {
 	authorized  []gossh.PublicKey
 	maxSessions int
 	ignoreKA    bool
+	sftpStalls  int64
 }
 
 // WithHostKey adds a host key; without any, an ed25519 key is generated.
@@ -89,6 +91,10 @@ func WithMaxSessions(n int) Option { return func(o *options) { o.maxSessions = n
 // that vanished without closing the TCP connection.
 func WithoutKeepAliveReplies() Option { return func(o *options) { o.ignoreKA = true } }
 
+// WithStalledSFTP makes the first n SFTP sessions accept the subsystem
+// request and then never answer, like an sftp-server stuck on a hung disk.
+func WithStalledSFTP(n int) Option { return func(o *options) { o.sftpStalls = int64(n) } }
+
 // NewServer starts a server on 127.0.0.1 that runs exec requests with h.
 // It is closed when the test ends.
 func NewServer(t testing.TB, h Handler, opts ...Option) *Server {
@@ -118,6 +124,7 @@ func NewServer(t testing.TB, h Handler, opts ...Option) *Server {
 		keepAlive:    !o.ignoreKA,
 		conns:        make(map[net.Conn]bool),
 	}
+	s.sftpStalls.Store(o.sftpStalls)
 	authorized := map[string]bool{string(s.ClientSigner.PublicKey().Marshal()): true}
 	for _, k := range o.authorized {
 		authorized[string(k.Marshal())] = true
@@ -179,6 +186,16 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	return err
+}
+
+// DropConnections closes every connection, as a network cut or an sshd
+// restart would, and goes on accepting new ones.
+func (s *Server) DropConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.Close()
+	}
 }
 
 func (s *Server) accept() {

@@ -43,6 +43,11 @@ func (s *Server) session(ch gossh.Channel, reqs <-chan *gossh.Request, closed fu
 				continue
 			}
 			req.Reply(true, nil)
+			if s.sftpStalls.Add(-1) >= 0 {
+				// Never read or answer; end when the client closes.
+				gossh.DiscardRequests(reqs)
+				return
+			}
 			go gossh.DiscardRequests(reqs)
 			srv, err := sftp.NewServer(ch)
 			if err == nil {
