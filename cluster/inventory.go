@@ -384,11 +384,11 @@ func (p *invParser) ssh(n *yaml.Node, where string) (SSHSettings, error) {
 			}
 			s.Sudo = &b
 		case "read_timeout":
-			s.ReadTimeout, err = p.duration(v, where+".read_timeout")
+			s.ReadTimeout, err = p.durationAtLeast(v, where+".read_timeout", MinCommandTimeout)
 		case "change_timeout":
-			s.ChangeTimeout, err = p.duration(v, where+".change_timeout")
+			s.ChangeTimeout, err = p.durationAtLeast(v, where+".change_timeout", MinCommandTimeout)
 		case "transfer_timeout":
-			s.TransferTimeout, err = p.duration(v, where+".transfer_timeout")
+			s.TransferTimeout, err = p.durationAtLeast(v, where+".transfer_timeout", MinCommandTimeout)
 		case "connect_timeout":
 			s.ConnectTimeout, err = p.durationAtLeast(v, where+".connect_timeout", MinConnectTimeout)
 		}

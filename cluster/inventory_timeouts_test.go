@@ -36,4 +36,8 @@ hosts:
 	if err == nil || !strings.Contains(err.Error(), `hosts[a].ssh.read_timeout "0s": not a duration`) {
 		t.Errorf("got %v", err)
 	}
+	_, err = ParseInventory("/x/inv.yaml", []byte("cluster: c\nssh: {change_timeout: 500ms}\nhosts:\n  - {name: a, address: 1.1.1.1}\n"), "/h")
+	if err == nil || !strings.Contains(err.Error(), `/x/inv.yaml:2:23: ssh.change_timeout "500ms": must be at least 1s`) {
+		t.Errorf("got %v", err)
+	}
 }
