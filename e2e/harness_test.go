@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -96,6 +97,16 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
 	}
+	// drover (state keys in ~/.config/drover), the docker CLI and ssh run
+	// with a home of the run's own: the suite writes nothing into the
+	// user's HOME.
+	home := filepath.Join(tmpDir, "home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	os.Setenv("HOME", home)
+	os.Unsetenv("XDG_CONFIG_HOME")
 	code := m.Run()
 	os.RemoveAll(tmpDir)
 	os.Exit(code)
@@ -257,18 +268,37 @@ func hostDockerErr(t testing.TB, host string, args ...string) (string, error) {
 
 // copyInventory copies the lab's inventory into a fresh t.TempDir() and
 // returns its path: paths in it stay absolute, and the relative state path
-// (drover.state.json) lands in that directory, so each test has its own state.
+// (drover.state.json) lands in that directory, so each test has its own
+// state. Each test also gets a cluster name of its own (lab-TESTNAME): a
+// state belongs to one cluster, and a run refuses to start a new state
+// while containers of its cluster run elsewhere (another test's).
 func copyInventory(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile(lab(t).Inventory)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := clusterLine.ReplaceAllString(string(b), "cluster: "+testCluster(t))
+	if s == string(b) {
+		t.Fatalf("no cluster: line in the lab inventory")
+	}
 	p := filepath.Join(t.TempDir(), "inventory.yaml")
-	if err := os.WriteFile(p, b, 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
+}
+
+var (
+	clusterLine = regexp.MustCompile(`(?m)^cluster: .*$`)
+	notNameChar = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
+)
+
+// testCluster is the cluster name of a test: lab-TOP (subtests share their
+// top-level test's cluster and its stacks' cleanups).
+func testCluster(t testing.TB) string {
+	top, _, _ := strings.Cut(t.Name(), "/")
+	return "lab-" + notNameChar.ReplaceAllString(top, "-")
 }
 
 var (

@@ -668,16 +668,18 @@ cmd_down() {
 		log "down; kept $LAB_DIR"
 	elif [[ -e $MARKER ]]; then
 		rm -rf --one-file-system "$LAB_DIR"
+		rm -f "$LOCK"
 		log "down; removed $LAB_DIR"
 	else
 		log "down"
 	fi
 }
 
+LOCK=$LAB_DIR.lock # beside the lab's directory; `down` removes both
 lock() { # serialise verbs that change the lab (tests may call lab.sh concurrently)
-	mkdir -p /run/lock
-	exec 9>"/run/lock/drover-lab-$LAB_PREFIX.lock"
-	flock -w 600 9 || die "another lab.sh holds /run/lock/drover-lab-$LAB_PREFIX.lock"
+	mkdir -p "$(dirname "$LOCK")"
+	exec 9>"$LOCK"
+	flock -w 600 9 || die "another lab.sh holds $LOCK"
 }
 
 main() {

@@ -20,6 +20,40 @@ export LAB_PREFIX=${LAB_PREFIX:-drt}
 step() { printf '\n== %s\n' "$*"; }
 start=$(date +%s)
 
+# What the suite may leave behind, looked at before and after: drover's
+# state keys in HOME, entries of /tmp (but the go tool's own, which it
+# removes itself) and /run/lock.
+leftovers() {
+	{
+		ls -A "$HOME/.config/drover" 2>/dev/null | sed 's|^|HOME/.config/drover/|'
+		ls -A /tmp | grep -vE '^(go-build|gopls|go-link|go-tool-dist)' | sed 's|^|/tmp/|'
+		ls -A /run/lock 2>/dev/null | sed 's|^|/run/lock/|'
+	} | sort
+}
+before=$(leftovers)
+images=""
+lab_up=0
+finish() {
+	local rc=$?
+	if [[ ${KEEP_LAB:-0} != 1 ]]; then
+		if [[ $lab_up == 1 ]]; then
+			step "test lab: down"
+			bash scripts/lab.sh down || true
+		fi
+		[[ -n $images ]] && rm -rf "$images"
+		left=$(comm -13 <(printf '%s\n' "$before") <(leftovers) | grep -v '^$' || true)
+		if [[ -n $left ]]; then
+			echo "the test suite left these behind (it must clean up after itself):"
+			printf '  %s\n' $left
+			[[ $rc == 0 ]] && rc=1
+		else
+			echo "nothing left behind in HOME/.config/drover, /tmp or /run/lock"
+		fi
+	fi
+	exit "$rc"
+}
+trap finish EXIT
+
 # What the tests need, on a fresh Debian machine (as root): gcc for -race;
 # the lab installs docker.io, openssh-server and iproute2 itself.
 if ! command -v gcc >/dev/null && [[ $(id -u) == 0 ]]; then
@@ -44,10 +78,9 @@ if [[ $(id -u) != 0 ]]; then
 	exit 1
 fi
 
+
 step "test lab: 3 hosts"
-if [[ ${KEEP_LAB:-0} != 1 ]]; then
-	trap 'step "test lab: down"; bash scripts/lab.sh down || true' EXIT
-fi
+lab_up=1
 bash scripts/lab.sh up 3
 images=$(mktemp -d)
 bash scripts/build-test-images.sh "$images" >/dev/null
