@@ -71,15 +71,25 @@ func (p *Pool) Client(ctx context.Context, name string) (*Client, error) {
 	}
 	e, ok := p.hosts[name]
 	if !ok {
-		e = &poolEntry{done: make(chan struct{})}
-		p.hosts[name] = e
-		p.dials.Add(1)
-		// The dial runs on the pool's context, not the first caller's:
-		// its outcome is shared with callers whose contexts still live.
-		go p.dial(name, e)
+		e = p.startDial(name, false)
 	}
 	p.mu.Unlock()
+	return e.await(ctx)
+}
 
+// startDial registers a dial of the named host and starts it; p.mu must be
+// held. The dial runs on the pool's context, not the first caller's: its
+// outcome is shared with callers whose contexts still live.
+func (p *Pool) startDial(name string, redial bool) *poolEntry {
+	e := &poolEntry{done: make(chan struct{}), redial: redial}
+	p.hosts[name] = e
+	p.dials.Add(1)
+	go p.dial(name, e)
+	return e
+}
+
+// await waits for the entry's dial, or for ctx.
+func (e *poolEntry) await(ctx context.Context) (*Client, error) {
 	select {
 	case <-e.done:
 		return e.client, e.err

@@ -66,20 +66,11 @@ func (p *Pool) redial(ctx context.Context, name string, old *Client) (*Client, e
 			return nil, errRedialSpent
 		}
 		old.Close()
-		e = &poolEntry{done: make(chan struct{}), redial: true}
-		p.hosts[name] = e
-		p.dials.Add(1)
-		go p.dial(name, e)
+		e = p.startDial(name, true)
 	}
 	// else: a redial by another caller is done or under way.
 	p.mu.Unlock()
-
-	select {
-	case <-e.done:
-		return e.client, e.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return e.await(ctx)
 }
 
 var _ Runner = (*poolRunner)(nil)
