@@ -84,6 +84,7 @@ func Load(ctx context.Context, opts Options) (*cluster.Stack, []Warning, error) 
 		project: l.project,
 		p:       l.p,
 		raws:    l.raws,
+		sources: l.sources,
 	}
 	for _, msg := range l.logged {
 		c.warnings = append(c.warnings, Warning{Message: msg})
@@ -99,8 +100,9 @@ func Load(ctx context.Context, opts Options) (*cluster.Stack, []Warning, error) 
 type loaded struct {
 	p       *types.Project
 	project string    // the project name compose-go was given
-	raws    []rawFile // the files as plain YAML, to attribute warnings
-	logged  []string  // what compose-go logged
+	raws    []rawFile    // the files as plain YAML, to attribute warnings
+	sources []sourceFile // the files as text, to place problems
+	logged  []string     // what compose-go logged
 }
 
 func load(ctx context.Context, opts Options) (*loaded, error) {
@@ -115,7 +117,7 @@ func load(ctx context.Context, opts Options) (*loaded, error) {
 	}
 
 	files := make([]types.ConfigFile, len(opts.Files))
-	l := &loaded{raws: make([]rawFile, len(opts.Files))}
+	l := &loaded{raws: make([]rawFile, len(opts.Files)), sources: make([]sourceFile, len(opts.Files))}
 	for i, name := range opts.Files {
 		content, err := readComposeFile(name)
 		if err != nil {
@@ -123,6 +125,7 @@ func load(ctx context.Context, opts Options) (*loaded, error) {
 		}
 		files[i] = types.ConfigFile{Filename: name, Content: content}
 		l.raws[i] = parseRaw(name, content)
+		l.sources[i] = sourceFile{name: name, content: content}
 	}
 
 	workingDir := opts.WorkingDir
@@ -159,9 +162,23 @@ func load(ctx context.Context, opts Options) (*loaded, error) {
 		})
 	})
 	if err != nil {
-		return nil, explain(err, opts.Files)
+		return nil, explainAll(err, opts.Files, l.sources)
 	}
 	return l, nil
+}
+
+// explainAll turns compose-go's first error into every problem of the
+// files, each at its line, when the error is one of structure (YAML or the
+// compose schema) that a look at each file can find; other errors are
+// reworded as they come.
+func explainAll(err error, names []string, files []sourceFile) error {
+	msg := err.Error()
+	if validatingRE.MatchString(msg) || yamlRE.MatchString(msg) {
+		if ps := diagnose(files); len(ps) > 0 {
+			return &ProblemsError{Problems: ps, err: err}
+		}
+	}
+	return explain(err, names)
 }
 
 // environment is Environ, completed by WorkingDir/.env (Environ wins, as in

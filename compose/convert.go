@@ -26,6 +26,7 @@ type converter struct {
 	project string // the normalised name compose-go was given
 	p       *types.Project
 	raws    []rawFile
+	sources []sourceFile // to place a service's problems at their line
 
 	warnings []Warning
 	warned   map[string]bool // service/key already warned about
@@ -50,19 +51,27 @@ func (c *converter) convert() (*cluster.Stack, error) {
 		c.warnTop("models", "key models is not supported by drover (ignored)")
 	}
 
+	// Every service's problems at once, each at its line.
+	var problems []Problem
 	for _, name := range c.p.ServiceNames() {
 		s := c.p.Services[name]
 		if !nameRE.MatchString(name) {
-			return nil, fmt.Errorf("invalid service name %q: must match [a-zA-Z0-9][a-zA-Z0-9_.-]*", name)
+			problems = append(problems, c.place(name, "", fmt.Sprintf("invalid service name %q: must match [a-zA-Z0-9][a-zA-Z0-9_.-]*", name)))
+			continue
 		}
 		for _, f := range unsupportedKeys(s, serviceRules) {
 			c.warnService(name, f.key, f.note)
 		}
 		svc, err := c.service(s)
 		if err != nil {
-			return nil, fmt.Errorf("service %s: %w", name, err)
+			problems = append(problems, c.placeErr(name, err))
+			continue
 		}
 		st.Services[name] = svc
+	}
+	if len(problems) > 0 {
+		c.sortProblems(problems)
+		return nil, &ProblemsError{Problems: problems}
 	}
 	if err := checkPorts(st); err != nil {
 		return nil, err
@@ -372,7 +381,7 @@ func (c *converter) service(s types.ServiceConfig) (*cluster.Service, error) {
 	case "replicated-job", "global-job":
 		return nil, fmt.Errorf("deploy.mode %s is not supported by drover (jobs are not supported)", deploy.Mode)
 	default:
-		return nil, fmt.Errorf("unknown deploy.mode %q (replicated or global)", deploy.Mode)
+		return nil, fmt.Errorf("deploy.mode: unknown mode %q (replicated or global)%s", deploy.Mode, didYouMean(deploy.Mode, "replicated", "global"))
 	}
 	svc.Labels = copyMap(deploy.Labels)
 	svc.Placement = cluster.Placement{
@@ -659,17 +668,17 @@ func updatePolicy(key string, u *types.UpdateConfig, def cluster.UpdatePolicy, u
 	switch p.Order {
 	case "stop-first", "start-first":
 	default:
-		return p, fmt.Errorf("%s.order: unknown order %q (stop-first or start-first)", key, p.Order)
+		return p, fmt.Errorf("%s.order: unknown order %q (stop-first or start-first)%s", key, p.Order, didYouMean(p.Order, "stop-first", "start-first"))
 	}
 	switch {
 	case p.FailureAction == "pause" || p.FailureAction == "continue":
 	case p.FailureAction == "rollback" && update:
 	default:
-		allowed := "pause or continue"
+		allowed, options := "pause or continue", []string{"pause", "continue"}
 		if update {
-			allowed = "pause, continue or rollback"
+			allowed, options = "pause, continue or rollback", append(options, "rollback")
 		}
-		return p, fmt.Errorf("%s.failure_action: unknown action %q (%s)", key, p.FailureAction, allowed)
+		return p, fmt.Errorf("%s.failure_action: unknown action %q (%s)%s", key, p.FailureAction, allowed, didYouMean(p.FailureAction, options...))
 	}
 	if p.MaxFailureRatio < 0 || p.MaxFailureRatio > 1 {
 		return p, fmt.Errorf("%s.max_failure_ratio must be between 0 and 1", key)
