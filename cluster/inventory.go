@@ -168,7 +168,7 @@ func ParseInventory(file string, data []byte, home string) (*Inventory, error) {
 	p := &invParser{file: file, dir: filepath.Dir(file), home: home}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &InventoryError{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, yamlSyntaxError(file, data, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &InventoryError{File: file, Msg: "empty inventory: it needs cluster: and hosts:"}

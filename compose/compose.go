@@ -99,7 +99,7 @@ func Load(ctx context.Context, opts Options) (*cluster.Stack, []Warning, error) 
 // loaded is what compose-go made of the files.
 type loaded struct {
 	p       *types.Project
-	project string    // the project name compose-go was given
+	project string       // the project name compose-go was given
 	raws    []rawFile    // the files as plain YAML, to attribute warnings
 	sources []sourceFile // the files as text, to place problems
 	logged  []string     // what compose-go logged

@@ -14,6 +14,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/schema"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+
+	"github.com/drover-sh/drover/cluster"
 	"go.yaml.in/yaml/v4"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
@@ -81,7 +83,11 @@ var yamlLineRE = regexp.MustCompile(`line (\d+)(?:, column (\d+))?`)
 func diagnoseFile(f sourceFile) []Problem {
 	var root yaml.Node
 	if err := yaml.Unmarshal(f.content, &root); err != nil {
-		p := Problem{File: f.name, Message: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		said := strings.TrimPrefix(err.Error(), "yaml: ")
+		if line, col, msg, ok := cluster.Misindented(f.content); ok {
+			return []Problem{{File: f.name, Line: line, Column: col, Message: "invalid YAML: " + msg + " (the YAML parser says: " + said + ")"}}
+		}
+		p := Problem{File: f.name, Message: "invalid YAML: " + said}
 		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
 			p.Line, _ = strconv.Atoi(m[1])
 			p.Column, _ = strconv.Atoi(m[2])
