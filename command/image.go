@@ -212,14 +212,19 @@ func (e *runEnv) pushImages(ctx context.Context, images, hosts []string, have fu
 				sem <- struct{}{}
 				defer func() { <-sem }()
 				start := time.Now()
-				r := io.NewSectionReader(f, 0, fi.Size())
+				r := &progressReader{r: io.NewSectionReader(f, 0, fi.Size()), every: 2 * time.Second, last: start, report: func(sent int64, elapsed time.Duration) {
+					e.log.Info().Str("host", h).Str("image", ref).Msgf("sent %s of %s (%s/s)", humanBytes(sent), humanBytes(fi.Size()), humanBytes(int64(float64(sent)/elapsed.Seconds())))
+				}}
+				r.start = start
 				err := e.loadOnto(ctx, h, r, ref, id)
-				row := pushRow{Host: h, Image: ref, ID: id, Result: "pushed", Bytes: fi.Size(), Seconds: time.Since(start).Seconds()}
+				took := time.Since(start)
+				row := pushRow{Host: h, Image: ref, ID: id, Result: "pushed", Bytes: fi.Size(), Seconds: took.Seconds()}
 				if err != nil {
 					row.Result, row.Error = "failed", err.Error()
 				}
 				n := hostsDone.Add(1)
-				e.log.Info().Str("host", h).Str("image", ref).Str("result", row.Result).Msgf("%d/%d hosts done", n, len(need))
+				e.log.Info().Str("host", h).Str("image", ref).Str("result", row.Result).
+					Msgf("%d/%d hosts done (%s in %s, %s/s)", n, len(need), humanBytes(fi.Size()), took.Round(100*time.Millisecond), humanBytes(int64(float64(fi.Size())/max(took.Seconds(), 0.001))))
 				mu.Lock()
 				rows = append(rows, row)
 				if err != nil {
@@ -291,4 +296,24 @@ func (e *runEnv) pushForPlan(ctx context.Context, w *reconcile.World, stack *clu
 		}
 	}
 	return err
+}
+
+// progressReader reports how much it has read, at most once per interval:
+// progress of an image transfer on a slow link.
+type progressReader struct {
+	r           io.Reader
+	every       time.Duration
+	start, last time.Time
+	sent        int64
+	report      func(sent int64, elapsed time.Duration)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.sent += int64(n)
+	if now := time.Now(); now.Sub(p.last) >= p.every {
+		p.last = now
+		p.report(p.sent, now.Sub(p.start))
+	}
+	return n, err
 }

@@ -35,14 +35,17 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 		stopFirst = true
 		c.report(Event{Kind: EventWarning, Service: svc.FullName(), Message: "start-first cannot bind a published host port twice on one host: replacing stop-first"})
 	}
-	for i, batch := range batches(replaces, pol.Parallelism) {
+	all := batches(replaces, pol.Parallelism)
+	began := time.Now()
+	for i, batch := range all {
 		var err error
 		if i > 0 && pol.Delay > 0 {
 			err = sleep(uctx, pol.Delay)
 		}
 		var news []started
 		if err == nil {
-			c.report(Event{Kind: EventBatch, Service: svc.FullName(), Message: fmt.Sprintf("batch %d: %d replica(s), %s", i+1, len(batch), map[bool]string{true: "stop-first", false: "start-first"}[stopFirst])})
+			c.report(Event{Kind: EventBatch, Service: svc.FullName(), Message: fmt.Sprintf("batch %d of %d: %d replica(s), %s, %s elapsed", i+1, len(all), len(batch),
+				map[bool]string{true: "stop-first", false: "start-first"}[stopFirst], time.Since(began).Round(100*time.Millisecond))})
 			news, err = c.replaceBatch(uctx, w, batch, svc, opt, stopFirst)
 		}
 		if err == nil {
