@@ -361,3 +361,42 @@ func TestInterruptedRolloutReport(t *testing.T) {
 		t.Errorf("not converged after the rollout was continued: exit %d\n%s", code, out)
 	}
 }
+
+// plan --output json is one JSON document on stdout, pending replicas
+// included, with exit 3 when some would be left pending.
+func TestPlanJSON(t *testing.T) {
+	ensureImages(t)
+	inv := copyInventory(t)
+	const stack = "e2eplanjson"
+	dir := t.TempDir()
+	b, _ := os.ReadFile(stackFile(t, "pending.yml"))
+	f := filepath.Join(dir, "five.yml")
+	os.WriteFile(f, []byte(strings.Replace(string(b), "${WEB_REPLICAS:-3}", "5", 1)), 0o644)
+	out, stderr, code := runDrover(t, inv, "plan", "--output", "json", "-c", f, stack)
+	if code != exitPending {
+		t.Errorf("plan of 5 host-port replicas on 3 hosts: exit %d, want %d\n%s", code, exitPending, stderr)
+	}
+	var res struct {
+		Plan struct {
+			Actions []struct{ Kind, Service, Slot, Host string }
+			Pending []struct {
+				Service string
+				Slots   []string
+				Reason  string
+			}
+		}
+		Changes int
+		Pending int
+		Applied bool
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("plan --output json is not one JSON document: %v\n%s", err, out)
+	}
+	if res.Changes != 7 || res.Pending != 2 || res.Applied || len(res.Plan.Pending) != 1 ||
+		res.Plan.Pending[0].Service != stack+"_web" || len(res.Plan.Pending[0].Slots) != 2 {
+		t.Errorf("plan JSON: changes %d, pending %d, applied %v, plan.pending %+v", res.Changes, res.Pending, res.Applied, res.Plan.Pending)
+	}
+	if cs := stackContainers(t, stack); len(cs) != 0 {
+		t.Errorf("plan created containers: %v", cs)
+	}
+}
