@@ -392,9 +392,9 @@ func TestPlanJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("plan --output json is not one JSON document: %v\n%s", err, out)
 	}
-	if res.Changes != 7 || res.Pending != 2 || res.Applied || len(res.Plan.Pending) != 1 ||
+	if len(res.Plan.Actions) != 7 || res.Changes != 10 || res.Pending != 2 || res.Applied || len(res.Plan.Pending) != 1 ||
 		res.Plan.Pending[0].Service != stack+"_web" || len(res.Plan.Pending[0].Slots) != 2 {
-		t.Errorf("plan JSON: changes %d, pending %d, applied %v, plan.pending %+v", res.Changes, res.Pending, res.Applied, res.Plan.Pending)
+		t.Errorf("plan JSON: %d actions, changes %d (7 creates + 3 networks), pending %d, applied %v, plan.pending %+v", len(res.Plan.Actions), res.Changes, res.Pending, res.Applied, res.Plan.Pending)
 	}
 	if cs := stackContainers(t, stack); len(cs) != 0 {
 		t.Errorf("plan created containers: %v", cs)
