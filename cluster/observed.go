@@ -48,6 +48,9 @@ type Replica struct {
 	// UnhealthySince is when the current run of failed health checks
 	// began; zero unless Health is unhealthy.
 	UnhealthySince time.Time `json:"unhealthy_since,omitzero"`
+	// HealthOutput is what the last failed health check printed (its first
+	// line, trimmed), for listings: why a replica is unhealthy.
+	HealthOutput string `json:"health_output,omitempty"`
 	// Runtime is how docker runs the container now, to tell drift.
 	Runtime Runtime `json:"runtime,omitzero"`
 	// Drift lists how the container differs from its spec although its

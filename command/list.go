@@ -270,8 +270,11 @@ func (sn *snapshot) replicaViews(services []*cluster.Service) []replicaView {
 			v := replicaView{Name: svc.FullName() + "." + r.Slot, Container: r.Name, ID: r.ID, Service: svc.FullName(), Slot: r.Slot, Node: r.Host,
 				Image: r.Image, State: r.State, Health: r.Health, Generation: r.Generation, DesiredGeneration: svc.Generation,
 				UpToDate: r.SpecHash == hash, Ports: r.Ports}
-			if r.State == cluster.StateExited || r.State == cluster.StateDead {
+			switch {
+			case r.State == cluster.StateExited || r.State == cluster.StateDead:
 				v.Error = fmt.Sprintf("exit code %d", r.ExitCode)
+			case r.HealthOutput != "":
+				v.Error = "health check: " + r.HealthOutput
 			}
 			out = append(out, v)
 		}

@@ -298,6 +298,10 @@ func TestUnhealthyGraceShortInterval(t *testing.T) {
 		n, _ := strconv.Atoi(hostDocker(t, c.Host, "inspect", "--format", "{{.State.Health.FailingStreak}}", c.ID))
 		return n >= 12
 	})
+	// The listing says why: the last failed check's output.
+	if ps := mustDrover(t, inv, "service", "ps", stack+"_hc"); !strings.Contains(ps, "unhealthy") || !strings.Contains(ps, "health check: ") {
+		t.Errorf("service ps does not show the failing check's output:\n%s", ps)
+	}
 	out, _, code, _ := reconcile(t, inv, "--unhealthy-grace", "8s", "--detailed-exitcode")
 	if code != 2 || !strings.Contains(out, "unhealthy for") {
 		t.Errorf("reconcile --unhealthy-grace 8s: exit %d, want 2 with a replace\n%s", code, out)

@@ -167,6 +167,7 @@ type inspected struct {
 			Log           []struct {
 				Start    time.Time
 				ExitCode int
+				Output   string
 			}
 		}
 	}
@@ -220,6 +221,30 @@ func (c *inspected) unhealthySince() time.Time {
 	return since
 }
 
+// lastFailedCheck is the first line of what the newest failed health check
+// printed (at most 200 bytes), or "" when the newest check passed.
+func (c *inspected) lastFailedCheck() string {
+	h := c.State.Health
+	if h == nil || len(h.Log) == 0 {
+		return ""
+	}
+	last := h.Log[len(h.Log)-1]
+	if last.ExitCode == 0 {
+		return ""
+	}
+	out := strings.TrimSpace(last.Output)
+	if i := strings.IndexByte(out, '\n'); i >= 0 {
+		out = strings.TrimSpace(out[:i])
+	}
+	if len(out) > 200 {
+		out = out[:200] + "…"
+	}
+	if out == "" {
+		out = fmt.Sprintf("health check exited %d", last.ExitCode)
+	}
+	return out
+}
+
 func (c *inspected) runtime() cluster.Runtime {
 	rt := cluster.Runtime{RestartPolicy: c.HostConfig.RestartPolicy.Name, NanoCPUs: c.HostConfig.NanoCpus,
 		MemoryBytes: c.HostConfig.Memory, Paused: c.State.Paused}
@@ -271,6 +296,7 @@ func ParseInspect(host string, data []byte) ([]cluster.Replica, error) {
 			r.Health = c.State.Health.Status
 		}
 		r.UnhealthySince = c.unhealthySince()
+		r.HealthOutput = c.lastFailedCheck()
 		r.Runtime = c.runtime()
 		for port, binds := range c.HostConfig.PortBindings {
 			_, proto, _ := strings.Cut(port, "/")

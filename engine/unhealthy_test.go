@@ -68,3 +68,20 @@ func TestUnhealthySince(t *testing.T) {
 		})
 	}
 }
+
+func TestLastFailedCheck(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	data := strings.Replace(inspectJSON("unhealthy", 3, time.Second, t0, []time.Time{t0, t0.Add(time.Second)}, []int{0, 1}),
+		`"ExitCode":1,"Output":""`, `"ExitCode":1,"Output":"health: GET http://127.0.0.1:8080/health: 503\nmore"`, 1)
+	rs, err := ParseInspect("h1", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rs[0].HealthOutput, "health: GET http://127.0.0.1:8080/health: 503"; got != want {
+		t.Errorf("HealthOutput %q, want %q", got, want)
+	}
+	healthy, _ := ParseInspect("h1", []byte(inspectJSON("healthy", 0, time.Second, t0, []time.Time{t0}, []int{0})))
+	if healthy[0].HealthOutput != "" {
+		t.Errorf("healthy replica has HealthOutput %q", healthy[0].HealthOutput)
+	}
+}
