@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -175,15 +176,53 @@ func ParseInventory(file string, data []byte, home string) (*Inventory, error) {
 	}
 	inv, err := p.inventory(doc.Content[0])
 	if err != nil {
-		return nil, err
+		p.note(err)
 	}
-	inv.Path = file
-	return inv, nil
+	switch len(p.problems) {
+	case 0:
+		inv.Path = file
+		return inv, nil
+	case 1:
+		return nil, p.problems[0]
+	}
+	sort.SliceStable(p.problems, func(i, j int) bool { return lineOf(p.problems[i]) < lineOf(p.problems[j]) })
+	return nil, &InventoryErrors{File: file, Errs: p.problems}
+}
+
+// InventoryErrors is every problem found in one inventory file, in file
+// order. errors.As finds each *InventoryError in it.
+type InventoryErrors struct {
+	File string
+	Errs []error
+}
+
+func (e *InventoryErrors) Error() string {
+	lines := make([]string, len(e.Errs))
+	for i, err := range e.Errs {
+		lines[i] = err.Error()
+	}
+	return fmt.Sprintf("%d problems in %s:\n  %s", len(lines), e.File, strings.Join(lines, "\n  "))
+}
+
+func (e *InventoryErrors) Unwrap() []error { return e.Errs }
+
+func lineOf(err error) int {
+	var ie *InventoryError
+	if errors.As(err, &ie) {
+		return ie.Line
+	}
+	return 0
 }
 
 type invParser struct {
 	file, dir, home string
+	// problems that do not stop parsing (an unknown key, a bad host):
+	// the rest is still read, so that one run reports them all.
+	problems []error
 }
+
+// note records a problem and parsing goes on.
+func (p *invParser) note(err error) { p.problems = append(p.problems, err) }
 
 func (p *invParser) errf(n *yaml.Node, format string, args ...any) error {
 	return &InventoryError{File: p.file, Line: n.Line, Col: n.Column, Msg: fmt.Sprintf(format, args...)}
@@ -199,10 +238,16 @@ func (p *invParser) fields(n *yaml.Node, where string, known ...string) (map[str
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if !contains(known, k.Value) {
-			return nil, p.errf(k, "unknown key %q in %s (known keys: %s)", k.Value, where, strings.Join(known, ", "))
+			hint := "known keys: " + strings.Join(known, ", ")
+			if s := Closest(k.Value, known); s != "" {
+				hint = fmt.Sprintf("did you mean %q?", s)
+			}
+			p.note(p.errf(k, "unknown key %q in %s (%s)", k.Value, where, hint))
+			continue
 		}
 		if _, dup := out[k.Value]; dup {
-			return nil, p.errf(k, "key %q appears twice in %s", k.Value, where)
+			p.note(p.errf(k, "key %q appears twice in %s", k.Value, where))
+			continue
 		}
 		out[k.Value] = v
 	}
@@ -243,12 +288,12 @@ func (p *invParser) inventory(root *yaml.Node) (*Inventory, error) {
 	}
 	if n, ok := f["ssh"]; ok {
 		if inv.SSH, err = p.ssh(n, "ssh"); err != nil {
-			return nil, err
+			p.note(err)
 		}
 	}
 	if n, ok := f["state"]; ok {
 		if err := p.state(n, &inv.State); err != nil {
-			return nil, err
+			p.note(err)
 		}
 	}
 	if inv.State.Backend == "local" && inv.State.Path == "" {
@@ -270,7 +315,8 @@ func (p *invParser) inventory(root *yaml.Node) (*Inventory, error) {
 	for _, n := range hn.Content {
 		h, err := p.host(n)
 		if err != nil {
-			return nil, err
+			p.note(err)
+			continue
 		}
 		if prev, dup := names[h.Name]; dup {
 			return nil, p.errf(n, "duplicate host name %q (first at line %d)", h.Name, prev)
@@ -283,7 +329,7 @@ func (p *invParser) inventory(root *yaml.Node) (*Inventory, error) {
 		addrs[key] = n.Line
 		inv.Hosts = append(inv.Hosts, h)
 	}
-	if inv.State.Backend == "managers" {
+	if inv.State.Backend == "managers" && len(p.problems) == 0 {
 		n := 0
 		for _, h := range inv.Hosts {
 			if h.Role == Manager {

@@ -223,7 +223,7 @@ func problemsOf(file string, doc *yaml.Node, e *jsonschema.ValidationError) []Pr
 			where = "top level"
 		}
 		msg := fmt.Sprintf("%s: unknown key %q", where, prop)
-		if s := closest(prop, schemaProperties(schemaURL)); s != "" {
+		if s := cluster.Closest(prop, schemaProperties(schemaURL)); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		} else {
 			msg += " (misspelt, or not in the compose specification)"
@@ -261,7 +261,7 @@ func problemsOf(file string, doc *yaml.Node, e *jsonschema.ValidationError) []Pr
 			for _, w := range k.Want {
 				opts = append(opts, fmt.Sprint(w))
 			}
-			if s := closest(node.Value, opts); s != "" {
+			if s := cluster.Closest(node.Value, opts); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 		}
@@ -435,51 +435,6 @@ func collectProperties(node any, set map[string]bool, depth int) {
 	}
 }
 
-// closest is the option nearest to s by edit distance, when it is near
-// enough to be a typo (at most a third of the word, and at most 3 edits);
-// "" otherwise.
-func closest(s string, options []string) string {
-	best, bestD := "", -1
-	for _, o := range options {
-		d := editDistance(strings.ToLower(s), strings.ToLower(o))
-		if bestD < 0 || d < bestD || (d == bestD && o < best) {
-			best, bestD = o, d
-		}
-	}
-	limit := min(3, max(1, len(s)/3))
-	if bestD < 0 || bestD > limit || bestD == 0 && best == s {
-		return ""
-	}
-	return best
-}
-
-// editDistance is the Damerau–Levenshtein distance (with adjacent
-// transpositions, the commonest typo) of a and b.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
-}
-
 // keyPathRE is the compose key a converter error begins with
 // ("deploy.update_config.failure_action: …", "ports: …").
 var keyPathRE = regexp.MustCompile(`^([a-z_]+(?:\.[a-z_]+)*)[: ]`)
@@ -524,7 +479,7 @@ func (c *converter) place(service, key, msg string) Problem {
 // didYouMean is ` (did you mean "X"?)` when value is a likely typo of one
 // of the options, "" otherwise.
 func didYouMean(value string, options ...string) string {
-	if s := closest(value, options); s != "" {
+	if s := cluster.Closest(value, options); s != "" {
 		return fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	return ""
