@@ -61,11 +61,7 @@ func runStateHistory(c *cli.Context, stdio IO) error {
 		return err
 	}
 	defer e.close()
-	// Newest first, in the table and in JSON alike.
-	runs := make([]state.Run, 0, len(s.History))
-	for i := len(s.History) - 1; i >= 0; i-- {
-		runs = append(runs, s.History[i])
-	}
+	runs := newestFirst(s.History)
 	if e.output == "json" {
 		return writeJSON(stdio.Stdout, runs)
 	}
@@ -80,4 +76,14 @@ func runStateHistory(c *cli.Context, stdio IO) error {
 		fmt.Fprintln(stdio.Stderr, "no runs recorded yet")
 	}
 	return nil
+}
+
+// newestFirst is the history as `state history` lists it, in the table and
+// in JSON alike.
+func newestFirst(history []state.Run) []state.Run {
+	runs := make([]state.Run, 0, len(history))
+	for i := len(history) - 1; i >= 0; i-- {
+		runs = append(runs, history[i])
+	}
+	return runs
 }

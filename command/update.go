@@ -179,6 +179,24 @@ func runServiceHistory(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
+	rows := historyRows(sv)
+	if e.output == "json" {
+		return writeJSON(stdio.Stdout, rows)
+	}
+	t := newTable(stdio.Stdout, "GEN", "TIME", "BY", "IMAGE", "REPLICAS", "CHANGES", "RESULT")
+	for _, r := range rows {
+		gen := strconv.Itoa(r.Generation)
+		if r.Current {
+			gen += " *"
+		}
+		t.row(gen, r.Time.Local().Format(tableTime), r.By, r.Image, strconv.Itoa(r.Replicas), dash(strings.Join(r.Changes, ", ")), dash(r.Result))
+	}
+	return t.flush()
+}
+
+// historyRows are a service's generations as `service history` lists
+// them, newest first.
+func historyRows(sv *state.Service) []historyRow {
 	row := func(spec *cluster.Service, m state.GenerationMeta, current bool) historyRow {
 		res := m.Result
 		if current && sv.Update != nil && sv.Update.State != "completed" {
@@ -192,16 +210,5 @@ func runServiceHistory(c *cli.Context, stdio IO) error {
 		rows = append(rows, row(g.Spec, g.Meta, false))
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Generation > rows[j].Generation })
-	if e.output == "json" {
-		return writeJSON(stdio.Stdout, rows)
-	}
-	t := newTable(stdio.Stdout, "GEN", "TIME", "BY", "IMAGE", "REPLICAS", "CHANGES", "RESULT")
-	for _, r := range rows {
-		gen := strconv.Itoa(r.Generation)
-		if r.Current {
-			gen += " *"
-		}
-		t.row(gen, r.Time.Local().Format(tableTime), r.By, r.Image, strconv.Itoa(r.Replicas), dash(strings.Join(r.Changes, ", ")), dash(r.Result))
-	}
-	return t.flush()
+	return rows
 }
