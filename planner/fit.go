@@ -16,6 +16,7 @@ const (
 	notReady
 	unavailable // drained or paused: detail says which
 	failsConstraint
+	noVariant // the image has no variant for the node's platform
 	maxPerNode
 	portInUse
 	noCPU
@@ -42,6 +43,8 @@ func (r reason) phrase(plural bool) string {
 		return verb("is ", "are ") + r.detail
 	case failsConstraint:
 		return verb("fails ", "fail ") + r.detail
+	case noVariant:
+		return verb("lacks", "lack") + " a variant of " + r.detail
 	case maxPerNode:
 		return verb("has", "have") + " reached max_replicas_per_node (" + r.detail + ")"
 	case portInUse:
@@ -75,6 +78,9 @@ func (s *service) check(n *node) reason {
 	}
 	if c := s.failedConstraint(n.info); c != nil {
 		return reason{code: failsConstraint, detail: c.text}
+	}
+	if !s.runsOn(n.info) {
+		return s.noVariant()
 	}
 	return s.fit(n)
 }

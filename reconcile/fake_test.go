@@ -506,7 +506,7 @@ func failureSetup(t *testing.T, badFrom int) (*harness, *cluster.Service, map[st
 		before[slot] = h.one("demo_web", slot)
 	}
 	h.rec.on = func(e Event) {
-		if e.Kind == EventBatch && e.Message == fmt.Sprintf("batch %d: 1 replica(s), stop-first", badFrom) {
+		if e.Kind == EventBatch && strings.HasPrefix(e.Message, fmt.Sprintf("batch %d of ", badFrom)) {
 			h.fc.SetBehaviour("web:v2", enginetest.ImageBehaviour{Health: "unhealthy"})
 		}
 	}
