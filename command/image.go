@@ -34,6 +34,23 @@ func imageCommand(stdio IO) *cli.Command {
 				Flags:     []cli.Flag{&cli.StringSliceFlag{Name: "hosts", Usage: "only these hosts (comma-separated; default: all)"}},
 				Action:    func(c *cli.Context) error { return runImagePush(c, stdio) },
 			},
+			{
+				Name:      "load",
+				Usage:     "load a `docker save` or OCI archive (multi-platform too) onto hosts, each its own platform's variant",
+				ArgsUsage: "FILE",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "tag", Usage: "name the image `NAME:TAG` instead of the archive's name"},
+					&cli.StringSliceFlag{Name: "hosts", Usage: "only these hosts (comma-separated; default: all)"},
+				},
+				Action: func(c *cli.Context) error { return runImageLoad(c, stdio) },
+			},
+			{
+				Name:      "ls",
+				Usage:     "per host, the images the state's stacks use: present or not, ID, platform, size",
+				ArgsUsage: "[IMAGE...]",
+				Flags:     []cli.Flag{&cli.StringSliceFlag{Name: "hosts", Usage: "only these hosts (comma-separated; default: all)"}},
+				Action:    func(c *cli.Context) error { return runImageLs(c, stdio) },
+			},
 		},
 	}
 }
@@ -43,7 +60,7 @@ type pushRow struct {
 	Host    string  `json:"host"`
 	Image   string  `json:"image"`
 	ID      string  `json:"id"`
-	Result  string  `json:"result"` // pushed | up to date | failed
+	Result  string  `json:"result"` // pushed | up to date | refused | skipped | failed
 	Bytes   int64   `json:"bytes,omitempty"`
 	Seconds float64 `json:"seconds,omitempty"`
 	Error   string  `json:"error,omitempty"`
@@ -58,19 +75,11 @@ func runImagePush(c *cli.Context, stdio IO) error {
 		return err
 	}
 	defer e.close()
-	hosts := e.inv.Names()
-	if hs := c.StringSlice("hosts"); len(hs) > 0 {
-		hosts = nil
-		for _, h := range hs {
-			for _, n := range strings.Split(h, ",") {
-				if _, ok := e.inv.Host(n); !ok {
-					return fmt.Errorf("--hosts: no host %q in %s", n, e.inv.Path)
-				}
-				hosts = append(hosts, n)
-			}
-		}
+	hosts, err := e.hostsFlag(c)
+	if err != nil {
+		return err
 	}
-	rows, err := e.pushImages(c.Context, c.Args().Slice(), hosts, nil)
+	rows, err := e.pushImages(c.Context, c.Args().Slice(), hosts, nil, nil)
 	if e.output == "json" {
 		writeJSON(stdio.Stdout, rows)
 	} else {
@@ -91,10 +100,34 @@ func runImagePush(c *cli.Context, stdio IO) error {
 	return err
 }
 
+// hostsFlag is --hosts, checked against the inventory; all hosts without it.
+func (e *runEnv) hostsFlag(c *cli.Context) ([]string, error) {
+	hs := c.StringSlice("hosts")
+	if len(hs) == 0 {
+		return e.inv.Names(), nil
+	}
+	var hosts []string
+	for _, h := range hs {
+		for _, n := range strings.Split(h, ",") {
+			if _, ok := e.inv.Host(n); !ok {
+				return nil, fmt.Errorf("--hosts: no host %q in %s", n, e.inv.Path)
+			}
+			hosts = append(hosts, n)
+		}
+	}
+	return hosts, nil
+}
+
 // localImageID asks the local docker engine for an image's ID.
 func localImageID(ctx context.Context, ref string) (string, error) {
+	f, err := localImage(ctx, ref)
+	return f.ID, err
+}
+
+// localImage asks the local docker engine for an image's ID and platform.
+func localImage(ctx context.Context, ref string) (engine.ImageFacts, error) {
 	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", ref)
+	cmd := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{json .}}", ref)
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -104,14 +137,14 @@ func localImageID(ctx context.Context, ref string) (string, error) {
 		}
 		msg := strings.TrimSpace(stderr.String())
 		if errors.Is(err, exec.ErrNotFound) {
-			return "", fmt.Errorf("reading image %s from the local docker engine: no docker CLI in PATH on this machine (install it, or run drover where images are built)", ref)
+			return engine.ImageFacts{}, fmt.Errorf("reading image %s from the local docker engine: no docker CLI in PATH on this machine (install it, or run drover where images are built)", ref)
 		}
 		if localEngineDown(msg) {
-			return "", fmt.Errorf("reading image %s: the local docker engine (%s) is unreachable: %s; start it, or point DOCKER_HOST (or `docker context use`) at one", ref, where, msg)
+			return engine.ImageFacts{}, fmt.Errorf("reading image %s: the local docker engine (%s) is unreachable: %s; start it, or point DOCKER_HOST (or `docker context use`) at one", ref, where, msg)
 		}
-		return "", fmt.Errorf("image %s not found in the local docker engine (%s): %s", ref, where, msg)
+		return engine.ImageFacts{}, fmt.Errorf("image %s not found in the local docker engine (%s): %s", ref, where, msg)
 	}
-	return strings.TrimSpace(string(out)), nil
+	return engine.ParseImageFacts(out)
 }
 
 // localEngineDown reports whether the docker CLI's message says it could
@@ -151,14 +184,19 @@ func saveImage(ctx context.Context, ref string) (*os.File, error) {
 // pushImages sends images to the hosts lacking them, hosts in parallel,
 // and checks the ID afterwards. have, when given, answers from an earlier
 // observation which image ID a host has for a reference.
-func (e *runEnv) pushImages(ctx context.Context, images, hosts []string, have func(host, ref string) (string, bool)) ([]pushRow, error) {
+//
+// An image goes only to hosts whose platform it runs on: platformOf, when
+// given, answers a host's platform from an earlier observation; without
+// it the host's engine is asked.
+func (e *runEnv) pushImages(ctx context.Context, images, hosts []string, have func(host, ref string) (string, bool), platformOf func(host string) cluster.Platform) ([]pushRow, error) {
 	var rows []pushRow
 	var errs []error
 	for _, ref := range images {
-		id, err := localImageID(ctx, ref)
+		local, err := localImage(ctx, ref)
 		if err != nil {
 			return rows, err
 		}
+		id := local.ID
 		// Which hosts need it?
 		var mu sync.Mutex
 		var need []string
@@ -171,13 +209,19 @@ func (e *runEnv) pushImages(ctx context.Context, images, hosts []string, have fu
 				sem <- struct{}{}
 				defer func() { <-sem }()
 				var cur string
+				var plat cluster.Platform
 				var err error
 				if have != nil {
 					cur, _ = have(h, ref)
+					plat = platformOf(h)
 				} else {
 					var eng *engine.Engine
+					var facts engine.Facts
 					if eng, err = e.engineFor(ctx, h); err == nil {
-						cur, err = eng.ImageID(ctx, ref)
+						if facts, err = eng.Info(ctx); err == nil {
+							plat = cluster.Platform{OS: facts.OS, Arch: facts.Arch, Variant: facts.Variant}
+							cur, err = eng.ImageID(ctx, ref)
+						}
 					}
 				}
 				mu.Lock()
@@ -186,6 +230,17 @@ func (e *runEnv) pushImages(ctx context.Context, images, hosts []string, have fu
 				case err != nil:
 					rows = append(rows, pushRow{Host: h, Image: ref, ID: id, Result: "failed", Error: engine.Reason(err)})
 					errs = append(errs, fmt.Errorf("%s: %w", h, err))
+				case local.Platform.Known() && plat.Known() && !plat.Runs(local.Platform):
+					err := &PlatformMismatchError{Image: ref, ImagePlatform: local.Platform, Host: h, HostPlatform: plat}
+					if have != nil {
+						// stack deploy --push: the planner places no
+						// replica there, so the host only goes without.
+						e.log.Warn().Str("host", h).Str("image", ref).Msg(err.Error())
+						rows = append(rows, pushRow{Host: h, Image: ref, ID: id, Result: "skipped", Error: err.Error()})
+						break
+					}
+					rows = append(rows, pushRow{Host: h, Image: ref, ID: id, Result: "refused", Error: err.Error()})
+					errs = append(errs, err)
 				case cur == id:
 					rows = append(rows, pushRow{Host: h, Image: ref, ID: id, Result: "up to date"})
 				default:
@@ -285,13 +340,20 @@ func (e *runEnv) pushForPlan(ctx context.Context, w *reconcile.World, stack *clu
 		}
 		return "", false
 	}
-	_, err := e.pushImages(ctx, images, w.Ready(), have)
+	platformOf := func(host string) cluster.Platform {
+		for _, h := range w.Hosts {
+			if h.Node.Name == host {
+				return h.Node.Platform()
+			}
+		}
+		return cluster.Platform{}
+	}
+	rows, err := e.pushImages(ctx, images, w.Ready(), have, platformOf)
 	if err == nil {
 		// Loaded images count as present for the apply's image check.
-		for _, h := range w.Ready() {
-			for _, ref := range images {
-				id, _ := localImageID(ctx, ref)
-				w.Obs[h].Images[engine.NormalizeRef(ref)] = id
+		for _, r := range rows {
+			if r.Result == "pushed" || r.Result == "up to date" {
+				w.Obs[r.Host].Images[engine.NormalizeRef(r.Image)] = r.ID
 			}
 		}
 	}
@@ -316,4 +378,17 @@ func (p *progressReader) Read(b []byte) (int, error) {
 		p.report(p.sent, now.Sub(p.start))
 	}
 	return n, err
+}
+
+// PlatformMismatchError refuses to send an image to a host of another
+// platform: it could not run there.
+type PlatformMismatchError struct {
+	Image         string
+	ImagePlatform cluster.Platform
+	Host          string
+	HostPlatform  cluster.Platform
+}
+
+func (e *PlatformMismatchError) Error() string {
+	return fmt.Sprintf("%s: not sending %s: the image is %s, the host is %s", e.Host, e.Image, e.ImagePlatform, e.HostPlatform)
 }

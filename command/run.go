@@ -178,6 +178,9 @@ type change struct {
 	// containers of this cluster (stack deploy --adopt); the stacks of those
 	// containers that the run does not deploy become State.Unclaimed.
 	Adopt bool
+	// PushLocal says the local engine's images will be pushed (stack
+	// deploy --push): their platforms count for placement.
+	PushLocal bool
 	// FixDrift and UnhealthyGrace are reconcile's healing rules.
 	FixDrift       bool
 	UnhealthyGrace time.Duration
@@ -313,6 +316,7 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 	}
 	in := planInput(s, w, d, scope)
 	in.UnhealthyGrace, in.FixDrift = ch.UnhealthyGrace, ch.FixDrift
+	in.ImagePlatforms = e.imagePlatforms(ctx, w, s.Services(), ch.PushLocal)
 	p, err := planner.Compute(in)
 	if err != nil {
 		return refused(ch.DryRun, err)

@@ -130,6 +130,7 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 		}
 	}
 	if c.Bool("push") {
+		ch.PushLocal = true
 		ch.BeforeApply = func(ctx context.Context, w *reconcile.World, p *planner.Plan, d reconcile.Desired) error {
 			return e.pushForPlan(ctx, w, stack)
 		}

@@ -41,7 +41,7 @@ type imageInspect struct {
 	Size         int64
 }
 
-func parseImageFacts(out []byte) (ImageFacts, error) {
+func ParseImageFacts(out []byte) (ImageFacts, error) {
 	var ii imageInspect
 	if err := json.Unmarshal(firstJSONLine(out), &ii); err != nil {
 		return ImageFacts{}, fmt.Errorf("cannot parse docker image inspect: %w", err)
@@ -60,6 +60,6 @@ func (e *Engine) ImageFacts(ctx context.Context, ref string) (f ImageFacts, ok b
 		}
 		return ImageFacts{}, false, classify(err)
 	}
-	f, err = parseImageFacts(out)
+	f, err = ParseImageFacts(out)
 	return f, err == nil, err
 }

@@ -19,12 +19,12 @@ func TestParseImageFacts(t *testing.T) {
 			ImageFacts{ID: "sha256:bb", Platform: cluster.Platform{OS: "linux", Arch: "arm64"}, Size: 2}},
 	}
 	for _, c := range cases {
-		got, err := parseImageFacts([]byte(c.out + "\n"))
+		got, err := ParseImageFacts([]byte(c.out + "\n"))
 		if err != nil || got != c.want {
 			t.Errorf("%s: got %+v, %v; want %+v", c.name, got, err, c.want)
 		}
 	}
-	if _, err := parseImageFacts([]byte("Template parsing error")); err == nil {
+	if _, err := ParseImageFacts([]byte("Template parsing error")); err == nil {
 		t.Error("garbage parsed")
 	}
 }

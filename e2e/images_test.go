@@ -1,0 +1,175 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// imagesDir is $DROVER_TEST_IMAGES, or this run's build of
+// scripts/build-test-images.sh when that is unset or lacks file.
+func imagesDir(t *testing.T, file string) string {
+	t.Helper()
+	if dir := os.Getenv("DROVER_TEST_IMAGES"); dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, file)); err == nil {
+			return dir
+		}
+	}
+	dir := filepath.Join(tmpDir, "images")
+	if _, err := os.Stat(filepath.Join(dir, file)); err != nil {
+		cmd := exec.Command("bash", filepath.Join(lab(t).RepoRoot, "scripts", "build-test-images.sh"), dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build images: %v\n%s", err, out)
+		}
+	}
+	return dir
+}
+
+type loadRow struct {
+	Host, Image, Platform, ID, Result, Error string
+	Bytes                                    int64
+}
+
+func rmiEverywhere(t *testing.T, imgs ...string) {
+	for _, h := range lab(t).Hosts {
+		for _, img := range imgs {
+			hostDockerErr(t, h.Name, "rmi", "-f", img)
+		}
+	}
+}
+
+// TestImageLoadMultiPlatform: an OCI archive with an amd64 and an arm64
+// variant puts the amd64 one on every (amd64) host, only where missing,
+// and the stack runs from it.
+func TestImageLoadMultiPlatform(t *testing.T) {
+	ensureImages(t)
+	l := lab(t)
+	inv := copyInventory(t)
+	const img, stack = "drover-test/multi:v1", "e2emulti"
+	archive := filepath.Join(imagesDir(t, "multi-v1.oci.tar"), "multi-v1.oci.tar")
+	rmiEverywhere(t, img)
+	t.Cleanup(func() { rmiEverywhere(t, img) })
+	cleanupStack(t, inv, stack)
+
+	out := mustDrover(t, inv, "-o", "json", "image", "load", archive)
+	var rows []loadRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatal(err, out)
+	}
+	if len(rows) != len(l.Hosts) {
+		t.Fatalf("%d rows, want one per host: %+v", len(rows), rows)
+	}
+	id := rows[0].ID
+	for _, r := range rows {
+		if r.Result != "loaded" || r.Platform != "linux/amd64" || r.Image != img || r.ID != id || r.Bytes == 0 {
+			t.Errorf("row %+v", r)
+		}
+		got := hostDocker(t, r.Host, "image", "inspect", "--format", "{{.Id}} {{.Architecture}}", img)
+		if got != id+" amd64" {
+			t.Errorf("%s: %s is %q, want %s amd64", r.Host, img, got, id)
+		}
+	}
+
+	// Only hosts lacking it: remove it from h2, load again.
+	hostDocker(t, "h2", "rmi", img)
+	out = mustDrover(t, inv, "-o", "json", "image", "load", archive)
+	rows = nil
+	json.Unmarshal([]byte(out), &rows)
+	for _, r := range rows {
+		want := "up to date"
+		if r.Host == "h2" {
+			want = "loaded"
+		}
+		if r.Result != want {
+			t.Errorf("second load on %s: %s, want %s", r.Host, r.Result, want)
+		}
+	}
+
+	// image ls shows it with its platform; the stack runs on every host.
+	file := filepath.Join(t.TempDir(), "multi.yml")
+	os.WriteFile(file, []byte("services:\n  web:\n    image: "+img+"\n    deploy: {replicas: 3}\n"), 0o644)
+	mustDrover(t, inv, "stack", "deploy", "-c", file, stack)
+	slotsOK(t, stackContainers(t, stack), 3)
+	out = mustDrover(t, inv, "-o", "json", "image", "ls")
+	var ls []struct {
+		Host, Image, ID, Platform string
+		Present                   bool
+		Services                  []string
+	}
+	if err := json.Unmarshal([]byte(out), &ls); err != nil {
+		t.Fatal(err, out)
+	}
+	if len(ls) != len(l.Hosts) {
+		t.Fatalf("image ls: %+v", ls)
+	}
+	for _, r := range ls {
+		if !r.Present || r.Image != img || r.ID != id || r.Platform != "linux/amd64" || len(r.Services) != 1 || r.Services[0] != stack+"_web" {
+			t.Errorf("image ls row %+v", r)
+		}
+	}
+}
+
+// TestImageArm64Refused: an arm64-only image is skipped by image load on
+// amd64 hosts; present on the hosts anyway (docker load does not check),
+// a stack using it is refused before any change, naming both platforms;
+// image push refuses to send it to an amd64 host.
+func TestImageArm64Refused(t *testing.T) {
+	ensureImages(t)
+	l := lab(t)
+	inv := copyInventory(t)
+	const img, stack = "drover-test/arm:v1", "e2earm"
+	archive := filepath.Join(imagesDir(t, "arm-v1.tar"), "arm-v1.tar")
+	rmiEverywhere(t, img)
+	t.Cleanup(func() { rmiEverywhere(t, img) })
+	cleanupStack(t, inv, stack)
+
+	out, stderr, code := runDrover(t, inv, "-o", "json", "image", "load", archive)
+	if code != 0 || !strings.Contains(stderr, "has no variant for linux/amd64 (platforms linux/arm64): skipped") {
+		t.Errorf("image load of an arm64-only archive: exit %d", code)
+	}
+	var rows []loadRow
+	json.Unmarshal([]byte(out), &rows)
+	for _, r := range rows {
+		if r.Result != "skipped" {
+			t.Errorf("row %+v, want skipped", r)
+		}
+	}
+	for _, h := range l.Hosts {
+		if _, err := hostDockerErr(t, h.Name, "image", "inspect", img); err == nil {
+			t.Errorf("%s has %s after a load that skipped it", h.Name, img)
+		}
+	}
+
+	labCmd(t, "load", archive)
+	file := filepath.Join(t.TempDir(), "arm.yml")
+	os.WriteFile(file, []byte("services:\n  web:\n    image: "+img+"\n    deploy: {replicas: 3}\n"), 0o644)
+	want := img + " is linux/arm64 only; eligible nodes h1, h2, h3 are linux/amd64"
+	for _, cmd := range [][]string{{"plan", "-c", file, stack}, {"stack", "deploy", "-c", file, stack}} {
+		_, stderr, code := runDrover(t, inv, cmd...)
+		if code != 1 || !strings.Contains(stderr, want) || !strings.Contains(stderr, "3 nodes lack a variant of "+img+" (platforms linux/arm64)") {
+			t.Errorf("%s: exit %d, want 1 and %q", cmd[0], code, want)
+		}
+	}
+	if n := len(stackContainers(t, stack)); n != 0 {
+		t.Errorf("%d containers created for an arm64-only image", n)
+	}
+	if b, err := os.ReadFile(filepath.Join(filepath.Dir(inv), "drover.state.json")); err == nil && strings.Contains(string(b), `"`+stack+`"`) {
+		t.Errorf("the refused stack was saved in the state")
+	}
+
+	// h1's engine plays the local one: push refuses h2.
+	hostDocker(t, "h2", "rmi", img)
+	t.Setenv("DOCKER_HOST", l.Host(t, "h1").DockerHost())
+	out, stderr, code = runDrover(t, inv, "-o", "json", "image", "push", "--hosts", "h2", img)
+	if code != 1 || !strings.Contains(stderr, "h2: not sending "+img+": the image is linux/arm64, the host is linux/amd64") {
+		t.Errorf("image push to another platform: exit %d", code)
+	}
+	if _, err := hostDockerErr(t, "h2", "image", "inspect", img); err == nil {
+		t.Errorf("h2 received %s", img)
+	}
+}
