@@ -14,9 +14,11 @@ set +e
 drover plan --detailed-exitcode -c "$compose" "$stack"
 rc=$?
 set -e
+# 0: nothing to do; 2: changes; 3: replicas would be pending (the deploy
+# does the rest, and exits 3 itself if they still are); else an error.
 case $rc in
 0) echo "ci: $stack is up to date"; exit 0 ;;
-2) echo "ci: deploying $stack" ;;
+2 | 3) echo "ci: deploying $stack" ;;
 *) echo "ci: plan failed (exit $rc)" >&2; exit "$rc" ;;
 esac
 
