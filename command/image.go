@@ -6,19 +6,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
+	"github.com/drover-sh/drover/imagexfer"
 	"github.com/drover-sh/drover/reconcile"
 )
 
@@ -55,17 +54,6 @@ func imageCommand(stdio IO) *cli.Command {
 	}
 }
 
-// pushRow is one (host, image) outcome.
-type pushRow struct {
-	Host    string  `json:"host"`
-	Image   string  `json:"image"`
-	ID      string  `json:"id"`
-	Result  string  `json:"result"` // pushed | up to date | refused | skipped | failed
-	Bytes   int64   `json:"bytes,omitempty"`
-	Seconds float64 `json:"seconds,omitempty"`
-	Error   string  `json:"error,omitempty"`
-}
-
 func runImagePush(c *cli.Context, stdio IO) error {
 	if c.NArg() == 0 {
 		return fmt.Errorf("usage: drover image push IMAGE [IMAGE...] [--hosts h1,h2]")
@@ -79,13 +67,15 @@ func runImagePush(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	rows, err := e.pushImages(c.Context, c.Args().Slice(), hosts, nil, nil)
+	rows, err := imagexfer.Push(c.Context, localEngine{}, c.Args().Slice(), e.targets(hosts), imagexfer.PushOptions{
+		Parallel: e.parallel, Reporter: e.transferReporter("pushing image"),
+	})
 	if e.output == "json" {
 		writeJSON(stdio.Stdout, rows)
 	} else {
 		t := newTable(stdio.Stdout, "HOST", "IMAGE", "RESULT", "SIZE", "TIME")
 		for _, r := range rows {
-			res := r.Result
+			res := string(r.Result)
 			if r.Error != "" {
 				res += ": " + r.Error
 			}
@@ -98,6 +88,39 @@ func runImagePush(c *cli.Context, stdio IO) error {
 		t.flush()
 	}
 	return err
+}
+
+// targets are the hosts as transfer targets over the run's pool.
+func (e *runEnv) targets(hosts []string) []imagexfer.Target {
+	out := make([]imagexfer.Target, len(hosts))
+	for i, h := range hosts {
+		out[i] = imagexfer.Target{Name: h, Connect: func(ctx context.Context) (imagexfer.Host, error) { return e.engineFor(ctx, h) }}
+	}
+	return out
+}
+
+// transferReporter logs an image transfer's progress.
+func (e *runEnv) transferReporter(sending string) imagexfer.Reporter {
+	return &logReporter{log: e.log, sending: sending}
+}
+
+type logReporter struct {
+	log     zerolog.Logger
+	sending string
+}
+
+func (l *logReporter) Sending(image string, bytes int64, hosts []string) {
+	l.log.Info().Str("image", image).Int64("bytes", bytes).Strs("hosts", hosts).Msg(l.sending)
+}
+
+func (l *logReporter) Progress(host, image string, sent, total int64, elapsed time.Duration) {
+	l.log.Info().Str("host", host).Str("image", image).Msgf("sent %s of %s (%s/s)", humanBytes(sent), humanBytes(total), humanBytes(int64(float64(sent)/max(elapsed.Seconds(), 0.001))))
+}
+
+func (l *logReporter) Done(r imagexfer.Row, n, of int) {
+	took := time.Duration(r.Seconds * float64(time.Second))
+	l.log.Info().Str("host", r.Host).Str("image", r.Image).Str("result", string(r.Result)).
+		Msgf("%d/%d hosts done (%s in %s, %s/s)", n, of, humanBytes(r.Bytes), took.Round(100*time.Millisecond), humanBytes(int64(float64(r.Bytes)/max(r.Seconds, 0.001))))
 }
 
 // hostsFlag is --hosts, checked against the inventory; all hosts without it.
@@ -181,141 +204,15 @@ func saveImage(ctx context.Context, ref string) (*os.File, error) {
 	return f, nil
 }
 
-// pushImages sends images to the hosts lacking them, hosts in parallel,
-// and checks the ID afterwards. have, when given, answers from an earlier
-// observation which image ID a host has for a reference.
-//
-// An image goes only to hosts whose platform it runs on: platformOf, when
-// given, answers a host's platform from an earlier observation; without
-// it the host's engine is asked.
-func (e *runEnv) pushImages(ctx context.Context, images, hosts []string, have func(host, ref string) (string, bool), platformOf func(host string) cluster.Platform) ([]pushRow, error) {
-	var rows []pushRow
-	var errs []error
-	for _, ref := range images {
-		local, err := localImage(ctx, ref)
-		if err != nil {
-			return rows, err
-		}
-		id := local.ID
-		// Which hosts need it?
-		var mu sync.Mutex
-		var need []string
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, e.parallel)
-		for _, h := range hosts {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				var cur string
-				var plat cluster.Platform
-				var err error
-				if have != nil {
-					cur, _ = have(h, ref)
-					plat = platformOf(h)
-				} else {
-					var eng *engine.Engine
-					var facts engine.Facts
-					if eng, err = e.engineFor(ctx, h); err == nil {
-						if facts, err = eng.Info(ctx); err == nil {
-							plat = cluster.Platform{OS: facts.OS, Arch: facts.Arch, Variant: facts.Variant}
-							cur, err = eng.ImageID(ctx, ref)
-						}
-					}
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err != nil:
-					rows = append(rows, pushRow{Host: h, Image: ref, ID: id, Result: "failed", Error: engine.Reason(err)})
-					errs = append(errs, fmt.Errorf("%s: %w", h, err))
-				case local.Platform.Known() && plat.Known() && !plat.Runs(local.Platform):
-					err := &PlatformMismatchError{Image: ref, ImagePlatform: local.Platform, Host: h, HostPlatform: plat}
-					if have != nil {
-						// stack deploy --push: the planner places no
-						// replica there, so the host only goes without.
-						e.log.Warn().Str("host", h).Str("image", ref).Msg(err.Error())
-						rows = append(rows, pushRow{Host: h, Image: ref, ID: id, Result: "skipped", Error: err.Error()})
-						break
-					}
-					rows = append(rows, pushRow{Host: h, Image: ref, ID: id, Result: "refused", Error: err.Error()})
-					errs = append(errs, err)
-				case cur == id:
-					rows = append(rows, pushRow{Host: h, Image: ref, ID: id, Result: "up to date"})
-				default:
-					need = append(need, h)
-				}
-			}()
-		}
-		wg.Wait()
-		if len(need) == 0 {
-			continue
-		}
-		sort.Strings(need)
-		f, err := saveImage(ctx, ref)
-		if err != nil {
-			return rows, err
-		}
-		fi, _ := f.Stat()
-		e.log.Info().Str("image", ref).Int64("bytes", fi.Size()).Strs("hosts", need).Msg("pushing image")
-		var hostsDone atomic.Int32
-		for _, h := range need {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				start := time.Now()
-				r := &progressReader{r: io.NewSectionReader(f, 0, fi.Size()), every: 2 * time.Second, last: start, report: func(sent int64, elapsed time.Duration) {
-					e.log.Info().Str("host", h).Str("image", ref).Msgf("sent %s of %s (%s/s)", humanBytes(sent), humanBytes(fi.Size()), humanBytes(int64(float64(sent)/elapsed.Seconds())))
-				}}
-				r.start = start
-				err := e.loadOnto(ctx, h, r, ref, id)
-				took := time.Since(start)
-				row := pushRow{Host: h, Image: ref, ID: id, Result: "pushed", Bytes: fi.Size(), Seconds: took.Seconds()}
-				if err != nil {
-					row.Result, row.Error = "failed", err.Error()
-				}
-				n := hostsDone.Add(1)
-				e.log.Info().Str("host", h).Str("image", ref).Str("result", row.Result).
-					Msgf("%d/%d hosts done (%s in %s, %s/s)", n, len(need), humanBytes(fi.Size()), took.Round(100*time.Millisecond), humanBytes(int64(float64(fi.Size())/max(took.Seconds(), 0.001))))
-				mu.Lock()
-				rows = append(rows, row)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("%s: push %s: %w", h, ref, err))
-				}
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
-		f.Close()
-	}
-	sort.Slice(rows, func(i, j int) bool {
-		if rows[i].Image != rows[j].Image {
-			return rows[i].Image < rows[j].Image
-		}
-		return rows[i].Host < rows[j].Host
-	})
-	return rows, errors.Join(errs...)
+// localEngine is the docker CLI of the machine running drover.
+type localEngine struct{}
+
+func (localEngine) Image(ctx context.Context, ref string) (engine.ImageFacts, error) {
+	return localImage(ctx, ref)
 }
 
-func (e *runEnv) loadOnto(ctx context.Context, host string, r io.Reader, ref, id string) error {
-	eng, err := e.engineFor(ctx, host)
-	if err != nil {
-		return err
-	}
-	if _, err := eng.Load(ctx, r); err != nil {
-		return err
-	}
-	got, err := eng.ImageID(ctx, ref)
-	if err != nil {
-		return err
-	}
-	if got != id {
-		return fmt.Errorf("after loading, %s has %s as %s, expected %s", host, ref, got, id)
-	}
-	return nil
+func (localEngine) Save(ctx context.Context, ref string) (*os.File, error) {
+	return saveImage(ctx, ref)
 }
 
 // pushForPlan is stack deploy --push: every image of the stack found in the
@@ -334,61 +231,30 @@ func (e *runEnv) pushForPlan(ctx context.Context, w *reconcile.World, stack *clu
 		}
 	}
 	sort.Strings(images)
-	have := func(host, ref string) (string, bool) {
+	observed := func(host, ref string) (string, cluster.Platform) {
+		var id string
 		if obs := w.Obs[host]; obs != nil {
-			return obs.HasImage(ref)
+			id, _ = obs.HasImage(ref)
 		}
-		return "", false
-	}
-	platformOf := func(host string) cluster.Platform {
 		for _, h := range w.Hosts {
 			if h.Node.Name == host {
-				return h.Node.Platform()
+				return id, h.Node.Platform()
 			}
 		}
-		return cluster.Platform{}
+		return id, cluster.Platform{}
 	}
-	rows, err := e.pushImages(ctx, images, w.Ready(), have, platformOf)
+	rows, err := imagexfer.Push(ctx, localEngine{}, images, e.targets(w.Ready()), imagexfer.PushOptions{
+		Parallel: e.parallel, Observed: observed, SkipOtherPlatforms: true,
+		Warn:     func(host, msg string) { e.log.Warn().Str("host", host).Msg(msg) },
+		Reporter: e.transferReporter("pushing image"),
+	})
 	if err == nil {
 		// Loaded images count as present for the apply's image check.
 		for _, r := range rows {
-			if r.Result == "pushed" || r.Result == "up to date" {
+			if r.Result == imagexfer.Pushed || r.Result == imagexfer.UpToDate {
 				w.Obs[r.Host].Images[engine.NormalizeRef(r.Image)] = r.ID
 			}
 		}
 	}
 	return err
-}
-
-// progressReader reports how much it has read, at most once per interval:
-// progress of an image transfer on a slow link.
-type progressReader struct {
-	r           io.Reader
-	every       time.Duration
-	start, last time.Time
-	sent        int64
-	report      func(sent int64, elapsed time.Duration)
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.sent += int64(n)
-	if now := time.Now(); now.Sub(p.last) >= p.every {
-		p.last = now
-		p.report(p.sent, now.Sub(p.start))
-	}
-	return n, err
-}
-
-// PlatformMismatchError refuses to send an image to a host of another
-// platform: it could not run there.
-type PlatformMismatchError struct {
-	Image         string
-	ImagePlatform cluster.Platform
-	Host          string
-	HostPlatform  cluster.Platform
-}
-
-func (e *PlatformMismatchError) Error() string {
-	return fmt.Sprintf("%s: not sending %s: the image is %s, the host is %s", e.Host, e.Image, e.ImagePlatform, e.HostPlatform)
 }

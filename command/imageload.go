@@ -1,7 +1,6 @@
 package command
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -36,13 +35,10 @@ func runImageLoad(c *cli.Context, stdio IO) error {
 		e.log.Info().Str("image", orDefault(c.String("tag"), im.Name)).Str("format", string(a.Format)).
 			Str("platforms", cluster.PlatformList(im.Platforms())).Msg("archive read")
 	}
-	targets := make([]imagexfer.Target, len(hosts))
-	for i, h := range hosts {
-		targets[i] = imagexfer.Target{Name: h, Connect: func(ctx context.Context) (imagexfer.Host, error) { return e.engineFor(ctx, h) }}
-	}
-	rows, err := imagexfer.LoadArchive(c.Context, a, targets, imagexfer.Options{
+	rows, err := imagexfer.LoadArchive(c.Context, a, e.targets(hosts), imagexfer.Options{
 		Tag: c.String("tag"), Parallel: e.parallel,
-		Warn: func(host, msg string) { e.log.Warn().Str("host", host).Msg(msg) },
+		Warn:     func(host, msg string) { e.log.Warn().Str("host", host).Msg(msg) },
+		Reporter: e.transferReporter("loading image"),
 	})
 	if e.output == "json" {
 		writeJSON(stdio.Stdout, rows)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"sort"
 	"sync"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -38,9 +37,11 @@ type Target struct {
 type Result string
 
 const (
-	Loaded   Result = "loaded"
+	Loaded   Result = "loaded" // image load
+	Pushed   Result = "pushed" // image push
 	UpToDate Result = "up to date"
-	Skipped  Result = "skipped" // no variant for the host's platform
+	Skipped  Result = "skipped" // no variant for the host's platform; push: --push to a host of another platform
+	Refused  Result = "refused" // image push to a host of another platform
 	Failed   Result = "failed"
 )
 
@@ -61,7 +62,8 @@ type Options struct {
 	Tag      string // names the image instead of the archive's name
 	Parallel int    // hosts at once; < 1 means 1
 	// Warn is told about hosts skipped for want of a variant.
-	Warn func(host, msg string)
+	Warn     func(host, msg string)
+	Reporter Reporter // nil: NopReporter
 }
 
 // LoadArchive puts every image of the archive on the targets lacking it:
@@ -142,37 +144,12 @@ func LoadArchive(ctx context.Context, a *Archive, targets []Target, opt Options)
 		files[k] = f
 	}
 
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, par)
-	for _, s := range sends {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			f := files[key{s.image, s.v.ID}]
-			fi, err := f.Stat()
-			start := time.Now()
-			if err == nil {
-				err = loadOnto(ctx, s.h, io.NewSectionReader(f, 0, fi.Size()), s.image, s.v.ID)
-			}
-			row := Row{Host: s.host, Image: s.image, Platform: s.v.Platform.String(), ID: s.v.ID, Result: Loaded, Seconds: time.Since(start).Seconds()}
-			if fi != nil {
-				row.Bytes = fi.Size()
-			}
-			if err != nil {
-				row.Result, row.Error = Failed, err.Error()
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			rows = append(rows, row)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: load %s: %w", s.host, s.image, err))
-			}
-		}()
+	ds := make([]delivery, len(sends))
+	for i, s := range sends {
+		ds[i] = delivery{host: s.host, h: s.h, image: s.image, id: s.v.ID, platform: s.v.Platform.String(), file: files[key{s.image, s.v.ID}]}
 	}
-	wg.Wait()
+	sent, sendErrs := deliver(ctx, ds, par, Loaded, opt.Reporter)
+	rows, errs = append(rows, sent...), append(errs, sendErrs...)
 	SortRows(rows)
 	return rows, errors.Join(errs...)
 }
@@ -256,19 +233,4 @@ func dockerArchive(ref string, v Variant) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
-}
-
-// loadOnto loads a gzip'd docker archive and checks the host has ref as id.
-func loadOnto(ctx context.Context, h Host, r io.Reader, ref, id string) error {
-	if _, err := h.Load(ctx, r); err != nil {
-		return err
-	}
-	got, ok, err := h.ImageFacts(ctx, ref)
-	if err != nil {
-		return err
-	}
-	if !ok || got.ID != id {
-		return fmt.Errorf("after loading, %s is %q, expected %s", ref, got.ID, id)
-	}
-	return nil
 }
