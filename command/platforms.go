@@ -51,19 +51,21 @@ func (e *runEnv) imagePlatforms(ctx context.Context, w *reconcile.World, service
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			var present []string
 			for ref := range refs {
-				if _, ok := obs.HasImage(ref); !ok {
-					continue
+				if _, ok := obs.HasImage(ref); ok {
+					present = append(present, ref)
 				}
-				f, ok, err := eng.ImageFacts(ctx, ref)
-				if err != nil {
-					// Unknown is not wrong: placement goes on without it.
-					e.log.Debug().Str("host", host).Str("image", ref).Err(err).Msg("cannot read the image's platform")
-					continue
-				}
-				if ok {
-					add(ref, f.Platform)
-				}
+			}
+			sort.Strings(present)
+			facts, err := eng.ImagesFacts(ctx, present)
+			if err != nil {
+				// Unknown is not wrong: placement goes on without it.
+				e.log.Debug().Str("host", host).Err(err).Msg("cannot read the images' platforms")
+				return
+			}
+			for ref, f := range facts {
+				add(ref, f.Platform)
 			}
 		}()
 	}

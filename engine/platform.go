@@ -63,3 +63,45 @@ func (e *Engine) ImageFacts(ctx context.Context, ref string) (f ImageFacts, ok b
 	f, err = ParseImageFacts(out)
 	return f, err == nil, err
 }
+
+// ImagesFacts is ImageFacts for several images in one round trip, keyed by
+// the references asked for. Images the host lacks are left out. docker
+// prints one line per image it found, in the order asked, so a missing one
+// makes the lines ambiguous: then each image is asked on its own.
+func (e *Engine) ImagesFacts(ctx context.Context, refs []string) (map[string]ImageFacts, error) {
+	out := make(map[string]ImageFacts, len(refs))
+	if len(refs) == 0 {
+		return out, nil
+	}
+	stdout, err := e.read(ctx, append([]string{"image", "inspect", "--format", "{{json .}}"}, refs...)...)
+	if err == nil {
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(string(stdout)), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "{") {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) == len(refs) {
+			for i, l := range lines {
+				f, err := ParseImageFacts([]byte(l))
+				if err != nil {
+					return nil, err
+				}
+				out[refs[i]] = f
+			}
+			return out, nil
+		}
+	} else if !strings.Contains(strings.ToLower(err.Error()), "no such image") {
+		return nil, classify(err)
+	}
+	for _, ref := range refs {
+		f, ok, err := e.ImageFacts(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[ref] = f
+		}
+	}
+	return out, nil
+}
