@@ -210,10 +210,10 @@ func (e *runEnv) sshConfigFor(name string) (ssh.Config, error) {
 	case e.home != "":
 		cfg.KnownHostsFile = filepath.Join(e.home, ".ssh", "known_hosts")
 	default:
-		return cfg, fmt.Errorf("host %s: no known_hosts: set DROVER_KNOWN_HOSTS (the file's contents) or ssh.known_hosts in %s; there is no HOME for ~/.ssh/known_hosts", name, e.inv.Path)
+		return cfg, fmt.Errorf("no known_hosts: set DROVER_KNOWN_HOSTS (the file's contents) or ssh.known_hosts in %s; there is no HOME for ~/.ssh/known_hosts", e.inv.Path)
 	}
 	if len(cfg.IdentityFiles) == 0 && len(cfg.IdentityKeys) == 0 && cfg.AgentSocket == "" {
-		return cfg, fmt.Errorf("host %s: no SSH key: set DROVER_SSH_KEY (the private key's contents), ssh.identity_file in %s, or SSH_AUTH_SOCK for an agent", name, e.inv.Path)
+		return cfg, fmt.Errorf("no SSH key: set DROVER_SSH_KEY (the private key's contents), ssh.identity_file in %s, or SSH_AUTH_SOCK for an agent", e.inv.Path)
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout
