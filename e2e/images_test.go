@@ -173,3 +173,34 @@ func TestImageArm64Refused(t *testing.T) {
 		t.Errorf("h2 received %s", img)
 	}
 }
+
+// TestImageWrongCopyOnOneHost: h1 holds an arm64 copy of the image (docker
+// load took it), h2 and h3 the amd64 one: replicas go to h2 and h3 only,
+// and the one left over is pending with h1's copy as the reason.
+func TestImageWrongCopyOnOneHost(t *testing.T) {
+	ensureImages(t)
+	inv := copyInventory(t)
+	const img, stack = "drover-test/mixed:v1", "e2emixed"
+	archive := filepath.Join(imagesDir(t, "arm-v1.tar"), "arm-v1.tar")
+	rmiEverywhere(t, img, "drover-test/arm:v1")
+	t.Cleanup(func() { rmiEverywhere(t, img, "drover-test/arm:v1") })
+	cleanupStack(t, inv, stack)
+	labCmd(t, "load", archive, "h1")
+	hostDocker(t, "h1", "tag", "drover-test/arm:v1", img)
+	for _, h := range []string{"h2", "h3"} {
+		hostDocker(t, h, "tag", "drover-test/app:v1", img)
+	}
+	file := filepath.Join(t.TempDir(), "mixed.yml")
+	os.WriteFile(file, []byte("services:\n  web:\n    image: "+img+"\n    deploy:\n      replicas: 3\n      placement: {max_replicas_per_node: 1}\n"), 0o644)
+	_, stderr, code := runDrover(t, inv, "stack", "deploy", "-c", file, stack)
+	if code != 3 || !strings.Contains(stderr, "1 node holds "+img+" built for linux/arm64 (remove it, or load the linux/amd64 variant)") {
+		t.Errorf("deploy: exit %d, want 3 (pending) naming h1's copy", code)
+	}
+	hosts := map[string]int{}
+	for _, c := range running(stackContainers(t, stack)) {
+		hosts[c.Host]++
+	}
+	if len(hosts) != 2 || hosts["h2"] != 1 || hosts["h3"] != 1 {
+		t.Errorf("replicas on %v, want one on h2 and one on h3", hosts)
+	}
+}

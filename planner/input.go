@@ -39,6 +39,11 @@ type Input struct {
 	// a node whose platform one of them runs on. An image missing here has
 	// unknown platforms and does not limit placement.
 	ImagePlatforms map[string][]cluster.Platform
+	// HostImagePlatforms maps a host to the platform of each image copy it
+	// holds (image reference as the services name it). A node with a copy
+	// runs that copy, not another variant: docker pulls nothing over it.
+	// Leave out images about to be replaced everywhere (stack deploy --push).
+	HostImagePlatforms map[string]map[string]cluster.Platform
 }
 
 // inScope reports whether this run may change the given stack.

@@ -11,15 +11,65 @@ import (
 // platform. Unknown image platforms, and a node whose facts are unknown
 // (down), are not held against it.
 func (s *service) runsOn(n *cluster.Node) bool {
-	if len(s.platforms) == 0 || !n.Platform().Known() {
+	if !n.Platform().Known() {
+		return true
+	}
+	if p, ok := s.copies[n.Name]; ok && p.Known() {
+		return n.Platform().Runs(p)
+	}
+	if len(s.platforms) == 0 {
 		return true
 	}
 	_, ok := n.Platform().BestFor(s.platforms)
 	return ok
 }
 
-func (s *service) noVariant() reason {
-	return reason{code: noVariant, detail: s.spec.Container.Image + " (platforms " + cluster.PlatformList(s.platforms) + ")"}
+// noVariant says why the image does not run on n: the image has no
+// variant for n's platform, or it has one but n holds a copy of another.
+func (s *service) noVariant(n *cluster.Node) reason {
+	known := s.knownPlatforms()
+	if p, ok := s.copies[n.Name]; ok {
+		if _, elsewhere := n.Platform().BestFor(known); !elsewhere {
+			return reason{code: noVariant, detail: s.spec.Container.Image + " (platforms " + cluster.PlatformList(known) + ")"}
+		}
+		return reason{code: wrongCopy, detail: s.spec.Container.Image + " built for " + p.String() + " (remove it, or load the " + n.Platform().String() + " variant)"}
+	}
+	return reason{code: noVariant, detail: s.spec.Container.Image + " (platforms " + cluster.PlatformList(known) + ")"}
+}
+
+// knownPlatforms are the image's platforms and those of its copies on the
+// hosts, sorted.
+func (s *service) knownPlatforms() []cluster.Platform {
+	seen := map[cluster.Platform]bool{}
+	var out []cluster.Platform
+	add := func(p cluster.Platform) {
+		if p.Known() && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for _, p := range s.platforms {
+		add(p)
+	}
+	for _, p := range s.copies {
+		add(p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+// imageCopies picks the copies of one image out of the hosts' lists.
+func imageCopies(hosts map[string]map[string]cluster.Platform, image string) map[string]cluster.Platform {
+	var out map[string]cluster.Platform
+	for host, images := range hosts {
+		if p, ok := images[image]; ok {
+			if out == nil {
+				out = map[string]cluster.Platform{}
+			}
+			out[host] = p
+		}
+	}
+	return out
 }
 
 // platformMismatch explains a service that no eligible node (one passing
@@ -28,7 +78,8 @@ func (s *service) noVariant() reason {
 // linux/amd64". It is "" when some eligible node runs the image, or when
 // no node is eligible or known at all (the constraints say why).
 func (w *world) platformMismatch(s *service) string {
-	if len(s.platforms) == 0 {
+	known := s.knownPlatforms()
+	if len(known) == 0 {
 		return ""
 	}
 	byPlatform := map[string][]string{}
@@ -65,5 +116,5 @@ func (w *world) platformMismatch(s *service) string {
 	if total == 1 {
 		nodes = "the eligible node "
 	}
-	return s.spec.Container.Image + " is " + cluster.PlatformList(s.platforms) + " only; " + nodes + strings.Join(groups, "; ")
+	return s.spec.Container.Image + " is " + cluster.PlatformList(known) + " only; " + nodes + strings.Join(groups, "; ")
 }

@@ -152,3 +152,30 @@ func TestPlatformRuns(t *testing.T) {
 		t.Errorf("BestFor = %v %v, want linux/arm/v6", best, ok)
 	}
 }
+
+// A node runs its own copy of the image: an arm64 copy on an amd64 node
+// (docker load accepts it) keeps replicas off that node although another
+// node has the amd64 variant, and the reason says what to do.
+func TestPlatformCopyOnTheNode(t *testing.T) {
+	web := svc("lab", "web", 3, image("lab/x:v1"), maxPer(1))
+	amd, arm := platforms("linux/amd64")[0], platforms("linux/arm64")[0]
+	in := Input{Services: []*cluster.Service{web}, Observed: []cluster.HostObservation{host("h1"), host("h2"), host("h3")},
+		ImagePlatforms:     map[string][]cluster.Platform{"lab/x:v1": {amd, arm}},
+		HostImagePlatforms: map[string]map[string]cluster.Platform{"h1": {"lab/x:v1": arm}, "h2": {"lab/x:v1": amd}}}
+	p := planPending(t, in)
+	if got := hostsOf(p); !reflect.DeepEqual(got, []string{"h2", "h3"}) {
+		t.Errorf("created on %v, want h2 and h3", got)
+	}
+	want := "2 nodes have reached max_replicas_per_node (1), 1 node holds lab/x:v1 built for linux/arm64 (remove it, or load the linux/amd64 variant)"
+	if len(p.Pending) != 1 || p.Pending[0].Reason != want || p.Unsatisfiable() != nil {
+		t.Errorf("pending %+v, want reason %q and satisfiable", p.Pending, want)
+	}
+
+	// Only wrong copies everywhere: refused, naming the copies' platform.
+	in.HostImagePlatforms = map[string]map[string]cluster.Platform{"h1": {"lab/x:v1": arm}, "h2": {"lab/x:v1": arm}, "h3": {"lab/x:v1": arm}}
+	in.ImagePlatforms = map[string][]cluster.Platform{"lab/x:v1": {arm}}
+	ue := planPending(t, in).Unsatisfiable()
+	if ue == nil || !strings.Contains(ue.Error(), "lab/x:v1 is linux/arm64 only; eligible nodes h1, h2, h3 are linux/amd64") {
+		t.Errorf("Unsatisfiable = %v", ue)
+	}
+}
