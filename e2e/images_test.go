@@ -192,9 +192,20 @@ func TestImageWrongCopyOnOneHost(t *testing.T) {
 	}
 	file := filepath.Join(t.TempDir(), "mixed.yml")
 	os.WriteFile(file, []byte("services:\n  web:\n    image: "+img+"\n    deploy:\n      replicas: 3\n      placement: {max_replicas_per_node: 1}\n"), 0o644)
-	_, stderr, code := runDrover(t, inv, "stack", "deploy", "-c", file, stack)
+	out, stderr, code := runDrover(t, inv, "-o", "json", "stack", "deploy", "-c", file, stack)
 	if code != 3 || !strings.Contains(stderr, "1 node holds "+img+" built for linux/arm64 (remove it, or load the linux/amd64 variant)") {
 		t.Errorf("deploy: exit %d, want 3 (pending) naming h1's copy", code)
+	}
+	// One JSON document on stdout, pending exit included.
+	var doc struct {
+		Applied  bool
+		Pending  int
+		ExitCode int `json:"exit_code"`
+		Error    string
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	if err := dec.Decode(&doc); err != nil || dec.More() || !doc.Applied || doc.Pending != 1 || doc.ExitCode != 3 || !strings.Contains(doc.Error, "1 replica pending") {
+		t.Errorf("stdout: %+v (%v)", doc, err)
 	}
 	hosts := map[string]int{}
 	for _, c := range running(stackContainers(t, stack)) {
