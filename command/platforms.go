@@ -4,8 +4,10 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/imagexfer"
 	"github.com/drover-sh/drover/reconcile"
 )
 
@@ -15,7 +17,11 @@ import (
 // engine's image, which then replaces the copies. An image found nowhere is
 // left out, so its platforms are unknown and do not limit placement: hosts
 // that pull it get the variant of their own platform from the registry.
-func (e *runEnv) imagePlatforms(ctx context.Context, w *reconcile.World, services []*cluster.Service, local bool) (map[string][]cluster.Platform, map[string]map[string]cluster.Platform) {
+//
+// With registry (runs that may change things), an image found neither on a
+// host nor locally is looked up in its registry, whose manifest list is
+// what the hosts will pull from; an unreachable registry leaves it unknown.
+func (e *runEnv) imagePlatforms(ctx context.Context, w *reconcile.World, services []*cluster.Service, local, registry bool) (map[string][]cluster.Platform, map[string]map[string]cluster.Platform) {
 	refs := map[string]bool{}
 	for _, s := range services {
 		refs[s.Container.Image] = true
@@ -88,6 +94,19 @@ func (e *runEnv) imagePlatforms(ctx context.Context, w *reconcile.World, service
 			add(ref, p)
 		}
 	}
+	if registry {
+		var missing []string
+		for ref := range refs {
+			if found[ref] == nil {
+				missing = append(missing, ref)
+			}
+		}
+		for ref, ps := range e.registryPlatforms(ctx, missing) {
+			for _, p := range ps {
+				add(ref, p)
+			}
+		}
+	}
 	out := make(map[string][]cluster.Platform, len(found))
 	for ref, set := range found {
 		for p := range set {
@@ -96,4 +115,37 @@ func (e *runEnv) imagePlatforms(ctx context.Context, w *reconcile.World, service
 		sort.Slice(out[ref], func(i, j int) bool { return out[ref][i].String() < out[ref][j].String() })
 	}
 	return out, copies
+}
+
+// registryTimeout bounds the look at the registries: a plan must not wait
+// long for what only refines placement.
+const registryTimeout = 3 * time.Second
+
+// registryPlatforms asks the images' registries, in parallel, for the
+// platforms they serve.
+func (e *runEnv) registryPlatforms(ctx context.Context, refs []string) map[string][]cluster.Platform {
+	ctx, cancel := context.WithTimeout(ctx, registryTimeout)
+	defer cancel()
+	out := map[string][]cluster.Platform{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, e.parallel)
+	for _, ref := range refs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ps, err := imagexfer.RegistryPlatforms(ctx, ref)
+			if err != nil {
+				e.log.Debug().Str("image", ref).Err(err).Msg("registry not asked or not answering: the image's platforms are unknown")
+				return
+			}
+			mu.Lock()
+			out[ref] = ps
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
 }

@@ -336,7 +336,7 @@ func (e *runEnv) runChangeInto(c *cli.Context, ch change, out *runResult) error 
 	}
 	in := planInput(s, w, d, scope)
 	in.UnhealthyGrace, in.FixDrift = ch.UnhealthyGrace, ch.FixDrift
-	in.ImagePlatforms, in.HostImagePlatforms = e.imagePlatforms(ctx, w, s.Services(), ch.PushLocal)
+	in.ImagePlatforms, in.HostImagePlatforms = e.imagePlatforms(ctx, w, s.Services(), ch.PushLocal, true)
 	p, err := planner.Compute(in)
 	if err != nil {
 		return refused(ch.DryRun, err)

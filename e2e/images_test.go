@@ -4,11 +4,19 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // imagesDir is $DROVER_TEST_IMAGES, or this run's build of
@@ -213,5 +221,39 @@ func TestImageWrongCopyOnOneHost(t *testing.T) {
 	}
 	if len(hosts) != 2 || hosts["h2"] != 1 || hosts["h3"] != 1 {
 		t.Errorf("replicas on %v, want one on h2 and one on h3", hosts)
+	}
+}
+
+// TestImageRegistryPlatforms: an image no host has is looked up in its
+// registry (here go-containerregistry's, in-process on localhost): an
+// arm64-only one is refused before any host pulls it.
+func TestImageRegistryPlatforms(t *testing.T) {
+	ensureImages(t)
+	inv := copyInventory(t)
+	const stack = "e2ereg"
+	cleanupStack(t, inv, stack)
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.Replace(strings.TrimPrefix(srv.URL, "http://"), "127.0.0.1", "localhost", 1)
+	img, err := tarball.ImageFromPath(filepath.Join(imagesDir(t, "arm-v1.tar"), "arm-v1.tar"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := host + "/lab/arm:v1"
+	r, _ := name.ParseReference(ref)
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "reg.yml")
+	os.WriteFile(file, []byte("services:\n  web:\n    image: "+ref+"\n    deploy: {replicas: 2}\n"), 0o644)
+	want := ref + " is linux/arm64 only; eligible nodes h1, h2, h3 are linux/amd64"
+	for _, cmd := range [][]string{{"plan", "-c", file, stack}, {"stack", "deploy", "-c", file, stack}} {
+		_, stderr, code := runDrover(t, inv, cmd...)
+		if code != 1 || !strings.Contains(stderr, want) || strings.Contains(stderr, "image_pull") {
+			t.Errorf("%s: exit %d, want 1 naming the registry's platforms before any pull", cmd[0], code)
+		}
+	}
+	if n := len(stackContainers(t, stack)); n != 0 {
+		t.Errorf("%d containers created", n)
 	}
 }
