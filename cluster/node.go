@@ -32,8 +32,9 @@ type Node struct {
 	Reason string `json:"reason,omitempty"`
 
 	EngineVersion string `json:"engine_version,omitempty"`
-	OS            string `json:"os,omitempty"`   // docker's OSType, e.g. linux
-	Arch          string `json:"arch,omitempty"` // Go-style, e.g. amd64
+	OS            string `json:"os,omitempty"`      // docker's OSType, e.g. linux
+	Arch          string `json:"arch,omitempty"`    // Go-style, e.g. amd64
+	Variant       string `json:"variant,omitempty"` // CPU variant, e.g. v7 on arm
 	CPUs          int    `json:"cpus,omitempty"`
 	MemoryBytes   int64  `json:"memory_bytes,omitempty"`
 }

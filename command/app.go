@@ -64,12 +64,8 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	if err == nil {
 		return ExitOK
 	}
-	var ee *exitError
-	code := ExitError
-	if errors.As(err, &ee) {
-		code = ee.code
-	}
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+	code := exitCode(ctx, err)
+	if code == ExitInterrupted {
 		fmt.Fprintln(stdio.Stderr, "drover: interrupted")
 		return ExitInterrupted
 	}
@@ -78,6 +74,49 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 		fmt.Fprintf(stdio.Stderr, "drover: %s\n", msg)
 	}
 	return code
+}
+
+// exitCode is the process's exit code for a command's error.
+func exitCode(ctx context.Context, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return ExitInterrupted
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return ExitError
+}
+
+// jsonOutcome makes a change command print one JSON document on stdout
+// with --output json whatever happens: runChange prints the run's result,
+// and an error before it (compose files, inventory, flags) gets a document
+// with only error and exit_code.
+func jsonOutcome(stdio IO, action func(*cli.Context, IO) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		w := &watchWriter{w: stdio.Stdout}
+		inner := stdio
+		inner.Stdout = w
+		err := action(c, inner)
+		if err != nil && !w.wrote && c.String("output") == "json" {
+			writeJSON(stdio.Stdout, runResult{Error: err.Error(), ExitCode: exitCode(c.Context, err)})
+		}
+		return err
+	}
+}
+
+// watchWriter remembers whether anything was written through it.
+type watchWriter struct {
+	w     io.Writer
+	wrote bool
+}
+
+func (w *watchWriter) Write(b []byte) (int, error) {
+	w.wrote = w.wrote || len(b) > 0
+	return w.w.Write(b)
 }
 
 // NewApp builds the command tree.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +39,12 @@ type runEnv struct {
 	lockTimeout time.Duration
 	pool        *ssh.Pool
 
+	// sshKey and knownHosts come from DROVER_SSH_KEY and DROVER_KNOWN_HOSTS
+	// (CI secrets): knownHosts is the temporary file holding the
+	// variable's contents, removed by close.
+	sshKey     []byte
+	knownHosts string
+
 	livenessMu sync.Mutex
 	liveness   map[string]*engine.Liveness // per host, shared by its engines
 }
@@ -63,22 +70,59 @@ func newEnv(c *cli.Context, stdio IO) (*runEnv, error) {
 	}
 	cfgPath := c.String("ssh-config")
 	explicit := cfgPath != ""
-	if !explicit {
+	if !explicit && home != "" {
 		cfgPath = filepath.Join(home, ".ssh", "config")
 	}
-	f, err := os.Open(cfgPath)
-	switch {
-	case err == nil:
-		defer f.Close()
-		if e.sshCfg, err = ssh.LoadSSHConfig(f); err != nil {
-			return nil, fmt.Errorf("ssh config %s: %w", cfgPath, err)
+	if cfgPath != "" {
+		f, err := os.Open(cfgPath)
+		switch {
+		case err == nil:
+			defer f.Close()
+			if e.sshCfg, err = ssh.LoadSSHConfig(f); err != nil {
+				return nil, fmt.Errorf("ssh config %s: %w", cfgPath, err)
+			}
+		case errors.Is(err, fs.ErrNotExist) && !explicit:
+		default:
+			return nil, fmt.Errorf("ssh config: %w", err)
 		}
-	case errors.Is(err, fs.ErrNotExist) && !explicit:
-	default:
-		return nil, fmt.Errorf("ssh config: %w", err)
+	}
+	if err := e.secretsFromEnv(); err != nil {
+		return nil, err
 	}
 	e.pool = ssh.NewPool(e.sshConfigFor, ssh.PoolOptions{})
 	return e, nil
+}
+
+// secretsFromEnv takes the SSH key and known_hosts from DROVER_SSH_KEY and
+// DROVER_KNOWN_HOSTS, as CI runners hand out secrets: no agent, no ~/.ssh.
+// Keys from the variable are a fixed list (StrictHostKeyChecking=yes):
+// --accept-new-host-keys would have nowhere lasting to record a key.
+func (e *runEnv) secretsFromEnv() error {
+	if v := e.stdio.Environ("DROVER_SSH_KEY"); v != "" {
+		e.sshKey = []byte(strings.TrimSpace(v) + "\n")
+	}
+	v := e.stdio.Environ("DROVER_KNOWN_HOSTS")
+	if v == "" {
+		return nil
+	}
+	if e.accept {
+		return errors.New("--accept-new-host-keys (DROVER_ACCEPT_NEW_HOST_KEYS) cannot record keys in DROVER_KNOWN_HOSTS: add the hosts' lines (ssh-keyscan) to the variable instead")
+	}
+	f, err := os.CreateTemp("", "drover-known-hosts-*")
+	if err != nil {
+		return fmt.Errorf("DROVER_KNOWN_HOSTS: %w", err)
+	}
+	e.knownHosts = f.Name()
+	_, err = f.WriteString(strings.TrimSpace(v) + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(e.knownHosts)
+		e.knownHosts = ""
+		return fmt.Errorf("DROVER_KNOWN_HOSTS: %w", err)
+	}
+	return nil
 }
 
 // newEnvStore opens the invocation's environment and its state backend.
@@ -98,6 +142,9 @@ func newEnvStore(c *cli.Context, stdio IO) (*runEnv, state.Store, error) {
 func (e *runEnv) close() {
 	if e.pool != nil {
 		e.pool.Close()
+	}
+	if e.knownHosts != "" {
+		os.Remove(e.knownHosts)
 	}
 }
 
@@ -143,17 +190,30 @@ func (e *runEnv) sshConfigFor(name string) (ssh.Config, error) {
 		cfg.Port = rs.Port
 	}
 	switch {
+	case e.sshKey != nil:
+		// The CI secret replaces every identity file: the inventory's may
+		// name a ~/.ssh the runner does not have.
+		cfg.IdentityKeys = []ssh.IdentityKey{{Name: "$DROVER_SSH_KEY", PEM: e.sshKey}}
 	case s.IdentityFile != "":
 		cfg.IdentityFiles = []string{s.IdentityFile}
 	case len(rs.IdentityFiles) > 0:
 		for _, f := range rs.IdentityFiles {
 			cfg.IdentityFiles = append(cfg.IdentityFiles, cluster.ExpandPath(f, e.home, e.home))
 		}
-	default:
+	case e.home != "":
 		cfg.IdentityFiles = ssh.DefaultIdentityFiles(e.home)
 	}
-	if cfg.KnownHostsFile == "" {
+	switch {
+	case e.knownHosts != "":
+		cfg.KnownHostsFile, cfg.KnownHostsName = e.knownHosts, "$DROVER_KNOWN_HOSTS"
+	case cfg.KnownHostsFile != "":
+	case e.home != "":
 		cfg.KnownHostsFile = filepath.Join(e.home, ".ssh", "known_hosts")
+	default:
+		return cfg, fmt.Errorf("no known_hosts: set DROVER_KNOWN_HOSTS (the file's contents) or ssh.known_hosts in %s; there is no HOME for ~/.ssh/known_hosts", e.inv.Path)
+	}
+	if len(cfg.IdentityFiles) == 0 && len(cfg.IdentityKeys) == 0 && cfg.AgentSocket == "" {
+		return cfg, fmt.Errorf("no SSH key: set DROVER_SSH_KEY (the private key's contents), ssh.identity_file in %s, or SSH_AUTH_SOCK for an agent", e.inv.Path)
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout

@@ -6,19 +6,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
+	"github.com/drover-sh/drover/imagexfer"
 	"github.com/drover-sh/drover/reconcile"
 )
 
@@ -34,19 +33,25 @@ func imageCommand(stdio IO) *cli.Command {
 				Flags:     []cli.Flag{&cli.StringSliceFlag{Name: "hosts", Usage: "only these hosts (comma-separated; default: all)"}},
 				Action:    func(c *cli.Context) error { return runImagePush(c, stdio) },
 			},
+			{
+				Name:      "load",
+				Usage:     "load a `docker save` or OCI archive (multi-platform too) onto hosts, each its own platform's variant",
+				ArgsUsage: "FILE",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "tag", Usage: "name the image `NAME:TAG` instead of the archive's name"},
+					&cli.StringSliceFlag{Name: "hosts", Usage: "only these hosts (comma-separated; default: all)"},
+				},
+				Action: func(c *cli.Context) error { return runImageLoad(c, stdio) },
+			},
+			{
+				Name:      "ls",
+				Usage:     "per host, the images the state's stacks use: present or not, ID, platform, size",
+				ArgsUsage: "[IMAGE...]",
+				Flags:     []cli.Flag{&cli.StringSliceFlag{Name: "hosts", Usage: "only these hosts (comma-separated; default: all)"}},
+				Action:    func(c *cli.Context) error { return runImageLs(c, stdio) },
+			},
 		},
 	}
-}
-
-// pushRow is one (host, image) outcome.
-type pushRow struct {
-	Host    string  `json:"host"`
-	Image   string  `json:"image"`
-	ID      string  `json:"id"`
-	Result  string  `json:"result"` // pushed | up to date | failed
-	Bytes   int64   `json:"bytes,omitempty"`
-	Seconds float64 `json:"seconds,omitempty"`
-	Error   string  `json:"error,omitempty"`
 }
 
 func runImagePush(c *cli.Context, stdio IO) error {
@@ -58,25 +63,19 @@ func runImagePush(c *cli.Context, stdio IO) error {
 		return err
 	}
 	defer e.close()
-	hosts := e.inv.Names()
-	if hs := c.StringSlice("hosts"); len(hs) > 0 {
-		hosts = nil
-		for _, h := range hs {
-			for _, n := range strings.Split(h, ",") {
-				if _, ok := e.inv.Host(n); !ok {
-					return fmt.Errorf("--hosts: no host %q in %s", n, e.inv.Path)
-				}
-				hosts = append(hosts, n)
-			}
-		}
+	hosts, err := e.hostsFlag(c)
+	if err != nil {
+		return err
 	}
-	rows, err := e.pushImages(c.Context, c.Args().Slice(), hosts, nil)
+	rows, err := imagexfer.Push(c.Context, localEngine{}, c.Args().Slice(), e.targets(hosts), imagexfer.PushOptions{
+		Parallel: e.parallel, Reporter: e.transferReporter("pushing image"),
+	})
 	if e.output == "json" {
 		writeJSON(stdio.Stdout, rows)
 	} else {
 		t := newTable(stdio.Stdout, "HOST", "IMAGE", "RESULT", "SIZE", "TIME")
 		for _, r := range rows {
-			res := r.Result
+			res := string(r.Result)
 			if r.Error != "" {
 				res += ": " + r.Error
 			}
@@ -91,10 +90,67 @@ func runImagePush(c *cli.Context, stdio IO) error {
 	return err
 }
 
+// targets are the hosts as transfer targets over the run's pool.
+func (e *runEnv) targets(hosts []string) []imagexfer.Target {
+	out := make([]imagexfer.Target, len(hosts))
+	for i, h := range hosts {
+		out[i] = imagexfer.Target{Name: h, Connect: func(ctx context.Context) (imagexfer.Host, error) { return e.engineFor(ctx, h) }}
+	}
+	return out
+}
+
+// transferReporter logs an image transfer's progress.
+func (e *runEnv) transferReporter(sending string) imagexfer.Reporter {
+	return &logReporter{log: e.log, sending: sending}
+}
+
+type logReporter struct {
+	log     zerolog.Logger
+	sending string
+}
+
+func (l *logReporter) Sending(image string, bytes int64, hosts []string) {
+	l.log.Info().Str("image", image).Int64("bytes", bytes).Strs("hosts", hosts).Msg(l.sending)
+}
+
+func (l *logReporter) Progress(host, image string, sent, total int64, elapsed time.Duration) {
+	l.log.Info().Str("host", host).Str("image", image).Msgf("sent %s of %s (%s/s)", humanBytes(sent), humanBytes(total), humanBytes(int64(float64(sent)/max(elapsed.Seconds(), 0.001))))
+}
+
+func (l *logReporter) Done(r imagexfer.Row, n, of int) {
+	took := time.Duration(r.Seconds * float64(time.Second))
+	l.log.Info().Str("host", r.Host).Str("image", r.Image).Str("result", string(r.Result)).
+		Msgf("%d/%d hosts done (%s in %s, %s/s)", n, of, humanBytes(r.Bytes), took.Round(100*time.Millisecond), humanBytes(int64(float64(r.Bytes)/max(r.Seconds, 0.001))))
+}
+
+// hostsFlag is --hosts, checked against the inventory; all hosts without it.
+func (e *runEnv) hostsFlag(c *cli.Context) ([]string, error) {
+	hs := c.StringSlice("hosts")
+	if len(hs) == 0 {
+		return e.inv.Names(), nil
+	}
+	var hosts []string
+	for _, h := range hs {
+		for _, n := range strings.Split(h, ",") {
+			if _, ok := e.inv.Host(n); !ok {
+				return nil, fmt.Errorf("--hosts: no host %q in %s", n, e.inv.Path)
+			}
+			hosts = append(hosts, n)
+		}
+	}
+	return hosts, nil
+}
+
 // localImageID asks the local docker engine for an image's ID.
 func localImageID(ctx context.Context, ref string) (string, error) {
+	f, err := localImage(ctx, ref)
+	return f.ID, err
+}
+
+// localImage asks the local docker engine for an image's ID and platform.
+func localImage(ctx context.Context, ref string) (engine.ImageFacts, error) {
 	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", ref)
+	cmd := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{json .}}", ref)
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -104,14 +160,14 @@ func localImageID(ctx context.Context, ref string) (string, error) {
 		}
 		msg := strings.TrimSpace(stderr.String())
 		if errors.Is(err, exec.ErrNotFound) {
-			return "", fmt.Errorf("reading image %s from the local docker engine: no docker CLI in PATH on this machine (install it, or run drover where images are built)", ref)
+			return engine.ImageFacts{}, fmt.Errorf("reading image %s from the local docker engine: no docker CLI in PATH on this machine (install it, or run drover where images are built)", ref)
 		}
 		if localEngineDown(msg) {
-			return "", fmt.Errorf("reading image %s: the local docker engine (%s) is unreachable: %s; start it, or point DOCKER_HOST (or `docker context use`) at one", ref, where, msg)
+			return engine.ImageFacts{}, fmt.Errorf("reading image %s: the local docker engine (%s) is unreachable: %s; start it, or point DOCKER_HOST (or `docker context use`) at one", ref, where, msg)
 		}
-		return "", fmt.Errorf("image %s not found in the local docker engine (%s): %s", ref, where, msg)
+		return engine.ImageFacts{}, fmt.Errorf("image %s not found in the local docker engine (%s): %s", ref, where, msg)
 	}
-	return strings.TrimSpace(string(out)), nil
+	return engine.ParseImageFacts(out)
 }
 
 // localEngineDown reports whether the docker CLI's message says it could
@@ -148,119 +204,15 @@ func saveImage(ctx context.Context, ref string) (*os.File, error) {
 	return f, nil
 }
 
-// pushImages sends images to the hosts lacking them, hosts in parallel,
-// and checks the ID afterwards. have, when given, answers from an earlier
-// observation which image ID a host has for a reference.
-func (e *runEnv) pushImages(ctx context.Context, images, hosts []string, have func(host, ref string) (string, bool)) ([]pushRow, error) {
-	var rows []pushRow
-	var errs []error
-	for _, ref := range images {
-		id, err := localImageID(ctx, ref)
-		if err != nil {
-			return rows, err
-		}
-		// Which hosts need it?
-		var mu sync.Mutex
-		var need []string
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, e.parallel)
-		for _, h := range hosts {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				var cur string
-				var err error
-				if have != nil {
-					cur, _ = have(h, ref)
-				} else {
-					var eng *engine.Engine
-					if eng, err = e.engineFor(ctx, h); err == nil {
-						cur, err = eng.ImageID(ctx, ref)
-					}
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err != nil:
-					rows = append(rows, pushRow{Host: h, Image: ref, ID: id, Result: "failed", Error: engine.Reason(err)})
-					errs = append(errs, fmt.Errorf("%s: %w", h, err))
-				case cur == id:
-					rows = append(rows, pushRow{Host: h, Image: ref, ID: id, Result: "up to date"})
-				default:
-					need = append(need, h)
-				}
-			}()
-		}
-		wg.Wait()
-		if len(need) == 0 {
-			continue
-		}
-		sort.Strings(need)
-		f, err := saveImage(ctx, ref)
-		if err != nil {
-			return rows, err
-		}
-		fi, _ := f.Stat()
-		e.log.Info().Str("image", ref).Int64("bytes", fi.Size()).Strs("hosts", need).Msg("pushing image")
-		var hostsDone atomic.Int32
-		for _, h := range need {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				start := time.Now()
-				r := &progressReader{r: io.NewSectionReader(f, 0, fi.Size()), every: 2 * time.Second, last: start, report: func(sent int64, elapsed time.Duration) {
-					e.log.Info().Str("host", h).Str("image", ref).Msgf("sent %s of %s (%s/s)", humanBytes(sent), humanBytes(fi.Size()), humanBytes(int64(float64(sent)/elapsed.Seconds())))
-				}}
-				r.start = start
-				err := e.loadOnto(ctx, h, r, ref, id)
-				took := time.Since(start)
-				row := pushRow{Host: h, Image: ref, ID: id, Result: "pushed", Bytes: fi.Size(), Seconds: took.Seconds()}
-				if err != nil {
-					row.Result, row.Error = "failed", err.Error()
-				}
-				n := hostsDone.Add(1)
-				e.log.Info().Str("host", h).Str("image", ref).Str("result", row.Result).
-					Msgf("%d/%d hosts done (%s in %s, %s/s)", n, len(need), humanBytes(fi.Size()), took.Round(100*time.Millisecond), humanBytes(int64(float64(fi.Size())/max(took.Seconds(), 0.001))))
-				mu.Lock()
-				rows = append(rows, row)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("%s: push %s: %w", h, ref, err))
-				}
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
-		f.Close()
-	}
-	sort.Slice(rows, func(i, j int) bool {
-		if rows[i].Image != rows[j].Image {
-			return rows[i].Image < rows[j].Image
-		}
-		return rows[i].Host < rows[j].Host
-	})
-	return rows, errors.Join(errs...)
+// localEngine is the docker CLI of the machine running drover.
+type localEngine struct{}
+
+func (localEngine) Image(ctx context.Context, ref string) (engine.ImageFacts, error) {
+	return localImage(ctx, ref)
 }
 
-func (e *runEnv) loadOnto(ctx context.Context, host string, r io.Reader, ref, id string) error {
-	eng, err := e.engineFor(ctx, host)
-	if err != nil {
-		return err
-	}
-	if _, err := eng.Load(ctx, r); err != nil {
-		return err
-	}
-	got, err := eng.ImageID(ctx, ref)
-	if err != nil {
-		return err
-	}
-	if got != id {
-		return fmt.Errorf("after loading, %s has %s as %s, expected %s", host, ref, got, id)
-	}
-	return nil
+func (localEngine) Save(ctx context.Context, ref string) (*os.File, error) {
+	return saveImage(ctx, ref)
 }
 
 // pushForPlan is stack deploy --push: every image of the stack found in the
@@ -279,41 +231,30 @@ func (e *runEnv) pushForPlan(ctx context.Context, w *reconcile.World, stack *clu
 		}
 	}
 	sort.Strings(images)
-	have := func(host, ref string) (string, bool) {
+	observed := func(host, ref string) (string, cluster.Platform) {
+		var id string
 		if obs := w.Obs[host]; obs != nil {
-			return obs.HasImage(ref)
+			id, _ = obs.HasImage(ref)
 		}
-		return "", false
+		for _, h := range w.Hosts {
+			if h.Node.Name == host {
+				return id, h.Node.Platform()
+			}
+		}
+		return id, cluster.Platform{}
 	}
-	_, err := e.pushImages(ctx, images, w.Ready(), have)
+	rows, err := imagexfer.Push(ctx, localEngine{}, images, e.targets(w.Ready()), imagexfer.PushOptions{
+		Parallel: e.parallel, Observed: observed, SkipOtherPlatforms: true,
+		Warn:     func(host, msg string) { e.log.Warn().Str("host", host).Msg(msg) },
+		Reporter: e.transferReporter("pushing image"),
+	})
 	if err == nil {
 		// Loaded images count as present for the apply's image check.
-		for _, h := range w.Ready() {
-			for _, ref := range images {
-				id, _ := localImageID(ctx, ref)
-				w.Obs[h].Images[engine.NormalizeRef(ref)] = id
+		for _, r := range rows {
+			if r.Result == imagexfer.Pushed || r.Result == imagexfer.UpToDate {
+				w.Obs[r.Host].Images[engine.NormalizeRef(r.Image)] = r.ID
 			}
 		}
 	}
 	return err
-}
-
-// progressReader reports how much it has read, at most once per interval:
-// progress of an image transfer on a slow link.
-type progressReader struct {
-	r           io.Reader
-	every       time.Duration
-	start, last time.Time
-	sent        int64
-	report      func(sent int64, elapsed time.Duration)
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.sent += int64(n)
-	if now := time.Now(); now.Sub(p.last) >= p.every {
-		p.last = now
-		p.report(p.sent, now.Sub(p.start))
-	}
-	return n, err
 }

@@ -47,7 +47,9 @@ func (e *runEnv) snapshot(ctx context.Context) (*snapshot, error) {
 	}
 	// Listings show what the next run would leave pending; a desired state
 	// that cannot be planned at all is an error of the run, not of a listing.
-	if p, err := planner.Compute(planInput(s, w, desiredOf(s), scope)); err == nil {
+	in := planInput(s, w, desiredOf(s), scope)
+	in.ImagePlatforms, in.HostImagePlatforms = e.imagePlatforms(ctx, w, s.Services(), false, false)
+	if p, err := planner.Compute(in); err == nil {
 		for _, pd := range p.Pending {
 			sn.pending[pd.Service] = pd
 		}

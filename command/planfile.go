@@ -123,7 +123,7 @@ func applyCommand(stdio IO) *cli.Command {
 			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 when nothing changed, 2 when something did, 3 when replicas are left pending, 1 on error"},
 			&cli.DurationFlag{Name: "timeout", Usage: "bound each service's rolling update (overrides x-drover.update_timeout)", DefaultText: "x-drover.update_timeout, else 10m"},
 		},
-		Action: func(c *cli.Context) error { return runApply(c, stdio) },
+		Action: jsonOutcome(stdio, runApply),
 	}
 }
 

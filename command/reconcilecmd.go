@@ -22,7 +22,7 @@ func reconcileCommand(stdio IO) *cli.Command {
 			&cli.DurationFlag{Name: "unhealthy-grace", Value: time.Minute, Usage: "replace replicas unhealthy for at least this long (0: never)"},
 			&cli.DurationFlag{Name: "timeout", Usage: "bound each service's rolling replacement (overrides x-drover.update_timeout)", DefaultText: "x-drover.update_timeout, else 10m"},
 		}, changeFlags()...),
-		Action: func(c *cli.Context) error {
+		Action: jsonOutcome(stdio, func(c *cli.Context, stdio IO) error {
 			e, err := newEnv(c, stdio)
 			if err != nil {
 				return err
@@ -44,6 +44,6 @@ func reconcileCommand(stdio IO) *cli.Command {
 					return "", nil
 				},
 			})
-		},
+		}),
 	}
 }

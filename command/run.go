@@ -178,6 +178,9 @@ type change struct {
 	// containers of this cluster (stack deploy --adopt); the stacks of those
 	// containers that the run does not deploy become State.Unclaimed.
 	Adopt bool
+	// PushLocal says the local engine's images will be pushed (stack
+	// deploy --push): their platforms count for placement.
+	PushLocal bool
 	// FixDrift and UnhealthyGrace are reconcile's healing rules.
 	FixDrift       bool
 	UnhealthyGrace time.Duration
@@ -186,22 +189,41 @@ type change struct {
 // errLockLost ends a run whose state lock was taken over.
 var errLockLost = errors.New("the state lock was lost (taken over by another run): this run's changes were stopped and the state was not saved; run reconcile")
 
-// runResult is the JSON a change prints with --output json.
+// runResult is the JSON a change prints with --output json: one document
+// on stdout in every outcome, errors and refusals included (docs/cli.md).
 type runResult struct {
-	Plan    *planner.Plan     `json:"plan"`
-	Changes int               `json:"changes"`
+	Plan    *planner.Plan     `json:"plan"`    // null when the run stopped before planning
+	Changes int               `json:"changes"` // actions in the plan
 	Pending int               `json:"pending"` // replicas left pending
 	Applied bool              `json:"applied"`
-	Result  *reconcile.Result `json:"result,omitempty"`
+	Result  *reconcile.Result `json:"result,omitempty"` // each rollout's outcome
 	Serial  int64             `json:"serial"`
 	Down    map[string]string `json:"down_hosts,omitempty"`
-	Error   string            `json:"error,omitempty"`
+	// Error is the run's error as drover prints it on stderr, ExitCode the
+	// process's exit code (docs/cli.md#exit-codes).
+	Error    string `json:"error,omitempty"`
+	ExitCode int    `json:"exit_code"`
 }
 
-// runChange carries out ch for the command c. Fields every changing command
+// runChange carries out ch for the command c and, with --output json,
+// prints its result whatever the outcome. Fields every changing command
 // takes from its flags (--dry-run, --detailed-exitcode, --timeout) and the
 // command line for the audit trail are filled in from c when unset.
 func (e *runEnv) runChange(c *cli.Context, ch change) error {
+	var out runResult
+	err := e.runChangeInto(c, ch, &out)
+	if e.output == "json" {
+		out.Error, out.ExitCode = "", exitCode(c.Context, err)
+		if err != nil {
+			out.Error = err.Error()
+		}
+		writeJSON(e.stdio.Stdout, out)
+	}
+	return err
+}
+
+// runChangeInto is runChange; it fills out as far as the run got.
+func (e *runEnv) runChangeInto(c *cli.Context, ch change, out *runResult) error {
 	ctx := c.Context
 	var lost <-chan struct{}
 	if ch.Command == "" {
@@ -269,6 +291,7 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 			down[h.Node.Name] = h.Node.Reason
 		}
 	}
+	out.Serial, out.Down = s.Serial, down
 	if s.Serial == 0 {
 		// No state: a lost or misplaced state file must never read as an
 		// empty cluster whose containers are all orphans.
@@ -313,6 +336,7 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 	}
 	in := planInput(s, w, d, scope)
 	in.UnhealthyGrace, in.FixDrift = ch.UnhealthyGrace, ch.FixDrift
+	in.ImagePlatforms, in.HostImagePlatforms = e.imagePlatforms(ctx, w, s.Services(), ch.PushLocal, true)
 	p, err := planner.Compute(in)
 	if err != nil {
 		return refused(ch.DryRun, err)
@@ -321,12 +345,13 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 	// mistake in the spec: refuse it before anything changes. Shortages
 	// that time mends only leave replicas pending.
 	if ue := unsatisfiableChanges(p, specsBefore, serviceSpecs(s)); ue != nil {
+		out.Plan, out.Changes, out.Pending = p, p.Changes(), p.PendingReplicas()
 		return refused(ch.DryRun, ue)
 	}
 	for _, warn := range p.Warnings {
 		e.log.Warn().Msg(warn)
 	}
-	out := runResult{Plan: p, Changes: p.Changes(), Pending: p.PendingReplicas(), Serial: s.Serial, Down: down}
+	*out = runResult{Plan: p, Changes: p.Changes(), Pending: p.PendingReplicas(), Serial: s.Serial, Down: down}
 	if e.output != "json" && (!p.Converged() || !ch.Quiet) {
 		e.renderPlan(p)
 	}
@@ -340,9 +365,6 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 			if err := ch.SavePlan(readLineage, readSerial, s, p); err != nil {
 				return err
 			}
-		}
-		if e.output == "json" {
-			writeJSON(e.stdio.Stdout, out)
 		}
 		if err := pendingExit(p); err != nil {
 			return err
@@ -417,9 +439,7 @@ func (e *runEnv) runChange(c *cli.Context, ch change) error {
 	if applyErr != nil {
 		out.Error = applyErr.Error()
 	}
-	if e.output == "json" {
-		writeJSON(e.stdio.Stdout, out)
-	} else if changed {
+	if e.output != "json" && changed {
 		fmt.Fprintf(e.stdio.Stdout, "%s (serial %d)\n", done, s.Serial)
 	}
 	if applyErr != nil {

@@ -40,9 +40,9 @@ func stackCommand(stdio IO) *cli.Command {
 				Usage:     "deploy a stack, or bring it up to date",
 				ArgsUsage: "STACK",
 				Flags:     deployFlags(),
-				Action: func(c *cli.Context) error {
+				Action: jsonOutcome(stdio, func(c *cli.Context, stdio IO) error {
 					return runDeploy(c, stdio, c.Bool("dry-run"))
-				},
+				}),
 			},
 			{Name: "ls", Aliases: []string{"list"}, Usage: "list stacks", Action: func(c *cli.Context) error { return runStackLs(c, stdio) }},
 			{Name: "services", Usage: "list a stack's services", ArgsUsage: "STACK", Action: func(c *cli.Context) error { return runStackServices(c, stdio) }},
@@ -72,7 +72,7 @@ func planCommand(stdio IO) *cli.Command {
 		Usage:     "show what `stack deploy` would change (same as stack deploy --dry-run)",
 		ArgsUsage: "STACK",
 		Flags:     flags,
-		Action:    func(c *cli.Context) error { return runDeploy(c, stdio, true) },
+		Action:    jsonOutcome(stdio, func(c *cli.Context, stdio IO) error { return runDeploy(c, stdio, true) }),
 	}
 }
 
@@ -130,6 +130,7 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 		}
 	}
 	if c.Bool("push") {
+		ch.PushLocal = true
 		ch.BeforeApply = func(ctx context.Context, w *reconcile.World, p *planner.Plan, d reconcile.Desired) error {
 			return e.pushForPlan(ctx, w, stack)
 		}

@@ -25,6 +25,15 @@ func (e *runEnv) stateKey(create bool) (*state.Key, error) {
 	}
 	path := e.inv.State.KeyFile
 	explicit := path != ""
+	if !explicit && e.home == "" {
+		// A CI job without HOME: a key generated into the working
+		// directory would be lost with the job, and the next one could not
+		// open the state.
+		if !create {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("state key: there is no HOME for ~/.config/drover/%s.key: set DROVER_STATE_KEY (the key, base64 of 32 bytes) or state.key_file in %s", e.inv.Cluster, e.inv.Path)
+	}
 	if !explicit {
 		path = filepath.Join(e.home, ".config", "drover", e.inv.Cluster+".key")
 	}

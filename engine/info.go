@@ -15,6 +15,7 @@ type Facts struct {
 	EngineVersion string
 	OS            string
 	Arch          string // Go style: amd64, arm64
+	Variant       string // v7 for armv7l, v6 for armv6l, else ""
 	CPUs          int
 	MemoryBytes   int64
 	Hostname      string
@@ -54,6 +55,7 @@ func parseInfo(out []byte, stderr string) (Facts, error) {
 		EngineVersion: di.ServerVersion,
 		OS:            di.OSType,
 		Arch:          GoArch(di.Architecture),
+		Variant:       GoVariant(di.Architecture),
 		CPUs:          di.NCPU,
 		MemoryBytes:   di.MemTotal,
 		Hostname:      di.Name,
@@ -80,6 +82,7 @@ func (f Facts) Apply(n *cluster.Node) {
 	n.EngineVersion = f.EngineVersion
 	n.OS = f.OS
 	n.Arch = f.Arch
+	n.Variant = f.Variant
 	n.CPUs = f.CPUs
 	n.MemoryBytes = f.MemoryBytes
 }

@@ -220,8 +220,12 @@ func (w *world) classify(s *service) {
 
 	// Empty slots, in slot order.
 	if s.global {
+		// Like a constraint, a platform the image lacks keeps a global
+		// service off the node; only an image no eligible node runs
+		// leaves its slots pending, so that the spec is refused.
+		noneRuns := w.platformMismatch(s) != ""
 		for _, n := range w.nodes {
-			if !filled[n.idx] && n.ready() && n.availability() == cluster.Active && s.failedConstraint(n.info) == nil {
+			if !filled[n.idx] && n.ready() && n.availability() == cluster.Active && s.failedConstraint(n.info) == nil && (noneRuns || s.runsOn(n.info)) {
 				s.pending = append(s.pending, &pending{slot: n.name, node: n, why: "new replica"})
 			}
 		}

@@ -16,6 +16,8 @@ const (
 	notReady
 	unavailable // drained or paused: detail says which
 	failsConstraint
+	noVariant // the image has no variant for the node's platform
+	wrongCopy // the node holds a copy of the image built for another platform
 	maxPerNode
 	portInUse
 	noCPU
@@ -42,6 +44,10 @@ func (r reason) phrase(plural bool) string {
 		return verb("is ", "are ") + r.detail
 	case failsConstraint:
 		return verb("fails ", "fail ") + r.detail
+	case noVariant:
+		return verb("lacks", "lack") + " a variant of " + r.detail
+	case wrongCopy:
+		return verb("holds ", "hold ") + r.detail
 	case maxPerNode:
 		return verb("has", "have") + " reached max_replicas_per_node (" + r.detail + ")"
 	case portInUse:
@@ -75,6 +81,9 @@ func (s *service) check(n *node) reason {
 	}
 	if c := s.failedConstraint(n.info); c != nil {
 		return reason{code: failsConstraint, detail: c.text}
+	}
+	if !s.runsOn(n.info) {
+		return s.noVariant(n.info)
 	}
 	return s.fit(n)
 }

@@ -33,6 +33,17 @@ type Input struct {
 	// FixDrift replaces replicas whose container drifted from its spec
 	// (Replica.Drift); without it drift is only a warning.
 	FixDrift bool
+	// ImagePlatforms maps an image reference, as the services name it, to
+	// the platforms it has: the copies on the hosts, the archive or local
+	// image being pushed, a registry's manifest list. A replica goes only to
+	// a node whose platform one of them runs on. An image missing here has
+	// unknown platforms and does not limit placement.
+	ImagePlatforms map[string][]cluster.Platform
+	// HostImagePlatforms maps a host to the platform of each image copy it
+	// holds (image reference as the services name it). A node with a copy
+	// runs that copy, not another variant: docker pulls nothing over it.
+	// Leave out images about to be replaced everywhere (stack deploy --push).
+	HostImagePlatforms map[string]map[string]cluster.Platform
 }
 
 // inScope reports whether this run may change the given stack.

@@ -20,6 +20,10 @@ type Pending struct {
 	// that time can mend (down, drained or paused nodes, ports in use,
 	// max_replicas_per_node, capacity in use) only leave replicas pending.
 	Unsatisfiable bool `json:"unsatisfiable,omitempty"`
+	// Platform, for an unsatisfiable service whose image has no variant for
+	// any eligible node, compares the two: "lab/x:v1 is linux/arm64 only;
+	// eligible nodes h1, h2, h3 are linux/amd64".
+	Platform string `json:"platform,omitempty"`
 }
 
 // Replicas is how many replicas are pending.
@@ -27,7 +31,7 @@ func (p *Pending) Replicas() int { return len(p.Slots) }
 
 // unschedulable is the Swarm-style summary of the pending replicas.
 func (p *Pending) unschedulable() ServiceUnschedulable {
-	return ServiceUnschedulable{Service: p.Service, Replicas: len(p.Slots), Reasons: p.Reasons}
+	return ServiceUnschedulable{Service: p.Service, Replicas: len(p.Slots), Reasons: p.Reasons, Platform: p.Platform}
 }
 
 // PendingReplicas counts the replicas the plan leaves pending.
@@ -70,14 +74,18 @@ func (w *world) leavePending(s *service, slots []string, reasons []reason) {
 		return
 	}
 	t := tally(s.name, len(slots), reasons)
-	w.pending = append(w.pending, Pending{
+	pd := Pending{
 		Service:       s.name,
 		Stack:         s.spec.Stack,
 		Slots:         slots,
 		Reason:        t.reasonText(),
 		Reasons:       t.Reasons,
 		Unsatisfiable: !w.satisfiable(s, slots),
-	})
+	}
+	if pd.Unsatisfiable {
+		pd.Platform = w.platformMismatch(s)
+	}
+	w.pending = append(w.pending, pd)
 }
 
 // satisfiable reports whether some inventoried node could take a replica
@@ -98,6 +106,9 @@ func (w *world) satisfiable(s *service, slots []string) bool {
 			if !c.match(&info) {
 				return false
 			}
+		}
+		if !s.runsOn(&info) {
+			return false
 		}
 		if s.cpu > 0 && n.cpuCap > 0 && s.cpu > n.cpuCap {
 			return false

@@ -84,7 +84,7 @@ func (w *world) placeReplicated(s *service) {
 	}
 	eligible := make([]*node, 0, len(w.nodes))
 	for _, n := range w.nodes {
-		if n.ready() && n.availability() == cluster.Active && s.failedConstraint(n.info) == nil {
+		if n.ready() && n.availability() == cluster.Active && s.failedConstraint(n.info) == nil && s.runsOn(n.info) {
 			n.cur = s.count[n]
 			eligible = append(eligible, n)
 		}

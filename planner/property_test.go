@@ -163,9 +163,11 @@ func randomInput(rng *rand.Rand) Input {
 func TestPropertyConverges(t *testing.T) {
 	const cases = 300
 	rng := newRand(1)
+	prng := newRand(2) // image platforms, apart so the other draws stay as they were
 	planned, withPending := 0, 0
 	for i := 0; i < cases; i++ {
 		in := randomInput(rng)
+		randomPlatforms(prng, &in)
 		p, err := Compute(in)
 		if err != nil {
 			t.Fatalf("case %d: unexpected error %v", i, err)
@@ -196,6 +198,33 @@ func TestPropertyConverges(t *testing.T) {
 	t.Logf("%d of %d random cases fully schedulable, %d with pending replicas", planned, cases, withPending)
 }
 
+// randomPlatforms gives a third of the images known platforms, some of
+// which no node of the random cluster (amd64 and arm64) runs.
+func randomPlatforms(rng *rand.Rand, in *Input) {
+	in.ImagePlatforms = map[string][]cluster.Platform{}
+	for _, s := range in.Services {
+		if rng.IntN(3) != 0 {
+			continue
+		}
+		in.ImagePlatforms[s.Container.Image] = pick(rng,
+			[]cluster.Platform{{OS: "linux", Arch: "amd64"}},
+			[]cluster.Platform{{OS: "linux", Arch: "arm64"}},
+			[]cluster.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "arm64"}},
+			[]cluster.Platform{{OS: "linux", Arch: "s390x"}})
+	}
+}
+
+// runsImage reports whether node n runs one of the image's platforms
+// (unknown platforms: yes).
+func runsImage(in Input, image string, n *cluster.Node) bool {
+	ps := in.ImagePlatforms[image]
+	if len(ps) == 0 || !n.Platform().Known() {
+		return true
+	}
+	_, ok := n.Platform().BestFor(ps)
+	return ok
+}
+
 // pendingSet is the plan's pending replicas as "service.slot" names.
 func pendingSet(p *Plan) map[string]bool {
 	m := map[string]bool{}
@@ -213,9 +242,16 @@ func checkInvariants(before Input, p *Plan, after Input) string {
 		nodes[after.Observed[i].Node.Name] = &after.Observed[i].Node
 	}
 	placed := map[string]bool{} // hosts that received a container with reservations
+	images := map[string]string{}
+	for _, s := range after.Services {
+		images[s.FullName()] = s.Container.Image
+	}
 	for _, a := range p.Actions {
 		if a.Kind == Create || a.Kind == Replace {
 			placed[a.Host+" "+a.Service] = true
+			if n := nodes[a.Host]; n != nil && !runsImage(after, images[a.Service], n) {
+				return fmt.Sprintf("%s %s.%s on %s, which lacks a variant of %s", a.Kind, a.Service, a.Slot, a.Host, images[a.Service])
+			}
 		}
 	}
 	pending := pendingSet(p)
@@ -246,15 +282,28 @@ func checkInvariants(before Input, p *Plan, after Input) string {
 						return fmt.Sprintf("%s.%s on %s which fails %s", r.Service, r.Slot, h.Node.Name, c.text)
 					}
 				}
-				if r.SpecHash != s.Container.Hash() && !(s.Mode == cluster.Global && h.Node.Availability == cluster.Pause) {
+				// A global slot that is pending (its node cannot take the
+				// new spec) keeps its old replica running.
+				if r.SpecHash != s.Container.Hash() && !(s.Mode == cluster.Global && (h.Node.Availability == cluster.Pause || pending[r.Service+"."+r.Slot])) {
 					return fmt.Sprintf("%s.%s on %s is outdated", r.Service, r.Slot, h.Node.Name)
 				}
 			}
 		}
 		if s.Mode == cluster.Global {
+			// A node lacking a variant is no slot, unless no node that
+			// passes the constraints runs the image (then all are pending).
+			someRuns := false
 			for _, h := range after.Observed {
 				n := h.Node
-				eligible := n.Ready && n.Availability == cluster.Active
+				ok := n.Platform().Known() && runsImage(after, s.Container.Image, &n)
+				for _, c := range cs {
+					ok = ok && c.match(&n)
+				}
+				someRuns = someRuns || ok
+			}
+			for _, h := range after.Observed {
+				n := h.Node
+				eligible := n.Ready && n.Availability == cluster.Active && (!someRuns || runsImage(after, s.Container.Image, &n))
 				for _, c := range cs {
 					eligible = eligible && c.match(&n)
 				}

@@ -18,6 +18,8 @@ type ServiceUnschedulable struct {
 	Service  string       `json:"service"`
 	Replicas int          `json:"replicas"` // how many could not be placed
 	Reasons  []NodeReason `json:"reasons"`  // most frequent first
+	// Platform: see Pending.Platform.
+	Platform string `json:"platform,omitempty"`
 }
 
 // NodeReason is one reason and how many nodes gave it; Text is the whole
@@ -41,6 +43,9 @@ func (s ServiceUnschedulable) String() string {
 	replicas := "replicas"
 	if s.Replicas == 1 {
 		replicas = "replica"
+	}
+	if s.Platform != "" {
+		return fmt.Sprintf("%s: %s (%d %s unschedulable: %s)", s.Service, s.Platform, s.Replicas, replicas, s.reasonText())
 	}
 	return fmt.Sprintf("%s: %d %s unschedulable: %s", s.Service, s.Replicas, replicas, s.reasonText())
 }

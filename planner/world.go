@@ -90,8 +90,10 @@ type service struct {
 
 	constraints []constraint
 	spread      []attribute
-	ports       []string // host ports one replica binds, "8080/tcp"
-	cpu, mem    int64    // reservations of one replica
+	ports       []string                    // host ports one replica binds, "8080/tcp"
+	platforms   []cluster.Platform          // of the image; nil: unknown
+	copies      map[string]cluster.Platform // host → platform of its copy of the image
+	cpu, mem    int64                       // reservations of one replica
 
 	candidates []*candidate  // observed containers (in scope only)
 	count      map[*node]int // running replicas once the plan is applied
@@ -178,15 +180,17 @@ func newWorld(in *Input) (*world, error) {
 			continue
 		}
 		s := &service{
-			spec:    cs,
-			name:    name,
-			hash:    cs.Container.Hash(),
-			global:  cs.Mode == cluster.Global,
-			inScope: in.inScope(cs.Stack),
-			ports:   publishedPorts(&cs.Container),
-			cpu:     cs.Reservations.NanoCPUs,
-			mem:     cs.Reservations.MemoryBytes,
-			count:   make(map[*node]int),
+			spec:      cs,
+			name:      name,
+			hash:      cs.Container.Hash(),
+			global:    cs.Mode == cluster.Global,
+			inScope:   in.inScope(cs.Stack),
+			ports:     publishedPorts(&cs.Container),
+			platforms: in.ImagePlatforms[cs.Container.Image],
+			copies:    imageCopies(in.HostImagePlatforms, cs.Container.Image),
+			cpu:       cs.Reservations.NanoCPUs,
+			mem:       cs.Reservations.MemoryBytes,
+			count:     make(map[*node]int),
 		}
 		// Out-of-scope services are not placed, so a bad constraint there
 		// must not block deploying another stack.

@@ -12,6 +12,11 @@
 #   app-nohc.tar    drover-test/app:nohc    VERSION=v1, no healthcheck
 #   all.tar         the five app images above in one tarball (one shared layer)
 #   big-v1.tar      drover-test/big:v1      app + 10 MiB pseudo-random file (not in all.tar)
+#   multi-v1.oci.tar  drover-test/multi:v1  OCI archive, as buildx --output type=oci writes it:
+#                   linux/amd64 (app v1, VERSION=multi-v1) + linux/arm64 (same files, arm64
+#                   config: for platform checks, does not run)
+#   multi-big.oci.tar drover-test/multibig:v1  the same from big-v1 (transfer measurements)
+#   arm-v1.tar      drover-test/arm:v1      linux/arm64 only (docker archive)
 #   images.txt      image ID, layer bytes, tags
 #   app             the static testapp binary
 #
@@ -30,6 +35,7 @@ go build -trimpath -buildvcs=false -ldflags='-s -w' -o "$OUT/app" ./internal/tes
 MK=$(mktemp -d)
 trap 'rm -rf "$MK"' EXIT
 go build -trimpath -buildvcs=false -o "$MK/mkimage" ./internal/testimage/cmd/mkimage
+GOOS= GOARCH= go build -trimpath -buildvcs=false -o "$MK/mkoci" ./internal/testimage/cmd/mkoci
 
 mk() { "$MK/mkimage" -binary "$OUT/app" "$@"; }
 {
@@ -57,6 +63,11 @@ if ! diff <(grep -v drover-test/big "$MK/ids" | sort) <(sort "$MK/ids-all") >/de
 	diff <(grep -v drover-test/big "$MK/ids" | sort) <(sort "$MK/ids-all") >&2 || true
 	exit 1
 fi
+{
+	"$MK/mkoci" -from "$OUT/app-v1.tar" -name drover-test/multi:v1 -env VERSION=multi-v1 -platforms linux/amd64,linux/arm64 -o "$OUT/multi-v1.oci.tar"
+	"$MK/mkoci" -from "$OUT/big-v1.tar" -name drover-test/multibig:v1 -env VERSION=multibig-v1 -platforms linux/amd64,linux/arm64 -o "$OUT/multi-big.oci.tar"
+	"$MK/mkoci" -from "$OUT/app-v1.tar" -name drover-test/arm:v1 -platforms linux/arm64 -docker -o "$OUT/arm-v1.tar"
+} >"$MK/ids-oci"
 cp "$MK/ids" "$OUT/images.txt"
 cat "$OUT/images.txt"
 stat -c "%10s %n" "$OUT"/*.tar "$OUT/app"

@@ -110,9 +110,25 @@ func gatherCredentials(cfg Config, keys *keyCache) (*credentials, error) {
 		}
 	}
 
+	for _, ik := range cfg.IdentityKeys {
+		k := keys.loadData(ik, cfg.Passphrase)
+		switch {
+		case k.err != nil:
+			creds.close()
+			return nil, k.err
+		case k.encrypted:
+			creds.close()
+			return nil, &IdentityError{Path: ik.Name, Encrypted: true}
+		default:
+			if addSigner(k.signer) {
+				creds.sources = append(creds.sources, ik.Name)
+			}
+		}
+	}
+
 	if len(creds.signers) == 0 {
 		creds.close()
-		return nil, fmt.Errorf("%w: no usable key: no identity file configured and no ssh-agent (SSH_AUTH_SOCK) keys", ErrAuthFailed)
+		return nil, fmt.Errorf("%w: no usable key: no identity file configured, no DROVER_SSH_KEY and no ssh-agent (SSH_AUTH_SOCK) keys", ErrAuthFailed)
 	}
 	return creds, nil
 }
@@ -152,11 +168,35 @@ func (c *keyCache) load(path string, passphrase []byte) *keyEntry {
 	return e
 }
 
+// loadData is load for a key given by content, cached by its digest.
+func (c *keyCache) loadData(ik IdentityKey, passphrase []byte) *keyEntry {
+	key := keyCacheKey{path: ik.Name + "\x00" + string(digest(ik.PEM)), passphrase: sha256.Sum256(passphrase)}
+	c.mu.Lock()
+	e, ok := c.entries[key]
+	if !ok {
+		e = &keyEntry{}
+		c.entries[key] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() { e.signer, e.encrypted, e.err = parseIdentityData(ik.Name, ik.PEM, passphrase) })
+	return e
+}
+
+func digest(b []byte) []byte {
+	d := sha256.Sum256(b)
+	return d[:]
+}
+
 func parseIdentity(path string, passphrase []byte) (gossh.Signer, bool, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, false, &IdentityError{Path: path, Err: err}
 	}
+	return parseIdentityData(path, data, passphrase)
+}
+
+// parseIdentityData parses a private key; path names it in errors.
+func parseIdentityData(path string, data []byte, passphrase []byte) (gossh.Signer, bool, error) {
 	signer, err := gossh.ParsePrivateKey(data)
 	var missing *gossh.PassphraseMissingError
 	if errors.As(err, &missing) {

@@ -51,10 +51,19 @@ type Config struct {
 	// want OpenSSH's implicit defaults pass DefaultIdentityFiles(home).
 	IdentityFiles []string
 
+	// IdentityKeys are private keys given by content rather than by file
+	// (DROVER_SSH_KEY in CI), offered after IdentityFiles.
+	IdentityKeys []IdentityKey
+
 	// KnownHostsFile is the known_hosts file used to verify every hop. It
 	// is created (0600, directory 0700) when AcceptNewHostKeys needs to
 	// record a key.
 	KnownHostsFile string
+
+	// KnownHostsName, when set, names KnownHostsFile in messages: the
+	// caller wrote a variable's contents ("$DROVER_KNOWN_HOSTS") to a
+	// temporary file. Such a list is fixed: unknown keys are not recorded.
+	KnownHostsName string
 
 	// AcceptNewHostKeys records keys of hosts that are not in
 	// KnownHostsFile yet, like StrictHostKeyChecking=accept-new. A changed
@@ -117,6 +126,8 @@ func (c Config) validate() error {
 		return errors.New("no remote user configured")
 	case c.KnownHostsFile == "":
 		return errors.New("no known_hosts file configured")
+	case c.KnownHostsName != "" && c.AcceptNewHostKeys:
+		return errors.New("--accept-new-host-keys cannot record keys in " + c.KnownHostsName + ": add the host's key to it")
 	case c.Port < 0 || c.Port > 65535:
 		return errors.New("port " + strconv.Itoa(c.Port) + " out of range")
 	}
@@ -126,4 +137,11 @@ func (c Config) validate() error {
 		}
 	}
 	return nil
+}
+
+// IdentityKey is a private key by content. Name says where it came from
+// ("$DROVER_SSH_KEY") in messages; the key itself never reaches one.
+type IdentityKey struct {
+	Name string
+	PEM  []byte
 }

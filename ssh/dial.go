@@ -57,7 +57,7 @@ func (d *dialer) dial(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	// Agent signatures are only needed during the handshakes.
 	defer creds.close()
-	kh := d.knownHosts.get(cfg.KnownHostsFile)
+	kh := d.knownHosts.get(cfg.KnownHostsFile, cfg.KnownHostsName)
 
 	// One deadline for the whole chain, so that a dead host costs at most
 	// ConnectTimeout however many hops it has.

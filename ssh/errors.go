@@ -134,10 +134,14 @@ type IdentityError struct {
 }
 
 func (e *IdentityError) Error() string {
-	if e.Encrypted {
-		return fmt.Sprintf("identity file %s is encrypted: add it to ssh-agent or set DROVER_SSH_PASSPHRASE", tildePath(e.Path))
+	what := "identity file " + tildePath(e.Path)
+	if strings.HasPrefix(e.Path, "$") {
+		what = "the key in " + e.Path // given by content, e.g. $DROVER_SSH_KEY
 	}
-	return fmt.Sprintf("identity file %s: %v", tildePath(e.Path), e.Err)
+	if e.Encrypted {
+		return fmt.Sprintf("%s is encrypted: add it to ssh-agent or set DROVER_SSH_PASSPHRASE", what)
+	}
+	return fmt.Sprintf("%s: %v", what, e.Err)
 }
 
 func (e *IdentityError) Unwrap() error { return e.Err }

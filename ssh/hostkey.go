@@ -25,13 +25,14 @@ func newKnownHostsFiles() *knownHostsFiles {
 	return &knownHostsFiles{files: make(map[string]*knownHostsFile)}
 }
 
-func (k *knownHostsFiles) get(path string) *knownHostsFile {
+// get returns the file at path; label, when set, names it in messages.
+func (k *knownHostsFiles) get(path, label string) *knownHostsFile {
 	path = filepath.Clean(path)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	f, ok := k.files[path]
 	if !ok {
-		f = &knownHostsFile{path: path}
+		f = &knownHostsFile{path: path, label: label}
 		k.files[path] = f
 	}
 	return f
@@ -41,7 +42,8 @@ func (k *knownHostsFiles) get(path string) *knownHostsFile {
 // records new ones. The parsed file is cached and re-read when it changes
 // on disk, because 200 parallel dials must not parse it 200 times.
 type knownHostsFile struct {
-	path string
+	path  string
+	label string // "$DROVER_KNOWN_HOSTS" for a variable's contents; "" for a file
 
 	mu    sync.Mutex // guards the fields below and serialises appends
 	stamp fileStamp
@@ -116,11 +118,19 @@ func (k *knownHostsFile) check(name, addr string, acceptNew bool) (hostKeyCheck,
 	return hostKeyCheck{callback: cb, algorithms: hostKeyAlgorithms(knownKeyTypes(db, addr))}, nil
 }
 
+// name is the file's name for messages.
+func (k *knownHostsFile) name() string {
+	if k.label != "" {
+		return k.label
+	}
+	return k.path
+}
+
 // judge turns a knownhosts verdict into our error type.
 func (k *knownHostsFile) judge(name, addr string, key gossh.PublicKey, verdict error) error {
 	var keyErr *knownhosts.KeyError
 	var revoked *knownhosts.RevokedError
-	e := &HostKeyError{Host: name, Address: addr, Presented: describeKey(key), KnownHostsFile: k.path}
+	e := &HostKeyError{Host: name, Address: addr, Presented: describeKey(key), KnownHostsFile: k.name()}
 	switch {
 	case verdict == nil:
 		return nil
@@ -131,7 +141,11 @@ func (k *knownHostsFile) judge(name, addr string, key gossh.PublicKey, verdict e
 	case errors.As(verdict, &keyErr):
 		e.Kind = HostKeyMismatch
 		for _, w := range keyErr.Want {
-			e.Expected = append(e.Expected, fmt.Sprintf("%s (%s:%d)", describeKey(w.Key), tildePath(w.Filename), w.Line))
+			where := tildePath(w.Filename)
+			if k.label != "" {
+				where = k.label
+			}
+			e.Expected = append(e.Expected, fmt.Sprintf("%s (%s:%d)", describeKey(w.Key), where, w.Line))
 		}
 	default:
 		return verdict

@@ -43,12 +43,16 @@ type HostKeyError struct {
 }
 
 func (e *HostKeyError) Error() string {
-	switch e.Kind {
-	case HostKeyUnknown:
+	switch {
+	case e.Kind == HostKeyUnknown && strings.HasPrefix(e.KnownHostsFile, "$"):
+		return fmt.Sprintf("host key of %s (%s) is not in %s: server presented %s; "+
+			"check the fingerprint, then add the host's line (ssh-keyscan) to %s",
+			e.Host, e.Address, e.KnownHostsFile, e.Presented, e.KnownHostsFile)
+	case e.Kind == HostKeyUnknown:
 		return fmt.Sprintf("host key of %s (%s) is unknown: server presented %s; "+
 			"check the fingerprint, then rerun with --accept-new-host-keys to add it to %s",
 			e.Host, e.Address, e.Presented, tildePath(e.KnownHostsFile))
-	case HostKeyMismatch:
+	case e.Kind == HostKeyMismatch:
 		return fmt.Sprintf("HOST KEY MISMATCH for %s (%s): server presented %s but known_hosts has %s; "+
 			"this may be a man-in-the-middle attack - if the host was reinstalled, remove the old entry and reconnect",
 			e.Host, e.Address, e.Presented, strings.Join(e.Expected, " or "))

@@ -1,0 +1,160 @@
+// Command mkoci makes multi-platform test images without Docker or a
+// registry, from a `docker save` tarball (one of build-test-images.sh's):
+// an OCI image layout archive with one variant per platform, named as
+// `docker buildx build --output type=oci` names it, or with -docker a
+// `docker save` tarball of a single variant.
+//
+// The variant of the source's own platform is the source image with its
+// env extended; the others are the same files under a config saying the
+// other platform: the lab is amd64 only, and such a variant is for
+// platform checks, not for running.
+//
+//	mkoci -from app-v1.tar -name drover-test/multi:v1 -platforms linux/amd64,linux/arm64 -o multi-v1.oci.tar
+//	mkoci -from app-v1.tar -name drover-test/arm:v1 -platforms linux/arm64 -docker -o arm-v1.tar
+package main
+
+import (
+	"archive/tar"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+func main() {
+	from := flag.String("from", "", "source `docker save` tarball (one image)")
+	ref := flag.String("name", "", "image name, e.g. drover-test/multi:v1")
+	plats := flag.String("platforms", "linux/amd64,linux/arm64", "comma-separated os/arch[/variant]")
+	env := flag.String("env", "", "K=V added to every variant's config (makes a new image ID)")
+	docker := flag.Bool("docker", false, "write a `docker save` tarball of the one platform instead of an OCI archive")
+	out := flag.String("o", "", "output file")
+	flag.Parse()
+	if *from == "" || *ref == "" || *out == "" {
+		fail("usage: mkoci -from SRC.tar -name NAME:TAG [-platforms P,...] [-env K=V] [-docker] -o OUT")
+	}
+	tag, err := name.NewTag(*ref)
+	check(err)
+	src, err := tarball.ImageFromPath(*from, nil)
+	check(err)
+	var variants []v1.Image
+	var platforms []v1.Platform
+	for _, p := range strings.Split(*plats, ",") {
+		parts := strings.Split(p, "/")
+		if len(parts) < 2 {
+			fail("platform " + p + ": want os/arch[/variant]")
+		}
+		pl := v1.Platform{OS: parts[0], Architecture: parts[1]}
+		if len(parts) > 2 {
+			pl.Variant = parts[2]
+		}
+		cf, err := src.ConfigFile()
+		check(err)
+		cf = cf.DeepCopy()
+		if cf.OS != pl.OS || cf.Architecture != pl.Architecture {
+			if cf.Config.Labels == nil {
+				cf.Config.Labels = map[string]string{}
+			}
+			cf.Config.Labels["drover.test/fake-platform"] = p
+		}
+		cf.OS, cf.Architecture, cf.Variant = pl.OS, pl.Architecture, pl.Variant
+		if *env != "" {
+			cf.Config.Env = append(cf.Config.Env, *env)
+		}
+		img, err := mutate.ConfigFile(src, cf)
+		check(err)
+		variants = append(variants, img)
+		platforms = append(platforms, pl)
+	}
+	if *docker {
+		if len(variants) != 1 {
+			fail("-docker writes one platform")
+		}
+		check(tarball.WriteToFile(*out, tag, variants[0]))
+		report(variants, platforms)
+		return
+	}
+	idx := v1.ImageIndex(empty.Index)
+	for i, img := range variants {
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &platforms[i]}})
+	}
+	dir, err := os.MkdirTemp("", "mkoci-*")
+	check(err)
+	defer os.RemoveAll(dir)
+	lp, err := layout.Write(dir, empty.Index)
+	check(err)
+	// As buildx names it: the full name for containerd, the tag for OCI.
+	check(lp.AppendIndex(idx, layout.WithAnnotations(map[string]string{
+		"io.containerd.image.name":          "docker.io/" + strings.TrimPrefix(tag.String(), "docker.io/"),
+		"org.opencontainers.image.ref.name": tag.TagStr(),
+	})))
+	check(tarDir(dir, *out))
+	report(variants, platforms)
+}
+
+func report(imgs []v1.Image, ps []v1.Platform) {
+	for i, img := range imgs {
+		id, err := img.ConfigName()
+		check(err)
+		fmt.Printf("%s %s\n", id, ps[i].String())
+	}
+}
+
+func tarDir(dir, out string) error {
+	f, err := os.Create(out + ".tmp")
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(f)
+	err = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		h, err := tar.FileInfoHeader(fi, "")
+		if err != nil {
+			return err
+		}
+		h.Name = filepath.ToSlash(rel)
+		if fi.IsDir() {
+			h.Name += "/"
+		}
+		if err := tw.WriteHeader(h); err != nil || fi.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		_, err = tw.Write(b)
+		return err
+	})
+	if err == nil {
+		err = tw.Close()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(out+".tmp", out)
+}
+
+func check(err error) {
+	if err != nil {
+		fail(err.Error())
+	}
+}
+
+func fail(msg string) {
+	fmt.Fprintln(os.Stderr, "mkoci:", msg)
+	os.Exit(2)
+}
