@@ -34,6 +34,9 @@ type Local struct {
 	// same identity that no longer exists is stale and taken over at once,
 	// without waiting for it to expire. nil means LocalIdentity().
 	Self *Identity
+	// GuardWait bounds the wait for the lock file's guard (flock); 0 means
+	// DefaultGuardWait.
+	GuardWait time.Duration
 }
 
 // holderGone reports whether a lock was taken by a process that is known
@@ -182,11 +185,43 @@ func (l *Local) guard(fn func() error) error {
 		return err
 	}
 	defer g.Close()
-	if err := syscall.Flock(int(g.Fd()), syscall.LOCK_EX); err != nil {
-		return err
+	// The guard is held for a read and a write of the lock file: a few
+	// milliseconds. A holder that is stopped (SIGSTOP, a paused VM) or hung
+	// inside it must not hang every other run, so the wait is bounded.
+	wait := l.GuardWait
+	if wait <= 0 {
+		wait = DefaultGuardWait
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err := syscall.Flock(int(g.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return &GuardBusyError{Path: g.Name(), Waited: wait}
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	defer syscall.Flock(int(g.Fd()), syscall.LOCK_UN)
 	return fn()
+}
+
+// DefaultGuardWait bounds the wait for the lock file's guard.
+const DefaultGuardWait = 10 * time.Second
+
+// GuardBusyError: another process held the guard of the lock file for
+// longer than a lock operation takes.
+type GuardBusyError struct {
+	Path   string
+	Waited time.Duration
+}
+
+func (e *GuardBusyError) Error() string {
+	return fmt.Sprintf("%s is held by another process for more than %s (a drover run stopped or hung while updating its lock?)", e.Path, e.Waited)
 }
 
 func (l *Local) readLock() (*LockInfo, error) {
@@ -236,6 +271,15 @@ func (l *Local) Lock(ctx context.Context, info LockInfo) (Lock, error) {
 		data, _ := json.Marshal(info)
 		return writeAtomic(l.lockPath(), data, 0o600)
 	})
+	var busy *GuardBusyError
+	if errors.As(err, &busy) {
+		// Someone is inside a lock operation and does not come out: the
+		// lock is as good as held. Name the holder when the lock file says
+		// who it is (read without the guard: only for the message).
+		if cur, rerr := l.readLock(); rerr == nil && cur != nil {
+			return nil, &LockHeldError{Holder: *cur, Where: l.lockPath()}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -308,5 +309,38 @@ func TestLocalWriteRefusesGoingBack(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(p + ".backup"); strings.Contains(string(b), "damaged") {
 		t.Error("the damaged file replaced the backup")
+	}
+}
+
+// A process stopped inside a lock operation (it holds the guard) must not
+// hang the others: they give up after GuardWait, naming the holder.
+func TestLocalGuardHeldIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	l := &Local{Path: filepath.Join(dir, "s.json"), GuardWait: 300 * time.Millisecond}
+	lk, err := l.Lock(context.Background(), LockInfo{Owner: "a@x", PID: os.Getpid(), Command: "deploy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lk.Release(context.Background())
+	g, err := os.OpenFile(l.Path+".lock.guard", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if err := syscall.Flock(int(g.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	other := &Local{Path: l.Path, GuardWait: 300 * time.Millisecond}
+	start := time.Now()
+	_, err = other.Lock(context.Background(), LockInfo{Owner: "b@y", PID: 1, Command: "reconcile"})
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Lock waited %s for a held guard", took)
+	}
+	var held *LockHeldError
+	if !errors.As(err, &held) || held.Holder.Owner != "a@x" {
+		t.Errorf("err = %v, want the lock held by a@x", err)
+	}
+	if _, err := other.LockStatus(context.Background()); err == nil || !strings.Contains(err.Error(), "held by another process") {
+		t.Errorf("LockStatus with the guard held: %v", err)
 	}
 }
