@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -36,6 +38,11 @@ type runEnv struct {
 	accept      bool
 	lockTimeout time.Duration
 	pool        *ssh.Pool
+	// dryRun makes every host's Engine API client refuse changes.
+	dryRun bool
+
+	apiMu sync.Mutex
+	apis  map[string]*engine.API // per host, for the run
 }
 
 // newEnv loads the inventory and prepares (but does not open) SSH.
@@ -92,6 +99,12 @@ func newEnvStore(c *cli.Context, stdio IO) (*runEnv, state.Store, error) {
 }
 
 func (e *runEnv) close() {
+	e.apiMu.Lock()
+	for _, a := range e.apis {
+		a.Close()
+	}
+	e.apis = nil
+	e.apiMu.Unlock()
 	if e.pool != nil {
 		e.pool.Close()
 	}
@@ -186,5 +199,37 @@ func (e *runEnv) engineFor(ctx context.Context, name string) (*engine.Engine, er
 	}
 	h, _ := e.inv.Host(name)
 	s := e.inv.SSHFor(h)
-	return &engine.Engine{Host: name, Cluster: e.inv.Cluster, Sudo: s.Sudo != nil && *s.Sudo, R: cl}, nil
+	sudo := s.Sudo != nil && *s.Sudo
+	api, err := e.apiFor(name, cl, e.inv.DockerFor(h), sudo)
+	if err != nil {
+		return nil, err
+	}
+	return &engine.Engine{Host: name, Cluster: e.inv.Cluster, Sudo: sudo, R: cl, API: api}, nil
+}
+
+// apiFor returns the host's Engine API client, one per host for the run
+// so that its streams are reused across calls.
+func (e *runEnv) apiFor(name string, cl *ssh.Client, d cluster.DockerSettings, sudo bool) (*engine.API, error) {
+	e.apiMu.Lock()
+	defer e.apiMu.Unlock()
+	if a, ok := e.apis[name]; ok {
+		return a, nil
+	}
+	var dial engine.Dialer
+	switch d.Transport {
+	case cluster.StreamLocal:
+		dial = func(ctx context.Context) (net.Conn, error) { return cl.DialSocket(ctx, d.Socket) }
+	default:
+		argv := engine.DialStdioArgs(sudo)
+		dial = func(ctx context.Context) (net.Conn, error) { return cl.DialCommand(ctx, argv) }
+	}
+	a, err := engine.NewAPI(engine.APIConfig{Host: name, Dial: dial, DryRun: e.dryRun, Log: e.log})
+	if err != nil {
+		return nil, err
+	}
+	if e.apis == nil {
+		e.apis = map[string]*engine.API{}
+	}
+	e.apis[name] = a
+	return a, nil
 }

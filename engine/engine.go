@@ -1,7 +1,9 @@
-// Package engine drives the docker CLI of one host through an ssh.Runner:
-// it turns drover's container specs into docker argv, runs them, and parses
-// what docker prints. Every command passes through Engine.run, the one place
-// that prefixes sudo and hands argv to the transport (which quotes it).
+// Package engine drives the docker engine of one host. Reads go through
+// the Engine API (API, over a stream of the run's SSH connection; every
+// call passes the one choke point in chokepoint.go). Changes still run the
+// docker CLI through an ssh.Runner: Engine.read and Engine.mutate are the
+// one place that prefixes sudo and hands argv to the transport (which
+// quotes it).
 package engine
 
 import (
@@ -22,6 +24,9 @@ type Engine struct {
 	Cluster string // value of the drover.cluster label
 	Sudo    bool   // run docker as `sudo -n docker`
 	R       Runner
+	// API, when set, serves the reads (Observe, Info, Inspect, ImageID);
+	// without it they run the docker CLI through R.
+	API *API
 	// Audit, when set, is told every command that changes the host (not
 	// reads), after it ran, with its error. Arguments hold no secrets: env
 	// values travel on stdin.

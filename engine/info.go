@@ -39,6 +39,10 @@ func parseInfo(out []byte, stderr string) (Facts, error) {
 	if err := json.Unmarshal(firstJSONLine(out), &di); err != nil {
 		return Facts{}, fmt.Errorf("cannot parse docker info: %w", err)
 	}
+	return di.facts(stderr)
+}
+
+func (di dockerInfo) facts(stderr string) (Facts, error) {
 	if di.ServerVersion == "" {
 		msg := strings.TrimSpace(strings.Join(di.ServerErrors, "; "))
 		if msg == "" {
@@ -102,6 +106,9 @@ func firstLine(s string) string {
 
 // Info asks the engine for its facts in one round trip.
 func (e *Engine) Info(ctx context.Context) (Facts, error) {
+	if e.API != nil {
+		return e.API.info(ctx)
+	}
 	res, err := e.R.Run(ctx, e.infoCmd())
 	if err != nil {
 		return Facts{}, classify(err)

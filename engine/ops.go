@@ -129,6 +129,9 @@ func (e *Engine) Pull(ctx context.Context, ref string) error {
 
 // Inspect reads the current state of some containers.
 func (e *Engine) Inspect(ctx context.Context, ids ...string) ([]cluster.Replica, error) {
+	if e.API != nil {
+		return e.API.inspect(ctx, ids, false)
+	}
 	out, err := e.read(ctx, append([]string{"inspect"}, ids...)...)
 	if err != nil {
 		return nil, classify(err)
@@ -178,6 +181,9 @@ func (e *Engine) Load(ctx context.Context, gz io.Reader) (string, error) {
 
 // ImageID returns the ID of an image on the host, "" when absent.
 func (e *Engine) ImageID(ctx context.Context, ref string) (string, error) {
+	if e.API != nil {
+		return e.API.imageID(ctx, ref)
+	}
 	out, err := e.read(ctx, "image", "inspect", "--format", "{{.Id}}", ref)
 	if err != nil {
 		if strings.Contains(strings.ToLower(err.Error()), "no such image") {

@@ -91,6 +91,7 @@ type cmdConn struct {
 	stdout io.Reader
 	stderr *syncHead
 
+	wmu     sync.Mutex // stdin's Write and CloseWrite
 	exited  chan struct{}
 	waitErr error // set before exited closes
 
@@ -103,32 +104,58 @@ const exitWait = 2 * time.Second
 func (s *cmdConn) Read(p []byte) (int, error) {
 	n, err := s.stdout.Read(p)
 	if err == io.EOF && n == 0 {
-		select {
-		case <-s.exited:
-		case <-time.After(exitWait):
-			return 0, io.EOF
-		}
-		var exit *gossh.ExitError
-		var missing *gossh.ExitMissingError
-		switch {
-		case errors.As(s.waitErr, &exit) && exit.ExitStatus() != 0:
-			return 0, newExitError(s.client.name, s.argv, exit.ExitStatus(), exit.Signal(), s.stderr.bytes())
-		case errors.As(s.waitErr, &missing):
-			return 0, newExitError(s.client.name, s.argv, -1, "", s.stderr.bytes())
+		if xe := s.exitError(); xe != nil {
+			return 0, xe
 		}
 	}
 	return n, err
 }
 
-func (s *cmdConn) Write(p []byte) (int, error) { return s.stdin.Write(p) }
+// Write sends p to the command's stdin. A command that already ended
+// makes Write fail with the *ExitError that says why.
+func (s *cmdConn) Write(p []byte) (int, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	n, err := s.stdin.Write(p)
+	if err != nil {
+		if xe := s.exitError(); xe != nil {
+			return n, xe
+		}
+	}
+	return n, err
+}
+
+// exitError waits (briefly) for the command's end and returns an
+// *ExitError if it failed: exited non-zero, or died without a status but
+// printed something on stderr.
+func (s *cmdConn) exitError() *ExitError {
+	select {
+	case <-s.exited:
+	case <-time.After(exitWait):
+		return nil
+	}
+	var exit *gossh.ExitError
+	switch {
+	case errors.As(s.waitErr, &exit) && exit.ExitStatus() != 0:
+		return newExitError(s.client.name, s.argv, exit.ExitStatus(), exit.Signal(), s.stderr.bytes())
+	case s.waitErr != nil && len(s.stderr.bytes()) > 0:
+		return newExitError(s.client.name, s.argv, -1, "", s.stderr.bytes())
+	}
+	return nil
+}
 
 // CloseWrite closes the command's stdin, leaving stdout readable.
-func (s *cmdConn) CloseWrite() error { return s.stdin.Close() }
+func (s *cmdConn) CloseWrite() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.stdin.Close()
+}
 
-// Close ends the session and gives its slot back.
+// Close ends the session and gives its slot back. It does not close stdin
+// first: x/crypto's channel does not allow a half-close concurrent with a
+// Write, and the session's close ends the remote command's input anyway.
 func (s *cmdConn) Close() error {
 	s.closeOnce.Do(func() {
-		s.stdin.Close()
 		s.sess.Close()
 		s.client.release()
 	})
