@@ -43,7 +43,13 @@ type API struct {
 	host string
 	c    *client.Client
 	tr   *http.Transport
-	cp   *chokePoint
+	// exits remembers why the last stream's command failed, for classify.
+	exits *exitMemo
+	// streams serves calls that hold a stream for long (logs --follow),
+	// one fresh stream each, so they never starve the bounded pool; the
+	// SSH connection's session slots still bound them.
+	streams   *client.Client
+	streamsTr *http.Transport
 
 	mu      sync.Mutex
 	checked bool // the version was negotiated and is supported
@@ -55,37 +61,48 @@ func NewAPI(cfg APIConfig) (*API, error) {
 	if n <= 0 {
 		n = DefaultMaxStreams
 	}
-	cp := &chokePoint{host: cfg.Host, dryRun: cfg.DryRun, log: cfg.Log}
+	exits := &exitMemo{}
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		conn, err := cfg.Dial(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &watchedConn{Conn: conn, exits: exits}, nil
+	}
 	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			conn, err := cfg.Dial(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return &watchedConn{Conn: conn, cp: cp}, nil
-		},
+		DialContext:         dial,
 		MaxConnsPerHost:     n,
 		MaxIdleConnsPerHost: n,
 		IdleConnTimeout:     time.Minute,
 		DisableCompression:  true, // the stream is local to the host; gzip costs CPU for nothing
 	}
-	cp.next = tr
-	c, err := client.NewClientWithOpts(
-		// The host name is never resolved: every connection comes from
-		// Dial. docker's own ssh:// helper uses the same placeholder.
-		client.WithHost("http://docker.example.com"),
-		client.WithHTTPClient(&http.Client{Transport: cp}),
-		client.WithAPIVersionNegotiation(),
-	)
+	str := &http.Transport{DialContext: dial, DisableKeepAlives: true, DisableCompression: true}
+	c, err := newClient(&chokePoint{host: cfg.Host, dryRun: cfg.DryRun, log: cfg.Log, next: tr})
 	if err != nil {
 		return nil, fmt.Errorf("%s: engine api client: %w", cfg.Host, err)
 	}
-	return &API{host: cfg.Host, c: c, tr: tr, cp: cp}, nil
+	sc, err := newClient(&chokePoint{host: cfg.Host, dryRun: cfg.DryRun, log: cfg.Log, next: str})
+	if err != nil {
+		return nil, fmt.Errorf("%s: engine api client: %w", cfg.Host, err)
+	}
+	return &API{host: cfg.Host, c: c, tr: tr, exits: exits, streams: sc, streamsTr: str}, nil
+}
+
+func newClient(rt http.RoundTripper) (*client.Client, error) {
+	return client.NewClientWithOpts(
+		// The host name is never resolved: every connection comes from
+		// Dial. docker's own ssh:// helper uses the same placeholder.
+		client.WithHost("http://docker.example.com"),
+		client.WithHTTPClient(&http.Client{Transport: rt}),
+		client.WithAPIVersionNegotiation(),
+	)
 }
 
 // Close closes the idle streams. Streams in use end with their calls.
 func (a *API) Close() error {
 	a.tr.CloseIdleConnections()
+	a.streamsTr.CloseIdleConnections()
+	a.streams.Close()
 	return a.c.Close()
 }
 
@@ -110,7 +127,7 @@ func (a *API) ready(ctx context.Context) (*client.Client, error) {
 	}
 	p, err := a.c.Ping(ctx)
 	if err != nil {
-		return nil, a.cp.classify(err)
+		return nil, a.classify(err)
 	}
 	if p.APIVersion == "" || versions.LessThan(p.APIVersion, MinAPIVersion) {
 		v := p.APIVersion
@@ -123,6 +140,7 @@ func (a *API) ready(ctx context.Context) (*client.Client, error) {
 		}
 	}
 	a.c.NegotiateAPIVersionPing(p)
+	a.streams.NegotiateAPIVersionPing(p)
 	a.checked = true
 	return a.c, nil
 }
@@ -141,7 +159,7 @@ func DialStdioArgs(sudo bool) []string {
 // rather than by the HTTP client's "connection broken".
 type watchedConn struct {
 	net.Conn
-	cp *chokePoint
+	exits *exitMemo
 }
 
 func (w *watchedConn) Read(p []byte) (int, error) {
@@ -158,7 +176,7 @@ func (w *watchedConn) Write(p []byte) (int, error) {
 
 func (w *watchedConn) watch(err error) {
 	if xe, ok := asExit(err); ok {
-		w.cp.lastExit.Store(xe)
+		w.exits.last.Store(xe)
 	}
 }
 

@@ -29,7 +29,7 @@ func (a *API) observe(ctx context.Context, clusterName string) (*Observation, er
 	}
 	info, err := c.Info(ctx)
 	if err != nil {
-		return nil, a.cp.classify(err)
+		return nil, a.classify(err)
 	}
 	facts, err := factsFromInfo(info)
 	if err != nil {
@@ -41,7 +41,7 @@ func (a *API) observe(ctx context.Context, clusterName string) (*Observation, er
 		Filters: filters.NewArgs(filters.Arg("label", cluster.LabelCluster+"="+clusterName)),
 	})
 	if err != nil {
-		return nil, a.cp.classify(err)
+		return nil, a.classify(err)
 	}
 	ids := make([]string, len(list))
 	for i, s := range list {
@@ -53,7 +53,7 @@ func (a *API) observe(ctx context.Context, clusterName string) (*Observation, er
 	}
 	nets, err := c.NetworkList(ctx, network.ListOptions{})
 	if err != nil {
-		return nil, a.cp.classify(err)
+		return nil, a.classify(err)
 	}
 	for _, n := range nets {
 		obs.Networks = append(obs.Networks, n.Name)
@@ -61,7 +61,7 @@ func (a *API) observe(ctx context.Context, clusterName string) (*Observation, er
 	sort.Strings(obs.Networks)
 	vols, err := c.VolumeList(ctx, volume.ListOptions{})
 	if err != nil {
-		return nil, a.cp.classify(err)
+		return nil, a.classify(err)
 	}
 	for _, v := range vols.Volumes {
 		obs.Volumes = append(obs.Volumes, v.Name)
@@ -69,7 +69,7 @@ func (a *API) observe(ctx context.Context, clusterName string) (*Observation, er
 	sort.Strings(obs.Volumes)
 	imgs, err := c.ImageList(ctx, image.ListOptions{})
 	if err != nil {
-		return nil, a.cp.classify(err)
+		return nil, a.classify(err)
 	}
 	for _, im := range imgs {
 		for _, ref := range im.RepoTags {
@@ -102,7 +102,7 @@ func (a *API) inspect(ctx context.Context, ids []string, skipMissing bool) ([]cl
 				if skipMissing && cerrdefs.IsNotFound(err) {
 					return nil
 				}
-				return a.cp.classify(err)
+				return a.classify(err)
 			}
 			got[i] = inspectedFromAPI(r)
 			return nil
@@ -128,7 +128,7 @@ func (a *API) info(ctx context.Context) (Facts, error) {
 	}
 	info, err := c.Info(ctx)
 	if err != nil {
-		return Facts{}, a.cp.classify(err)
+		return Facts{}, a.classify(err)
 	}
 	return factsFromInfo(info)
 }
@@ -143,7 +143,7 @@ func (a *API) imageID(ctx context.Context, ref string) (string, error) {
 		if cerrdefs.IsNotFound(err) {
 			return "", nil
 		}
-		return "", a.cp.classify(err)
+		return "", a.classify(err)
 	}
 	return im.ID, nil
 }

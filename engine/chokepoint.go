@@ -33,16 +33,18 @@ func (e *DryRunError) Error() string {
 func (e *DryRunError) Unwrap() error { return ErrDryRun }
 
 // chokePoint is the http.RoundTripper every Engine API call passes
-// through: it refuses changes under dry run, writes the audit line and
-// remembers the last stream failure for classify. It never sees bodies
-// it would log: only method, path, status and duration are written.
+// through: it refuses changes under dry run and writes the audit line.
+// It never logs bodies: only method, path, status and duration.
 type chokePoint struct {
 	host   string
 	dryRun bool
 	log    zerolog.Logger
 	next   http.RoundTripper
+}
 
-	lastExit atomic.Pointer[ssh.ExitError]
+// exitMemo holds the last failure of a stream's command on one host.
+type exitMemo struct {
+	last atomic.Pointer[ssh.ExitError]
 }
 
 // reads are the methods that change nothing on the engine.
@@ -67,7 +69,7 @@ func (c *chokePoint) RoundTrip(req *http.Request) (*http.Response, error) {
 // a HostError with a reason when the stream's command said why docker
 // cannot be used, ErrDockerDown when the engine does not answer. API
 // errors (not found, conflict) pass through for errdefs checks.
-func (c *chokePoint) classify(err error) error {
+func (a *API) classify(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -81,7 +83,7 @@ func (c *chokePoint) classify(err error) error {
 	}
 	xe, ok := asExit(err)
 	if !ok {
-		xe = c.lastExit.Load()
+		xe = a.exits.last.Load()
 	}
 	if xe != nil {
 		if r := reasonFor(xe.Stderr, xe.Code); r != "" {
@@ -90,9 +92,9 @@ func (c *chokePoint) classify(err error) error {
 	}
 	if client.IsErrConnectionFailed(err) || cerrdefs.IsUnavailable(err) {
 		if xe != nil {
-			return fmt.Errorf("%s: %w: %w", c.host, ErrDockerDown, xe)
+			return fmt.Errorf("%s: %w: %w", a.host, ErrDockerDown, xe)
 		}
-		return fmt.Errorf("%s: %w: %w", c.host, ErrDockerDown, err)
+		return fmt.Errorf("%s: %w: %w", a.host, ErrDockerDown, err)
 	}
 	return err
 }

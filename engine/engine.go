@@ -1,9 +1,9 @@
-// Package engine drives the docker engine of one host. Reads go through
-// the Engine API (API, over a stream of the run's SSH connection; every
-// call passes the one choke point in chokepoint.go). Changes still run the
-// docker CLI through an ssh.Runner: Engine.read and Engine.mutate are the
-// one place that prefixes sudo and hands argv to the transport (which
-// quotes it).
+// Package engine drives the docker engine of one host through the Engine
+// API (API, over a stream of the run's SSH connection; every call passes
+// the one choke point in chokepoint.go). Without an API client (the
+// command-string fakes of enginetest) it runs the docker CLI through an
+// ssh.Runner: Engine.read and Engine.mutate are the one place that
+// prefixes sudo and hands argv to the transport (which quotes it).
 package engine
 
 import (
@@ -24,7 +24,7 @@ type Engine struct {
 	Cluster string // value of the drover.cluster label
 	Sudo    bool   // run docker as `sudo -n docker`
 	R       Runner
-	// API, when set, serves the reads (Observe, Info, Inspect, ImageID);
+	// API, when set, serves every operation through the Engine API;
 	// without it they run the docker CLI through R.
 	API *API
 	// Audit, when set, is told every command that changes the host (not
@@ -38,6 +38,14 @@ func (e *Engine) docker(args ...string) []string {
 		return append([]string{"sudo", "-n", "docker"}, args...)
 	}
 	return append([]string{"docker"}, args...)
+}
+
+// audit tells Audit about a change made through the API, named as the
+// docker command that would have made it.
+func (e *Engine) audit(args []string, err error) {
+	if e.Audit != nil {
+		e.Audit(e.Host, e.docker(args...), err)
+	}
 }
 
 // read runs a docker command that changes nothing and returns its stdout.

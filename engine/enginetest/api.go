@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -25,6 +26,8 @@ import (
 type API struct {
 	// APIVersion is what /_ping reports; "" means "1.41" (Docker 20.10).
 	APIVersion string
+	// Clock stamps created and started containers; nil means time.Now.
+	Clock func() time.Time
 
 	mu         sync.Mutex
 	info       system.Info
@@ -33,6 +36,8 @@ type API struct {
 	volumes    []*volume.Volume
 	images     []image.Summary
 	calls      []string
+	created    []container.CreateRequest
+	logs       map[string][2]string // container name → stdout, stderr
 
 	srv  *http.Server
 	ln   *pipeListener
@@ -118,7 +123,11 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte("OK"))
 		}
 	case r.Method != http.MethodGet:
-		apiError(w, http.StatusNotImplemented, "enginetest: "+r.Method+" "+path+" is not faked")
+		if !a.serveWrite(w, r, path) {
+			apiError(w, http.StatusNotImplemented, "enginetest: "+r.Method+" "+path+" is not faked")
+		}
+	case strings.HasPrefix(path, "/containers/") && strings.HasSuffix(path, "/logs"):
+		a.containerLogs(w, strings.TrimSuffix(strings.TrimPrefix(path, "/containers/"), "/logs"))
 	case path == "/info":
 		writeJSON(w, a.info)
 	case path == "/containers/json":
@@ -126,9 +135,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(path, "/containers/") && strings.HasSuffix(path, "/json"):
 		a.inspectContainer(w, strings.TrimSuffix(strings.TrimPrefix(path, "/containers/"), "/json"))
 	case path == "/networks":
-		writeJSON(w, a.networks)
+		a.listNetworks(w, r)
 	case path == "/volumes":
-		writeJSON(w, volume.ListResponse{Volumes: a.volumes})
+		a.listVolumes(w, r)
 	case path == "/images/json":
 		writeJSON(w, a.images)
 	case strings.HasPrefix(path, "/images/") && strings.HasSuffix(path, "/json"):
@@ -165,6 +174,36 @@ func (a *API) listContainers(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		out = append(out, container.Summary{ID: s.ID, Names: []string{s.Name}, Image: s.Image, Labels: s.Config.Labels, State: container.ContainerState(s.State.Status)})
+	}
+	writeJSON(w, out)
+}
+
+func (a *API) listNetworks(w http.ResponseWriter, r *http.Request) {
+	args, err := filters.FromJSON(r.URL.Query().Get("filters"))
+	if err != nil {
+		apiError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	out := []network.Summary{}
+	for _, n := range a.networks {
+		if args.MatchKVList("label", n.Labels) {
+			out = append(out, n)
+		}
+	}
+	writeJSON(w, out)
+}
+
+func (a *API) listVolumes(w http.ResponseWriter, r *http.Request) {
+	args, err := filters.FromJSON(r.URL.Query().Get("filters"))
+	if err != nil {
+		apiError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	out := volume.ListResponse{Volumes: []*volume.Volume{}}
+	for _, v := range a.volumes {
+		if args.MatchKVList("label", v.Labels) {
+			out.Volumes = append(out.Volumes, v)
+		}
 	}
 	writeJSON(w, out)
 }
