@@ -175,6 +175,9 @@ func (w *watchedConn) Write(p []byte) (int, error) {
 }
 
 func (w *watchedConn) watch(err error) {
+	if err == nil {
+		return
+	}
 	if xe, ok := asExit(err); ok {
 		w.exits.last.Store(xe)
 	}

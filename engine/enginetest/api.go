@@ -31,7 +31,7 @@ type API struct {
 
 	mu         sync.Mutex
 	info       system.Info
-	containers []json.RawMessage // inspect documents, as the engine sends them
+	containers []*stored // inspect documents, as the engine sends them
 	networks   []network.Summary
 	volumes    []*volume.Volume
 	images     []image.Summary
@@ -57,7 +57,24 @@ func NewAPI(info system.Info) *API {
 func (a *API) AddContainer(inspect json.RawMessage) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.containers = append(a.containers, inspect)
+	a.containers = append(a.containers, newStored(inspect))
+}
+
+// stored is one container: its inspect document, and what lists and
+// lookups need of it, decoded once.
+type stored struct {
+	raw json.RawMessage
+	summary
+}
+
+func newStored(raw json.RawMessage) *stored {
+	s := &stored{raw: raw}
+	json.Unmarshal(raw, &s.summary)
+	return s
+}
+
+func (s *stored) is(ref string) bool {
+	return s.ID == ref || strings.TrimPrefix(s.Name, "/") == ref || (len(ref) >= 12 && strings.HasPrefix(s.ID, ref))
 }
 
 // AddNetwork, AddVolume and AddImage add objects to the lists.
@@ -164,9 +181,7 @@ func (a *API) listContainers(w http.ResponseWriter, r *http.Request) {
 	}
 	all := r.URL.Query().Get("all") == "1" || r.URL.Query().Get("all") == "true"
 	out := []container.Summary{}
-	for _, raw := range a.containers {
-		var s summary
-		json.Unmarshal(raw, &s)
+	for _, s := range a.containers {
 		if !all && s.State.Status != "running" {
 			continue
 		}
@@ -209,12 +224,10 @@ func (a *API) listVolumes(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) inspectContainer(w http.ResponseWriter, ref string) {
-	for _, raw := range a.containers {
-		var s summary
-		json.Unmarshal(raw, &s)
-		if s.ID == ref || strings.TrimPrefix(s.Name, "/") == ref || (len(ref) >= 12 && strings.HasPrefix(s.ID, ref)) {
+	for _, s := range a.containers {
+		if s.is(ref) {
 			w.Header().Set("Content-Type", "application/json")
-			w.Write(raw)
+			w.Write(s.raw)
 			return
 		}
 	}

@@ -67,14 +67,13 @@ func (a *API) serveWrite(w http.ResponseWriter, r *http.Request, path string) bo
 
 // find returns the index of the container named or identified by ref.
 func (a *API) find(ref string) (int, container.InspectResponse) {
-	for i, raw := range a.containers {
-		var c container.InspectResponse
-		json.Unmarshal(raw, &c)
-		if c.ContainerJSONBase == nil {
-			continue
-		}
-		if c.ID == ref || strings.TrimPrefix(c.Name, "/") == ref || (len(ref) >= 12 && strings.HasPrefix(c.ID, ref)) {
-			return i, c
+	for i, s := range a.containers {
+		if s.is(ref) {
+			var c container.InspectResponse
+			json.Unmarshal(s.raw, &c)
+			if c.ContainerJSONBase != nil {
+				return i, c
+			}
 		}
 	}
 	return -1, container.InspectResponse{}
@@ -133,10 +132,10 @@ func (a *API) now() time.Time {
 func (a *API) put(i int, c container.InspectResponse) {
 	raw, _ := json.Marshal(c)
 	if i < 0 {
-		a.containers = append(a.containers, raw)
+		a.containers = append(a.containers, newStored(raw))
 		return
 	}
-	a.containers[i] = raw
+	a.containers[i] = newStored(raw)
 }
 
 func (a *API) setState(w http.ResponseWriter, ref, status string) {
