@@ -170,6 +170,8 @@ ensure_packages() {
 	command -v iptables >/dev/null || missing+=(iptables)
 	command -v nsenter >/dev/null || missing+=(nsenter)
 	command -v unshare >/dev/null || missing+=(unshare)
+	# e2e: a non-root SSH user with ssh.sudo: true
+	command -v sudo >/dev/null || missing+=(sudo)
 	((${#missing[@]} == 0)) && return 0
 	log "missing: ${missing[*]} — installing Debian packages"
 	local m
@@ -180,6 +182,7 @@ ensure_packages() {
 		ip) pkgs+=(iproute2) ;;
 		iptables) pkgs+=(iptables) ;;
 		nsenter | unshare) pkgs+=(util-linux) ;;
+		sudo) pkgs+=(sudo) ;;
 		esac
 	done
 	mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
