@@ -172,6 +172,8 @@ ensure_packages() {
 	command -v unshare >/dev/null || missing+=(unshare)
 	# e2e: a non-root SSH user with ssh.sudo: true
 	command -v sudo >/dev/null || missing+=(sudo)
+	# e2e: a static /bin/sh for a shell healthcheck in a FROM-scratch image
+	[[ -x /bin/busybox ]] || missing+=(busybox)
 	((${#missing[@]} == 0)) && return 0
 	log "missing: ${missing[*]} — installing Debian packages"
 	local m
@@ -183,6 +185,7 @@ ensure_packages() {
 		iptables) pkgs+=(iptables) ;;
 		nsenter | unshare) pkgs+=(util-linux) ;;
 		sudo) pkgs+=(sudo) ;;
+		busybox) pkgs+=(busybox-static) ;;
 		esac
 	done
 	mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
