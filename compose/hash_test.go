@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -51,5 +52,29 @@ func TestSpecHashGolden(t *testing.T) {
 	}
 	if string(b) != string(want) {
 		t.Errorf("spec hashes changed: replicas of unchanged files would be replaced on upgrade\ngot:\n%s\nwant:\n%s", b, want)
+	}
+}
+
+// TestNewFieldsKeepOldHashes: full.yml without the keys drover learned
+// with the Engine API (healthcheck.start_interval) hashes as before them,
+// so a spec field added with omitempty leaves existing replicas alone.
+func TestNewFieldsKeepOldHashes(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(fixtures, "full.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Replace(string(b), "      start_interval: 2s\n", "", 1)
+	if old == string(b) {
+		t.Fatal("full.yml no longer sets start_interval")
+	}
+	p := filepath.Join(t.TempDir(), "full.yml")
+	if err := os.WriteFile(p, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Relative paths (env_file, bind mounts) resolve as for the fixture.
+	st, _ := mustLoad(t, Options{Files: []string{p}, WorkingDir: fixtures, Environ: []string{"FROM_ENVIRON=from-environ"}})
+	// The hash the golden held before start_interval was mapped.
+	if got := st.Services["web"].Container.Hash(); got != "104c81d8189bd049" {
+		t.Errorf("web hashes %s without start_interval, want 104c81d8189bd049 as before", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/strslice"
+	"github.com/docker/docker/api/types/versions"
 	"github.com/docker/go-connections/nat"
 	"github.com/docker/go-units"
 
@@ -184,7 +185,9 @@ func healthConfig(h *cluster.Healthcheck, apiVersion string) *container.HealthCo
 			out.Test = []string{"CMD-SHELL", strings.Join(h.Test, " ")}
 		}
 	}
-	_ = apiVersion // start_interval (API 1.44+) is not in drover's spec yet
+	if h.StartInterval > 0 && versions.GreaterThanOrEqualTo(apiVersion, "1.44") {
+		out.StartInterval = h.StartInterval
+	}
 	return out
 }
 

@@ -38,6 +38,14 @@ func TestHealthConfig(t *testing.T) {
 	if h.Interval != 2*time.Second || h.Timeout != time.Second || h.StartPeriod != 5*time.Second || h.Retries != 4 {
 		t.Errorf("timings %+v", h)
 	}
+	// start_interval exists from API 1.44 (Docker 25) on; older engines do
+	// not know the field, so it is left out for them.
+	si := &cluster.Healthcheck{Test: []string{"CMD", "x"}, StartPeriod: time.Minute, StartInterval: 200 * time.Millisecond}
+	for v, want := range map[string]time.Duration{"1.41": 0, "1.43": 0, "1.44": 200 * time.Millisecond, "1.47": 200 * time.Millisecond} {
+		if got := healthConfig(si, v).StartInterval; got != want {
+			t.Errorf("API %s: start interval %v, want %v", v, got, want)
+		}
+	}
 }
 
 func TestCreateRequest(t *testing.T) {
