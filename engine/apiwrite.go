@@ -36,13 +36,15 @@ func (a *API) create(ctx context.Context, ct Container) (string, error) {
 	if err != nil {
 		return "", a.classify(err)
 	}
+	// A container created but not started is left for the next run's plan
+	// to see (and replace), as before: the ID is only returned on success.
 	for _, n := range req.Connect {
 		if err := c.NetworkConnect(ctx, n.Name, resp.ID, &network.EndpointSettings{Aliases: n.Aliases}); err != nil {
-			return resp.ID, a.classify(fmt.Errorf("%s: connect network %s: %w", ct.Name, n.Name, err))
+			return "", a.classify(fmt.Errorf("%s: connect network %s: %w", ct.Name, n.Name, err))
 		}
 	}
 	if err := c.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
-		return resp.ID, a.classify(err)
+		return "", a.classify(err)
 	}
 	return resp.ID, nil
 }
@@ -227,6 +229,12 @@ func readMessages(r io.Reader) (string, error) {
 func (a *API) logs(ctx context.Context, id string, o LogOptions, stdout, stderr io.Writer) error {
 	if _, err := a.ready(ctx); err != nil {
 		return err
+	}
+	if o.Follow {
+		// A follow holds its stream (an SSH session) until ctx ends: give
+		// the pool's idle streams back first, so that many follows on one
+		// host find session slots.
+		a.tr.CloseIdleConnections()
 	}
 	body, err := a.streams.ContainerLogs(ctx, id, container.LogsOptions{
 		ShowStdout: true, ShowStderr: true, Follow: o.Follow, Tail: o.Tail, Since: o.Since, Timestamps: o.Timestamps,
