@@ -47,6 +47,8 @@ type exitMemo struct {
 	last atomic.Pointer[ssh.ExitError]
 }
 
+var _ http.RoundTripper = (*chokePoint)(nil)
+
 // reads are the methods that change nothing on the engine.
 func isRead(method string) bool { return method == http.MethodGet || method == http.MethodHead }
 

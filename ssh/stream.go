@@ -82,6 +82,8 @@ func (c *Client) DialSocket(ctx context.Context, path string) (net.Conn, error) 
 	return conn, nil
 }
 
+var _ net.Conn = (*cmdConn)(nil)
+
 // cmdConn is a running command seen as a net.Conn.
 type cmdConn struct {
 	client *Client
