@@ -288,3 +288,61 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// hideDockerCLI makes `docker` on h1 behave as on a host without it (the
+// shell's "not found", exit 127), in h1's mount namespace only; the engine
+// keeps running.
+const hideDockerCLI = `set -e
+d=$(command -v docker)
+umount "$d" 2>/dev/null || true
+printf '#!/bin/sh\necho "sh: 1: docker: not found" >&2\nexit 127\n' >/tmp/e2e-nodocker
+chmod 0755 /tmp/e2e-nodocker
+mount --bind /tmp/e2e-nodocker "$d"
+`
+
+const showDockerCLI = `umount "$(command -v docker)" 2>/dev/null || true`
+
+// TestStreamLocalWithoutDockerCLI: on a host without the docker CLI,
+// dial-stdio reports "docker not installed" while streamlocal runs a
+// deploy there as usual.
+func TestStreamLocalWithoutDockerCLI(t *testing.T) {
+	ensureImages(t)
+	labCmd(t, "exec", "h1", "sh", "-c", hideDockerCLI)
+	t.Cleanup(func() { labCmdErr(t, "exec", "h1", "sh", "-c", showDockerCLI) })
+
+	inv := copyInventory(t)
+	nodes, _, _ := nodeLs(t, inv)
+	if n := nodes["h1"]; n.Status == "Ready" || n.Reason != "docker not installed" {
+		t.Errorf("h1 without docker CLI over dial-stdio: %s (%q), want Down: docker not installed", n.Status, n.Reason)
+	}
+	if n := nodes["h2"]; n.Status != "Ready" {
+		t.Errorf("h2: %s (%s)", n.Status, n.Reason)
+	}
+
+	b, _ := os.ReadFile(inv)
+	os.WriteFile(inv, append(b, []byte("docker:\n  transport: streamlocal\n")...), 0o644)
+	nodes, _, _ = nodeLs(t, inv)
+	if n := nodes["h1"]; n.Status != "Ready" {
+		t.Fatalf("h1 over streamlocal: %s (%s)", n.Status, n.Reason)
+	}
+	const stack = "e2enocli"
+	cleanupStack(t, inv, stack)
+	file := writeStack(t, `services:
+  web:
+    image: drover-test/app:nohc
+    deploy:
+      replicas: 2
+      placement:
+        constraints: [node.hostname == h1]
+`)
+	mustDrover(t, inv, "stack", "deploy", "-c", file, stack)
+	running := 0
+	for _, c := range stackContainers(t, stack) {
+		if c.Host == "h1" && c.State == "running" {
+			running++
+		}
+	}
+	if running != 2 {
+		t.Errorf("%d replicas running on h1, want 2", running)
+	}
+}
