@@ -83,6 +83,9 @@ type Healthcheck struct {
 	Timeout     time.Duration `json:"timeout,omitempty"`
 	StartPeriod time.Duration `json:"start_period,omitempty"`
 	Retries     int           `json:"retries,omitempty"`
+	// StartInterval is the interval during StartPeriod (Engine API 1.44+,
+	// Docker 25; older engines use Interval throughout).
+	StartInterval time.Duration `json:"start_interval,omitempty"`
 }
 
 // Ulimit is one ulimit; Soft == Hard for the single-value form.

@@ -21,6 +21,7 @@ type Inventory struct {
 	Path    string
 	Cluster string
 	SSH     SSHSettings
+	Docker  DockerSettings
 	State   StateSettings
 	Hosts   []Host
 }
@@ -67,8 +68,9 @@ type Host struct {
 	Address string
 	Role    Role
 	Labels  map[string]string
-	SSH     SSHSettings // per-host overrides only; see Inventory.SSHFor
-	Line    int         // line of the host's entry in the file, for messages
+	SSH     SSHSettings    // per-host overrides only; see Inventory.SSHFor
+	Docker  DockerSettings // per-host overrides only; see Inventory.DockerFor
+	Line    int            // line of the host's entry in the file, for messages
 }
 
 // Host returns the host with the given name.
@@ -271,7 +273,7 @@ func (p *invParser) str(n *yaml.Node, key string) (string, error) {
 }
 
 func (p *invParser) inventory(root *yaml.Node) (*Inventory, error) {
-	f, err := p.fields(root, "the inventory", "cluster", "ssh", "state", "hosts")
+	f, err := p.fields(root, "the inventory", "cluster", "ssh", "docker", "state", "hosts")
 	if err != nil {
 		return nil, err
 	}
@@ -289,6 +291,11 @@ func (p *invParser) inventory(root *yaml.Node) (*Inventory, error) {
 	if n, ok := f["ssh"]; ok {
 		if inv.SSH, err = p.ssh(n, "ssh"); err != nil {
 			p.note(err)
+		}
+	}
+	if n, ok := f["docker"]; ok {
+		if inv.Docker, err = p.docker(n, "docker"); err != nil {
+			return nil, err
 		}
 	}
 	if n, ok := f["state"]; ok {
@@ -312,6 +319,7 @@ func (p *invParser) inventory(root *yaml.Node) (*Inventory, error) {
 	}
 	names := map[string]int{}
 	addrs := map[string]int{}
+	hostNodes := map[string]*yaml.Node{}
 	for _, n := range hn.Content {
 		h, err := p.host(n)
 		if err != nil {
@@ -322,12 +330,18 @@ func (p *invParser) inventory(root *yaml.Node) (*Inventory, error) {
 			return nil, p.errf(n, "duplicate host name %q (first at line %d)", h.Name, prev)
 		}
 		names[h.Name] = n.Line
+		hostNodes[h.Name] = n
 		key := net.JoinHostPort(strings.ToLower(h.Address), fmt.Sprint(h.SSH.Port))
 		if prev, dup := addrs[key]; dup {
 			return nil, p.errf(n, "duplicate address %q for host %s (first at line %d)", h.Address, h.Name, prev)
 		}
 		addrs[key] = n.Line
 		inv.Hosts = append(inv.Hosts, h)
+	}
+	if len(p.problems) == 0 {
+		if err := p.checkDocker(inv, hostNodes); err != nil {
+			return nil, err
+		}
 	}
 	if inv.State.Backend == "managers" && len(p.problems) == 0 {
 		n := 0
@@ -496,7 +510,7 @@ func ExpandPath(s, home, dir string) string {
 
 func (p *invParser) host(n *yaml.Node) (Host, error) {
 	h := Host{Line: n.Line}
-	f, err := p.fields(n, "host", "name", "address", "role", "labels", "ssh")
+	f, err := p.fields(n, "host", "name", "address", "role", "labels", "ssh", "docker")
 	if err != nil {
 		return h, err
 	}
@@ -551,6 +565,11 @@ func (p *invParser) host(n *yaml.Node) (Host, error) {
 	}
 	if sn, ok := f["ssh"]; ok {
 		if h.SSH, err = p.ssh(sn, "hosts["+h.Name+"].ssh"); err != nil {
+			return h, err
+		}
+	}
+	if dn, ok := f["docker"]; ok {
+		if h.Docker, err = p.docker(dn, "hosts["+h.Name+"].docker"); err != nil {
 			return h, err
 		}
 	}

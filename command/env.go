@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -45,8 +46,11 @@ type runEnv struct {
 	sshKey     []byte
 	knownHosts string
 
-	livenessMu sync.Mutex
-	liveness   map[string]*engine.Liveness // per host, shared by its engines
+	// dryRun makes every host's Engine API client refuse changes.
+	dryRun bool
+
+	apiMu sync.Mutex
+	apis  map[string]*engine.API // per host, for the run
 }
 
 // newEnv loads the inventory and prepares (but does not open) SSH.
@@ -140,6 +144,12 @@ func newEnvStore(c *cli.Context, stdio IO) (*runEnv, state.Store, error) {
 }
 
 func (e *runEnv) close() {
+	e.apiMu.Lock()
+	for _, a := range e.apis {
+		a.Close()
+	}
+	e.apis = nil
+	e.apiMu.Unlock()
 	if e.pool != nil {
 		e.pool.Close()
 	}
@@ -254,23 +264,40 @@ func (e *runEnv) engineFor(ctx context.Context, name string) (*engine.Engine, er
 	}
 	h, _ := e.inv.Host(name)
 	s := e.inv.SSHFor(h)
-	return &engine.Engine{Host: name, Cluster: e.inv.Cluster, Sudo: s.Sudo != nil && *s.Sudo, R: e.pool.Runner(name),
-		Timeouts: engine.Timeouts{Read: s.ReadTimeout, Change: s.ChangeTimeout, Transfer: s.TransferTimeout},
-		Liveness: e.livenessOf(name)}, nil
+	sudo := s.Sudo != nil && *s.Sudo
+	api, err := e.apiFor(name, e.inv.DockerFor(h), sudo,
+		engine.Timeouts{Read: s.ReadTimeout, Change: s.ChangeTimeout, Transfer: s.TransferTimeout})
+	if err != nil {
+		return nil, err
+	}
+	return &engine.Engine{Host: name, Cluster: e.inv.Cluster, Sudo: sudo, R: e.pool.Runner(name), API: api}, nil
 }
 
-// livenessOf returns the host's liveness record for this run: once its
-// docker stopped answering, the run does not wait for it again.
-func (e *runEnv) livenessOf(name string) *engine.Liveness {
-	e.livenessMu.Lock()
-	defer e.livenessMu.Unlock()
-	if e.liveness == nil {
-		e.liveness = map[string]*engine.Liveness{}
+// apiFor returns the host's Engine API client, one per host for the run
+// so that its streams are reused across calls (and a host whose engine
+// stopped answering is not waited for again). Its streams come from the
+// pool, which redials a connection that died once per run.
+func (e *runEnv) apiFor(name string, d cluster.DockerSettings, sudo bool, t engine.Timeouts) (*engine.API, error) {
+	e.apiMu.Lock()
+	defer e.apiMu.Unlock()
+	if a, ok := e.apis[name]; ok {
+		return a, nil
 	}
-	l, ok := e.liveness[name]
-	if !ok {
-		l = &engine.Liveness{}
-		e.liveness[name] = l
+	var dial engine.Dialer
+	switch d.Transport {
+	case cluster.StreamLocal:
+		dial = func(ctx context.Context) (net.Conn, error) { return e.pool.DialSocket(ctx, name, d.Socket) }
+	default:
+		argv := engine.DialStdioArgs(sudo)
+		dial = func(ctx context.Context) (net.Conn, error) { return e.pool.DialCommand(ctx, name, argv) }
 	}
-	return l
+	a, err := engine.NewAPI(engine.APIConfig{Host: name, Dial: dial, DryRun: e.dryRun, Log: e.log, Timeouts: t})
+	if err != nil {
+		return nil, err
+	}
+	if e.apis == nil {
+		e.apis = map[string]*engine.API{}
+	}
+	e.apis[name] = a
+	return a, nil
 }

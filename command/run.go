@@ -230,6 +230,7 @@ func (e *runEnv) runChangeInto(c *cli.Context, ch change, out *runResult) error 
 		ch.Command = commandLine(c)
 	}
 	ch.DryRun = ch.DryRun || c.Bool("dry-run")
+	e.dryRun = e.dryRun || ch.DryRun
 	ch.DetailedExit = ch.DetailedExit || c.Bool("detailed-exitcode")
 	if ch.Timeout == 0 {
 		ch.Timeout = c.Duration("timeout")

@@ -597,7 +597,6 @@ func TestUnsupportedKeys(t *testing.T) {
 		"a/volumes_from",
 		"a/build",
 		"a/expose",
-		"a/healthcheck.start_interval",
 		"a/ports.name",
 		"a/ports.app_protocol",
 		"a/stdin_open",

@@ -545,10 +545,9 @@ func (c *converter) attachments(s types.ServiceConfig) []cluster.NetworkAttachme
 	return out
 }
 
-// healthcheck maps healthcheck. Test stays in compose form: ["CMD", args…]
-// is turned into CMD-SHELL by the docker-run builder, quoting each argument,
-// since `docker run --health-cmd` only takes a shell command — so a CMD
-// healthcheck needs /bin/sh in the image, unlike under Swarm.
+// healthcheck maps healthcheck. Test stays in compose form (["CMD", args…],
+// ["CMD-SHELL", "…"], ["NONE"]): the Engine API takes it as it is, so a CMD
+// healthcheck needs no shell in the image.
 func healthcheck(h *types.HealthCheckConfig) (*cluster.Healthcheck, error) {
 	if h == nil {
 		return nil, nil
@@ -576,6 +575,9 @@ func healthcheck(h *types.HealthCheckConfig) (*cluster.Healthcheck, error) {
 	}
 	if h.StartPeriod != nil {
 		out.StartPeriod = time.Duration(*h.StartPeriod)
+	}
+	if h.StartInterval != nil {
+		out.StartInterval = time.Duration(*h.StartInterval)
 	}
 	if h.Retries != nil {
 		out.Retries = int(*h.Retries)

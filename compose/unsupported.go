@@ -169,13 +169,14 @@ var serviceRules = map[string]rule{
 	"volumes.tmpfs.size":            ruleMapped,
 	"volumes.tmpfs.mode":            ruleMapped,
 
-	"healthcheck":              ruleDescend,
-	"healthcheck.test":         ruleMapped,
-	"healthcheck.timeout":      ruleMapped,
-	"healthcheck.interval":     ruleMapped,
-	"healthcheck.retries":      ruleMapped,
-	"healthcheck.start_period": ruleMapped,
-	"healthcheck.disable":      ruleMapped,
+	"healthcheck":                ruleDescend,
+	"healthcheck.test":           ruleMapped,
+	"healthcheck.timeout":        ruleMapped,
+	"healthcheck.interval":       ruleMapped,
+	"healthcheck.retries":        ruleMapped,
+	"healthcheck.start_period":   ruleMapped,
+	"healthcheck.start_interval": ruleMapped,
+	"healthcheck.disable":        ruleMapped,
 }
 
 // networkRules covers types.NetworkConfig (top-level networks).

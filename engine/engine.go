@@ -1,7 +1,10 @@
-// Package engine drives the docker CLI of one host through an ssh.Runner:
-// it turns drover's container specs into docker argv, runs them, and parses
-// what docker prints. Every command passes through Engine.run, the one place
-// that gives it its deadline and hands argv to the transport (which quotes it).
+// Package engine drives the docker engine of one host through the Engine
+// API (API, over a stream of the run's SSH connection; every call passes
+// the one choke point in chokepoint.go, which gives it its deadline).
+// Without an API client (the command-string fakes of enginetest) it runs
+// the docker CLI through an ssh.Runner: Engine.run is the one place that
+// gives a command its deadline and hands argv to the transport (which
+// quotes it).
 package engine
 
 import (
@@ -27,6 +30,9 @@ type Engine struct {
 	// Liveness, when set, is shared by the host's engines of one run: once
 	// a read or change timed out, later commands fail at once.
 	Liveness *Liveness
+	// API, when set, serves every operation through the Engine API;
+	// without it they run the docker CLI through R.
+	API *API
 	// Audit, when set, is told every command that changes the host (not
 	// reads), after it ran, with its error. Arguments hold no secrets: env
 	// values travel on stdin.
@@ -38,6 +44,14 @@ func (e *Engine) docker(args ...string) []string {
 		return append([]string{"sudo", "-n", "docker"}, args...)
 	}
 	return append([]string{"docker"}, args...)
+}
+
+// audit tells Audit about a change made through the API, named as the
+// docker command that would have made it.
+func (e *Engine) audit(args []string, err error) {
+	if e.Audit != nil {
+		e.Audit(e.Host, e.docker(args...), err)
+	}
 }
 
 // read runs a docker command that changes nothing and returns its stdout.

@@ -40,6 +40,10 @@ func parseInfo(out []byte, stderr string) (Facts, error) {
 	if err := json.Unmarshal(firstJSONLine(out), &di); err != nil {
 		return Facts{}, fmt.Errorf("cannot parse docker info: %w", err)
 	}
+	return di.facts(stderr)
+}
+
+func (di dockerInfo) facts(stderr string) (Facts, error) {
 	if di.ServerVersion == "" {
 		msg := strings.TrimSpace(strings.Join(di.ServerErrors, "; "))
 		if msg == "" {
@@ -105,6 +109,9 @@ func firstLine(s string) string {
 
 // Info asks the engine for its facts in one round trip.
 func (e *Engine) Info(ctx context.Context) (Facts, error) {
+	if e.API != nil {
+		return e.API.info(ctx)
+	}
 	res, err := e.run(ctx, opRead, 0, e.infoCmd())
 	if err != nil {
 		return Facts{}, classify(err)

@@ -98,6 +98,9 @@ func NormalizeRef(ref string) string {
 // Observe reads the host's drover containers, networks, volumes and images
 // in one round trip.
 func (e *Engine) Observe(ctx context.Context) (*Observation, error) {
+	if e.API != nil {
+		return e.API.observe(ctx, e.Cluster)
+	}
 	res, err := e.run(ctx, opRead, 0, ssh.Cmd{Args: []string{"sh", "-c", observeScript, "drover-observe", e.Cluster, e.mode(), "full"}})
 	if err != nil {
 		return nil, classify(err)
@@ -144,6 +147,20 @@ func lines(b []byte) []string {
 	return out
 }
 
+// healthState is a container's State.Health as docker reports it.
+type healthState struct {
+	Status        string
+	FailingStreak int
+	Log           []healthCheck
+}
+
+// healthCheck is one entry of docker's health log (the last five checks).
+type healthCheck struct {
+	Start    time.Time
+	ExitCode int
+	Output   string
+}
+
 // inspected is the subset of `docker inspect` used.
 type inspected struct {
 	ID      string `json:"Id"`
@@ -161,15 +178,7 @@ type inspected struct {
 		StartedAt  time.Time
 		FinishedAt time.Time
 		Paused     bool
-		Health     *struct {
-			Status        string
-			FailingStreak int
-			Log           []struct {
-				Start    time.Time
-				ExitCode int
-				Output   string
-			}
-		}
+		Health     *healthState
 	}
 	RestartCount int
 	HostConfig   struct {
@@ -271,44 +280,53 @@ func ParseInspect(host string, data []byte) ([]cluster.Replica, error) {
 		return nil, fmt.Errorf("%s: cannot parse docker inspect: %w", host, err)
 	}
 	out := make([]cluster.Replica, 0, len(list))
-	for _, c := range list {
-		l := c.Config.Labels
-		gen, _ := strconv.Atoi(l[cluster.LabelGeneration])
-		r := cluster.Replica{
-			ID:         c.ID,
-			Name:       strings.TrimPrefix(c.Name, "/"),
-			Host:       host,
-			Stack:      l[cluster.LabelStack],
-			Service:    l[cluster.LabelService],
-			Slot:       l[cluster.LabelSlot],
-			SpecHash:   l[cluster.LabelSpec],
-			Generation: gen,
-			Image:      c.Config.Image,
-			ImageID:    c.Image,
-			State:      c.State.Status,
-			ExitCode:   c.State.ExitCode,
-			Restarts:   c.RestartCount,
-			Created:    c.Created,
-			StartedAt:  c.State.StartedAt,
-			FinishedAt: c.State.FinishedAt,
-		}
-		if c.State.Health != nil {
-			r.Health = c.State.Health.Status
-		}
-		r.UnhealthySince = c.unhealthySince()
-		r.HealthOutput = c.lastFailedCheck()
-		r.Runtime = c.runtime()
-		for port, binds := range c.HostConfig.PortBindings {
-			_, proto, _ := strings.Cut(port, "/")
-			for _, b := range binds {
-				if b.HostPort != "" {
-					r.Ports = append(r.Ports, b.HostPort+"/"+proto)
-				}
+	for i := range list {
+		out = append(out, list[i].replica(host))
+	}
+	sortReplicas(out)
+	return out, nil
+}
+
+func sortReplicas(rs []cluster.Replica) {
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Name < rs[j].Name })
+}
+
+// replica maps one inspected container onto drover's view of it.
+func (c *inspected) replica(host string) cluster.Replica {
+	l := c.Config.Labels
+	gen, _ := strconv.Atoi(l[cluster.LabelGeneration])
+	r := cluster.Replica{
+		ID:         c.ID,
+		Name:       strings.TrimPrefix(c.Name, "/"),
+		Host:       host,
+		Stack:      l[cluster.LabelStack],
+		Service:    l[cluster.LabelService],
+		Slot:       l[cluster.LabelSlot],
+		SpecHash:   l[cluster.LabelSpec],
+		Generation: gen,
+		Image:      c.Config.Image,
+		ImageID:    c.Image,
+		State:      c.State.Status,
+		ExitCode:   c.State.ExitCode,
+		Restarts:   c.RestartCount,
+		Created:    c.Created,
+		StartedAt:  c.State.StartedAt,
+		FinishedAt: c.State.FinishedAt,
+	}
+	if c.State.Health != nil {
+		r.Health = c.State.Health.Status
+	}
+	r.UnhealthySince = c.unhealthySince()
+	r.HealthOutput = c.lastFailedCheck()
+	r.Runtime = c.runtime()
+	for port, binds := range c.HostConfig.PortBindings {
+		_, proto, _ := strings.Cut(port, "/")
+		for _, b := range binds {
+			if b.HostPort != "" {
+				r.Ports = append(r.Ports, b.HostPort+"/"+proto)
 			}
 		}
-		sort.Strings(r.Ports)
-		out = append(out, r)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	sort.Strings(r.Ports)
+	return r
 }

@@ -27,6 +27,11 @@ func chain(name, sep string, argvs ...[]string) []string {
 
 // Create creates and starts a container in one round trip and returns its ID.
 func (e *Engine) Create(ctx context.Context, c Container) (string, error) {
+	if e.API != nil {
+		id, err := e.API.create(ctx, c)
+		e.audit([]string{"create+start", c.Name}, err)
+		return id, err
+	}
 	args, env, err := CreateArgs(c)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", c.Name, err)
@@ -54,6 +59,11 @@ func (e *Engine) Create(ctx context.Context, c Container) (string, error) {
 // Remove stops a container gracefully (within grace; 0 = docker's default)
 // and removes it. A container that is already gone is not an error.
 func (e *Engine) Remove(ctx context.Context, id string, grace time.Duration) error {
+	if e.API != nil {
+		err := e.API.remove(ctx, id, grace)
+		e.audit([]string{"rm", id}, err)
+		return err
+	}
 	stop := e.docker("stop", id)
 	if grace > 0 {
 		stop = e.docker("stop", "--time", strconv.Itoa(int((grace+time.Second-1)/time.Second)), id)
@@ -72,6 +82,11 @@ func errText(err error, res ssh.Result) string { return err.Error() + string(res
 
 // CreateNetwork creates a bridge network labelled for the cluster and stack.
 func (e *Engine) CreateNetwork(ctx context.Context, n cluster.Network, stack string) error {
+	if e.API != nil {
+		err := e.API.createNetwork(ctx, n, e.Cluster, stack)
+		e.audit([]string{"network", "create", n.Name}, err)
+		return err
+	}
 	args := []string{"network", "create", "--driver", "bridge"}
 	if n.Internal {
 		args = append(args, "--internal")
@@ -89,6 +104,11 @@ func (e *Engine) CreateNetwork(ctx context.Context, n cluster.Network, stack str
 
 // RemoveNetwork removes a network; a missing one is not an error.
 func (e *Engine) RemoveNetwork(ctx context.Context, name string) error {
+	if e.API != nil {
+		err := e.API.removeNetwork(ctx, name)
+		e.audit([]string{"network", "rm", name}, err)
+		return err
+	}
 	_, err := e.mutate(ctx, nil, "network", "rm", name)
 	if err != nil && (strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "No such network")) {
 		return nil
@@ -98,6 +118,11 @@ func (e *Engine) RemoveNetwork(ctx context.Context, name string) error {
 
 // CreateVolume creates a named volume labelled for the cluster and stack.
 func (e *Engine) CreateVolume(ctx context.Context, v cluster.Volume, stack string) error {
+	if e.API != nil {
+		err := e.API.createVolume(ctx, v, e.Cluster, stack)
+		e.audit([]string{"volume", "create", v.Name}, err)
+		return err
+	}
 	args := []string{"volume", "create"}
 	if v.Driver != "" {
 		args = append(args, "--driver", v.Driver)
@@ -115,6 +140,11 @@ func (e *Engine) CreateVolume(ctx context.Context, v cluster.Volume, stack strin
 
 // RemoveVolume removes a volume; a missing one is not an error.
 func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
+	if e.API != nil {
+		err := e.API.removeVolume(ctx, name)
+		e.audit([]string{"volume", "rm", name}, err)
+		return err
+	}
 	_, err := e.mutate(ctx, nil, "volume", "rm", name)
 	if err != nil && strings.Contains(strings.ToLower(err.Error()), "no such volume") {
 		return nil
@@ -124,12 +154,20 @@ func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
 
 // Pull pulls an image.
 func (e *Engine) Pull(ctx context.Context, ref string) error {
+	if e.API != nil {
+		err := e.API.pull(ctx, ref)
+		e.audit([]string{"pull", ref}, err)
+		return err
+	}
 	_, err := e.mutateKind(ctx, opTransfer, nil, "pull", "--quiet", ref)
 	return classify(err)
 }
 
 // Inspect reads the current state of some containers.
 func (e *Engine) Inspect(ctx context.Context, ids ...string) ([]cluster.Replica, error) {
+	if e.API != nil {
+		return e.API.inspect(ctx, ids, false)
+	}
 	out, err := e.read(ctx, append([]string{"inspect"}, ids...)...)
 	if err != nil {
 		return nil, classify(err)
@@ -147,6 +185,9 @@ type LogOptions struct {
 
 // Logs streams a container's logs into stdout and stderr.
 func (e *Engine) Logs(ctx context.Context, id string, o LogOptions, stdout, stderr io.Writer) error {
+	if e.API != nil {
+		return e.API.logs(ctx, id, o, stdout, stderr)
+	}
 	args := []string{"logs"}
 	if o.Follow {
 		args = append(args, "--follow")
@@ -174,6 +215,11 @@ const loadScript = `if [ "$1" = sudo ]; then gzip -dc | sudo -n docker load; els
 
 // Load streams a gzip-compressed `docker save` archive into the engine.
 func (e *Engine) Load(ctx context.Context, gz io.Reader) (string, error) {
+	if e.API != nil {
+		out, err := e.API.load(ctx, gz)
+		e.audit([]string{"load"}, err)
+		return out, err
+	}
 	res, err := e.run(ctx, opTransfer, 0, ssh.Cmd{Args: []string{"sh", "-c", loadScript, "drover-load", e.mode()}, Stdin: gz})
 	if e.Audit != nil {
 		e.Audit(e.Host, e.docker("load"), err)
@@ -183,6 +229,9 @@ func (e *Engine) Load(ctx context.Context, gz io.Reader) (string, error) {
 
 // ImageID returns the ID of an image on the host, "" when absent.
 func (e *Engine) ImageID(ctx context.Context, ref string) (string, error) {
+	if e.API != nil {
+		return e.API.imageID(ctx, ref)
+	}
 	out, err := e.read(ctx, "image", "inspect", "--format", "{{.Id}}", ref)
 	if err != nil {
 		if strings.Contains(strings.ToLower(err.Error()), "no such image") {
@@ -213,6 +262,11 @@ exit $rc
 // RemoveStackResources removes a stack's networks and, if volumes is set,
 // its named volumes, and returns what it removed.
 func (e *Engine) RemoveStackResources(ctx context.Context, stack string, volumes bool) ([]string, error) {
+	if e.API != nil {
+		out, err := e.API.removeStackResources(ctx, e.Cluster, stack, volumes)
+		e.audit([]string{"network", "rm", "(stack " + stack + ")"}, err)
+		return out, err
+	}
 	v := "keep"
 	if volumes {
 		v = "volumes"

@@ -170,6 +170,10 @@ ensure_packages() {
 	command -v iptables >/dev/null || missing+=(iptables)
 	command -v nsenter >/dev/null || missing+=(nsenter)
 	command -v unshare >/dev/null || missing+=(unshare)
+	# e2e: a non-root SSH user with ssh.sudo: true
+	command -v sudo >/dev/null || missing+=(sudo)
+	# e2e: a static /bin/sh for a shell healthcheck in a FROM-scratch image
+	[[ -x /bin/busybox ]] || missing+=(busybox)
 	((${#missing[@]} == 0)) && return 0
 	log "missing: ${missing[*]} — installing Debian packages"
 	local m
@@ -180,6 +184,8 @@ ensure_packages() {
 		ip) pkgs+=(iproute2) ;;
 		iptables) pkgs+=(iptables) ;;
 		nsenter | unshare) pkgs+=(util-linux) ;;
+		sudo) pkgs+=(sudo) ;;
+		busybox) pkgs+=(busybox-static) ;;
 		esac
 	done
 	mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)

@@ -89,6 +89,18 @@ export DROVER_TEST_IMAGES=$images
 
 step "end-to-end tests"
 go build -o "$images/drover" .
+# The drover of before the Engine API (it drove the docker CLI), for the
+# upgrade test: its containers must be adopted as they are.
+old_commit=dd863c80cddc36da82fea450a66cd5b40080eece
+if git cat-file -e "$old_commit^{commit}" 2>/dev/null; then
+	git worktree add -q --detach "$images/old-src" "$old_commit"
+	(cd "$images/old-src" && go build -o "$images/drover-old" .)
+	git worktree remove --force "$images/old-src"
+	export DROVER_OLD_BIN=$images/drover-old
+else
+	echo "commit $old_commit not in this clone (shallow?): the upgrade test is skipped" >&2
+	export DROVER_OLD_BIN_UNAVAILABLE="commit $old_commit is not in this clone"
+fi
 set +e
 DROVER_BIN=$images/drover go test -tags e2e -count=1 -timeout 60m -v ${E2E_RUN:+-run "$E2E_RUN"} ./e2e/ >"$images/e2e.log" 2>&1
 status=$?

@@ -1,0 +1,217 @@
+package engine
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/system"
+	"github.com/docker/docker/api/types/volume"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/drover-sh/drover/cluster"
+)
+
+// observe reads what a plan needs. The calls run one after the other: on
+// one kept-alive stream each costs a round trip inside the host, less than
+// starting another `docker system dial-stdio`. Containers are inspected a
+// few at a time when there are many.
+func (a *API) observe(ctx context.Context, clusterName string) (*Observation, error) {
+	c, err := a.ready(ctx)
+	if err != nil {
+		return nil, err
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return nil, a.classify(err)
+	}
+	facts, err := factsFromInfo(info)
+	if err != nil {
+		return nil, err
+	}
+	obs := &Observation{Facts: facts, Images: map[string]string{}}
+	list, err := c.ContainerList(ctx, container.ListOptions{
+		All:     true,
+		Filters: filters.NewArgs(filters.Arg("label", cluster.LabelCluster+"="+clusterName)),
+	})
+	if err != nil {
+		return nil, a.classify(err)
+	}
+	ids := make([]string, len(list))
+	for i, s := range list {
+		ids[i] = s.ID
+	}
+	// A container removed between list and inspect is simply not there.
+	if obs.Replicas, err = a.inspect(ctx, ids, true); err != nil {
+		return nil, err
+	}
+	nets, err := c.NetworkList(ctx, network.ListOptions{})
+	if err != nil {
+		return nil, a.classify(err)
+	}
+	for _, n := range nets {
+		obs.Networks = append(obs.Networks, n.Name)
+	}
+	sort.Strings(obs.Networks)
+	vols, err := c.VolumeList(ctx, volume.ListOptions{})
+	if err != nil {
+		return nil, a.classify(err)
+	}
+	for _, v := range vols.Volumes {
+		obs.Volumes = append(obs.Volumes, v.Name)
+	}
+	sort.Strings(obs.Volumes)
+	imgs, err := c.ImageList(ctx, image.ListOptions{})
+	if err != nil {
+		return nil, a.classify(err)
+	}
+	for _, im := range imgs {
+		for _, ref := range im.RepoTags {
+			if !strings.Contains(ref, "<none>") {
+				obs.Images[ref] = im.ID
+			}
+		}
+	}
+	return obs, nil
+}
+
+// inspectParallel is how many inspects of one host run at once.
+const inspectParallel = 2
+
+// inspect reads containers by ID. With skipMissing, a container that is
+// gone is left out instead of failing the call.
+func (a *API) inspect(ctx context.Context, ids []string, skipMissing bool) ([]cluster.Replica, error) {
+	c, err := a.ready(ctx)
+	if err != nil {
+		return nil, err
+	}
+	got := make([]*inspected, len(ids))
+	var g errgroup.Group
+	// Few containers: one stream, in order. Many: a few streams.
+	g.SetLimit(1 + min(inspectParallel-1, len(ids)/16))
+	for i, id := range ids {
+		g.Go(func() error {
+			r, err := c.ContainerInspect(ctx, id)
+			if err != nil {
+				if skipMissing && cerrdefs.IsNotFound(err) {
+					return nil
+				}
+				return a.classify(err)
+			}
+			got[i] = inspectedFromAPI(r)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out := make([]cluster.Replica, 0, len(ids))
+	for _, c := range got {
+		if c != nil {
+			out = append(out, c.replica(a.host))
+		}
+	}
+	sortReplicas(out)
+	return out, nil
+}
+
+func (a *API) info(ctx context.Context) (Facts, error) {
+	c, err := a.ready(ctx)
+	if err != nil {
+		return Facts{}, err
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return Facts{}, a.classify(err)
+	}
+	return factsFromInfo(info)
+}
+
+func (a *API) imageID(ctx context.Context, ref string) (string, error) {
+	c, err := a.ready(ctx)
+	if err != nil {
+		return "", err
+	}
+	im, err := c.ImageInspect(ctx, ref)
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return "", nil
+		}
+		return "", a.classify(err)
+	}
+	return im.ID, nil
+}
+
+// inspectedFromAPI keeps what drover reads of a container, in the form
+// the CLI's `docker inspect` JSON decodes to: the mapping onto replicas
+// is then one piece of code for both.
+func inspectedFromAPI(r container.InspectResponse) *inspected {
+	var c inspected
+	if r.ContainerJSONBase != nil {
+		b := r.ContainerJSONBase
+		c.ID = b.ID
+		c.Name = b.Name
+		c.Created = parseTime(b.Created)
+		c.Image = b.Image
+		c.RestartCount = b.RestartCount
+		if s := b.State; s != nil {
+			c.State.Status = string(s.Status)
+			c.State.ExitCode = s.ExitCode
+			c.State.StartedAt = parseTime(s.StartedAt)
+			c.State.FinishedAt = parseTime(s.FinishedAt)
+			c.State.Paused = s.Paused
+			if h := s.Health; h != nil {
+				c.State.Health = &healthState{Status: string(h.Status), FailingStreak: h.FailingStreak}
+				for _, l := range h.Log {
+					if l != nil {
+						c.State.Health.Log = append(c.State.Health.Log, healthCheck{Start: l.Start, ExitCode: l.ExitCode, Output: l.Output})
+					}
+				}
+			}
+		}
+		if hc := b.HostConfig; hc != nil {
+			if len(hc.PortBindings) > 0 {
+				c.HostConfig.PortBindings = map[string][]struct{ HostIP, HostPort string }{}
+				for port, binds := range hc.PortBindings {
+					for _, pb := range binds {
+						c.HostConfig.PortBindings[string(port)] = append(c.HostConfig.PortBindings[string(port)], struct{ HostIP, HostPort string }{pb.HostIP, pb.HostPort})
+					}
+				}
+			}
+			c.HostConfig.RestartPolicy.Name = string(hc.RestartPolicy.Name)
+			c.HostConfig.RestartPolicy.MaximumRetryCount = hc.RestartPolicy.MaximumRetryCount
+			c.HostConfig.NanoCpus = hc.NanoCPUs
+			c.HostConfig.Memory = hc.Memory
+			c.HostConfig.PidsLimit = hc.PidsLimit
+		}
+	}
+	if cfg := r.Config; cfg != nil {
+		c.Config.Image = cfg.Image
+		c.Config.Labels = cfg.Labels
+		if cfg.Healthcheck != nil {
+			c.Config.Healthcheck = &struct{ Interval time.Duration }{cfg.Healthcheck.Interval}
+		}
+	}
+	return &c
+}
+
+// parseTime reads the engine's RFC 3339 timestamps; docker writes
+// "0001-01-01T00:00:00Z" for never, which is the zero time.
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+func factsFromInfo(i system.Info) (Facts, error) {
+	return dockerInfo{ServerVersion: i.ServerVersion, OSType: i.OSType, Architecture: i.Architecture,
+		NCPU: i.NCPU, MemTotal: i.MemTotal, Name: i.Name}.facts("")
+}
