@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"sync/atomic"
 	"time"
 
@@ -87,6 +89,17 @@ func (c *chokePoint) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	start := time.Now()
 	resp, err := c.next.RoundTrip(req)
+	if err != nil && brokenStream(err) && parent.Err() == nil && ctx.Err() == nil {
+		if isRead(req.Method) && req.Body == nil {
+			// A read changes nothing: run it again on a new stream (the
+			// pool redials a connection that died, once per run).
+			resp, err = c.next.RoundTrip(req)
+		}
+		if err != nil && !isRead(req.Method) {
+			// The stream broke under a change: it may have been applied.
+			err = &ssh.ConnectionLostError{Host: c.host, Args: []string{"docker", "api", req.Method, apiPath(req.URL.Path)}, Started: true, Err: err}
+		}
+	}
 	ev := c.log.Debug().Str("host", c.host).Str("method", req.Method).Str("path", req.URL.Path).Dur("took", time.Since(start))
 	if err != nil {
 		cancel()
@@ -121,6 +134,14 @@ func (b *deadlineBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
 	return err
+}
+
+// brokenStream reports whether a call failed because its stream ended
+// under it (the SSH connection or the dial-stdio process died), not
+// because the engine answered with an error.
+func brokenStream(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, ssh.ErrConnectionLost) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
 
 // requestKind says which of Timeouts bounds a call, and how much longer a
@@ -173,6 +194,11 @@ func (a *API) classify(err error) error {
 	if errors.As(err, &te) {
 		// The call's deadline (chokePoint): the same reason as the CLI's.
 		return classify(te)
+	}
+	var lost *ssh.ConnectionLostError
+	if errors.As(err, &lost) {
+		// A change whose stream died: say it may have run, as for commands.
+		return lost
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return err
