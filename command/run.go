@@ -158,6 +158,9 @@ type change struct {
 	Quiet        bool // print nothing on stdout when there is nothing to do
 	// Mutate edits the desired state and returns a summary of the edit.
 	Mutate func(s *state.State) (string, error)
+	// ScopeOf, when set, gives the stacks the run may change once Mutate
+	// ran (the stacks of the services it named), in place of Scope.
+	ScopeOf func(s *state.State) []string
 	// BeforeApply runs after the plan is shown and before anything
 	// changes (e.g. image push).
 	BeforeApply func(ctx context.Context, w *reconcile.World, p *planner.Plan, d reconcile.Desired) error
@@ -280,6 +283,9 @@ func (e *runEnv) runChangeInto(c *cli.Context, ch change, out *runResult) error 
 	}
 	after, _ := state.Marshal(s)
 	desiredChanged := string(before) != string(after)
+	if ch.ScopeOf != nil {
+		ch.Scope = ch.ScopeOf(s)
+	}
 
 	cl := e.cluster(s)
 	w := cl.Observe(ctx)

@@ -124,7 +124,9 @@ func runServiceScale(c *cli.Context, stdio IO) error {
 	defer e.close()
 	var scope []string
 	return e.runChange(c, change{
-		Scope: nil,
+		// Only the stacks of the scaled services: a scale never touches
+		// another stack.
+		ScopeOf: func(*state.State) []string { return scope },
 		Mutate: func(s *state.State) (string, error) {
 			var parts []string
 			for _, name := range sortedKeys(want) {

@@ -67,6 +67,7 @@ func runServiceUpdate(c *cli.Context, stdio IO) error {
 	}
 	defer e.close()
 	return e.runChange(c, change{
+		ScopeOf: func(s *state.State) []string { return stackOf(s, name) },
 		Mutate: func(s *state.State) (string, error) {
 			st, sv, err := findService(s, name)
 			if err != nil {
@@ -137,6 +138,7 @@ func runServiceRollback(c *cli.Context, stdio IO) error {
 	}
 	defer e.close()
 	return e.runChange(c, change{
+		ScopeOf:           func(s *state.State) []string { return stackOf(s, name) },
 		UseRollbackPolicy: true,
 		Mutate: func(s *state.State) (string, error) {
 			_, sv, err := findService(s, name)
@@ -211,4 +213,13 @@ func historyRows(sv *state.Service) []historyRow {
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Generation > rows[j].Generation })
 	return rows
+}
+
+// stackOf is the stack of the named service, as a run's scope: changing one
+// service never plans another stack.
+func stackOf(s *state.State, service string) []string {
+	if st, _, err := findService(s, service); err == nil {
+		return []string{st.Name}
+	}
+	return nil
 }
