@@ -219,10 +219,11 @@ func newLogger(c *cli.Context, w io.Writer, noColor bool) (zerolog.Logger, error
 	default:
 		return zerolog.Nop(), fmt.Errorf("--log-format %q: use console or json", c.String("log-format"))
 	}
-	// Milliseconds: batches of a rolling update are timed from the log.
-	// (zerolog reads the format from a package variable.)
-	zerolog.TimeFieldFormat = time.RFC3339Nano
-	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), nil
+	// Nanoseconds in the JSON (batches of a rolling update are timed from
+	// the log), written by a hook rather than by setting zerolog's
+	// package-level TimeFieldFormat on every run; the console writer parses
+	// the fraction and shows milliseconds.
+	return zerolog.New(out).Level(lvl).Hook(timestampHook{}), nil
 }
 
 func isTerminal(w io.Writer) bool {
@@ -252,4 +253,12 @@ func whoami() (string, string) {
 	}
 	host, _ := os.Hostname()
 	return name + "@" + host, host
+}
+
+// timestampHook stamps every event with the time in RFC 3339 with
+// nanoseconds, in the local zone (with its offset) as zerolog stamps it.
+type timestampHook struct{}
+
+func (timestampHook) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
+	e.Str(zerolog.TimestampFieldName, time.Now().Format(time.RFC3339Nano))
 }
