@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -28,6 +29,23 @@ func writeStack(t *testing.T, content string) string {
 
 // healthOf returns each container's health status and its healthcheck
 // test as the engine holds it.
+// waitAllHealthy waits until the stack has n replicas, all healthy.
+func waitAllHealthy(t *testing.T, stack string, n int) {
+	t.Helper()
+	waitFor(t, 30*time.Second, fmt.Sprintf("%d replicas of %s healthy", n, stack), func() bool {
+		hs := healthOf(t, stack)
+		if len(hs) != n {
+			return false
+		}
+		for _, h := range hs {
+			if !strings.HasPrefix(h, "healthy ") {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func healthOf(t *testing.T, stack string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -56,18 +74,7 @@ func TestExecHealthcheckInScratchImage(t *testing.T) {
       replicas: 3
 `)
 	mustDrover(t, inv, "stack", "deploy", "-c", file, stack)
-	waitFor(t, 30*time.Second, "every replica healthy", func() bool {
-		hs := healthOf(t, stack)
-		if len(hs) != 3 {
-			return false
-		}
-		for _, h := range hs {
-			if !strings.HasPrefix(h, "healthy ") {
-				return false
-			}
-		}
-		return true
-	})
+	waitAllHealthy(t, stack, 3)
 	for name, h := range healthOf(t, stack) {
 		if !strings.HasSuffix(h, `["CMD","/app","-check","http://127.0.0.1:8080/health"]`) {
 			t.Errorf("%s: healthcheck %s, want the exec form as written", name, h)

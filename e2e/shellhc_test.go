@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/drover-sh/drover/internal/testimage"
 )
@@ -104,18 +103,7 @@ func TestShellHealthcheck(t *testing.T) {
       replicas: 1
 `)
 	mustDrover(t, inv, "stack", "deploy", "-c", file, stack)
-	waitFor(t, 30*time.Second, "every replica healthy", func() bool {
-		hs := healthOf(t, stack)
-		if len(hs) != 3 {
-			return false
-		}
-		for _, h := range hs {
-			if !strings.HasPrefix(h, "healthy ") {
-				return false
-			}
-		}
-		return true
-	})
+	waitAllHealthy(t, stack, 3)
 	for name, h := range healthOf(t, stack) {
 		if !strings.Contains(h, `["CMD-SHELL",`) {
 			t.Errorf("%s: healthcheck %s, want shell form", name, h)
