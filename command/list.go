@@ -6,12 +6,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/planner"
 	"github.com/drover-sh/drover/reconcile"
+	"github.com/drover-sh/drover/run"
 	"github.com/drover-sh/drover/state"
 )
 
@@ -47,7 +49,7 @@ func (e *runEnv) snapshot(ctx context.Context) (*snapshot, error) {
 	}
 	// Listings show what the next run would leave pending; a desired state
 	// that cannot be planned at all is an error of the run, not of a listing.
-	in := planInput(s, w, desiredOf(s), scope)
+	in := run.PlanInput(s, w, run.DesiredOf(s), scope, time.Now())
 	in.ImagePlatforms, in.HostImagePlatforms = e.imagePlatforms(ctx, w, s.Services(), false, false)
 	if p, err := planner.Compute(in); err == nil {
 		for _, pd := range p.Pending {

@@ -8,6 +8,7 @@ import (
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/planner"
 	"github.com/drover-sh/drover/reconcile"
+	"github.com/drover-sh/drover/run"
 	"github.com/drover-sh/drover/state"
 )
 
@@ -55,7 +56,7 @@ func listingSnapshot(t *testing.T) *snapshot {
 		{Node: cluster.Node{Name: "h3", Availability: cluster.Active, Reason: "connection refused"}},
 	}}
 	sn := &snapshot{state: s, world: w, pending: map[string]planner.Pending{}, missing: map[string][]planner.Action{}}
-	p, err := planner.Compute(planInput(s, w, desiredOf(s), map[string]bool{"demo": true}))
+	p, err := planner.Compute(run.PlanInput(s, w, run.DesiredOf(s), map[string]bool{"demo": true}, time.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}

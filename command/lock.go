@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/drover-sh/drover/run"
 	"github.com/drover-sh/drover/state"
 )
 
@@ -83,26 +84,21 @@ func runLockRelease(c *cli.Context, stdio IO) error {
 		return err
 	}
 	// Record the break in the audit trail, under a lock of our own.
-	lk, err := e.lock(c.Context, st, commandLine(c))
-	if err != nil {
-		return err
-	}
-	defer lk.Release(c.Context)
-	s, err := e.readState(c.Context, st)
+	d := e.deps(st)
+	s, err := d.Edit(c.Context, commandLine(c), func(s *state.State) (run.Record, error) {
+		if s.Serial == 0 {
+			// No state to record it in; writing a new one here would make
+			// a missing state look like an empty cluster to the next run.
+			return run.Record{}, nil
+		}
+		return run.Record{Command: "lock release --force", Summary: "broke the lock of " + info.String()}, nil
+	})
 	if err != nil {
 		return err
 	}
 	if s.Serial == 0 {
-		// No state to record it in; writing a new one here would make a
-		// missing state look like an empty cluster to the next run.
 		fmt.Fprintf(stdio.Stdout, "released the lock of %s (no state to record it in)\n", info)
 		return nil
-	}
-	who, _ := whoami()
-	s.Serial++
-	s.AddRun(state.Run{Serial: s.Serial, Time: nowUTC(), User: who, Command: "lock release --force", Summary: "broke the lock of " + info.String(), Result: "ok"})
-	if err := e.writeState(c.Context, st, s); err != nil {
-		return err
 	}
 	fmt.Fprintf(stdio.Stdout, "released the lock of %s\n", info)
 	return nil

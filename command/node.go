@@ -11,6 +11,7 @@ import (
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
+	"github.com/drover-sh/drover/run"
 	"github.com/drover-sh/drover/ssh"
 	"github.com/drover-sh/drover/state"
 )
@@ -77,7 +78,7 @@ func probeNodes(ctx context.Context, e *runEnv, names []string) []cluster.Node {
 		}
 	}
 	all := map[string]cluster.Node{}
-	for _, n := range e.nodes(s) {
+	for _, n := range run.Nodes(e.inv.Hosts, s) {
 		all[n.Name] = n
 	}
 	nodes := make([]cluster.Node, len(names))

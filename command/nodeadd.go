@@ -1,7 +1,6 @@
 package command
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -9,6 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/run"
 	"github.com/drover-sh/drover/ssh"
 	"github.com/drover-sh/drover/state"
 )
@@ -166,20 +166,11 @@ func runNodeRm(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	lk, err := e.lock(c.Context, st, commandLine(c))
-	if err != nil {
-		return err
-	}
-	defer lk.Release(context.WithoutCancel(c.Context))
-	s, err := e.readState(c.Context, st)
-	if err != nil {
-		return err
-	}
-	delete(s.Nodes, name)
-	who, _ := whoami()
-	s.Serial++
-	s.AddRun(state.Run{Serial: s.Serial, Time: nowUTC(), User: who, Command: commandLine(c), Summary: "removed node " + name, Result: "ok"})
-	if err := e.writeState(c.Context, st, s); err != nil {
+	d := e.deps(st)
+	if _, err := d.Edit(c.Context, commandLine(c), func(s *state.State) (run.Record, error) {
+		delete(s.Nodes, name)
+		return run.Record{Summary: "removed node " + name}, nil
+	}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdio.Stdout, "drained and removed %s from %s\n", name, e.inv.Path)

@@ -1,7 +1,6 @@
 package command
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -72,24 +71,12 @@ func (e *runEnv) openState(s *state.State) error {
 	return nil
 }
 
-// writeState seals the state's environment values and writes it.
-func (e *runEnv) writeState(ctx context.Context, st state.Store, s *state.State) error {
-	return e.writeStateWith(ctx, st.Write, s)
-}
-
-// writeStateWith is writeState through another write function.
-func (e *runEnv) writeStateWith(ctx context.Context, write func(context.Context, *state.State) error, s *state.State) error {
+// sealState returns the copy of s to write: its environment values
+// sealed with this machine's key (made when there is none yet).
+func (e *runEnv) sealState(s *state.State) (*state.State, error) {
 	k, err := e.stateKey(true)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	sealed, err := state.SealEnv(s, k)
-	if err != nil {
-		return err
-	}
-	if err := write(ctx, sealed); err != nil {
-		return err
-	}
-	s.Serial = sealed.Serial
-	return nil
+	return state.SealEnv(s, k)
 }

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/run"
 	"github.com/drover-sh/drover/state"
 )
 
@@ -100,9 +101,8 @@ func runStatePush(c *cli.Context, stdio IO) error {
 	if note != "" {
 		summary += " (" + note + ")"
 	}
-	who, _ := whoami()
-	next.AddRun(state.Run{Serial: next.Serial, Time: nowUTC(), User: who, Command: commandLine(c), Summary: summary, Result: "ok"})
-	if err := e.writeStateWith(c.Context, write, next); err != nil {
+	d := e.deps(st)
+	if err := d.Commit(c.Context, next, run.Record{Command: commandLine(c), Summary: summary, Serial: next.Serial, Write: write}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdio.Stdout, "pushed %s to %s (serial %d)\n", file, st.Describe(), next.Serial)

@@ -1,0 +1,116 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/reconcile"
+	"github.com/drover-sh/drover/state"
+)
+
+// Deps are what a run talks to, all passed in: the CLI builds them from
+// the inventory and its flags, tests from fakes.
+type Deps struct {
+	Store   state.Store
+	Cluster string         // the inventory's cluster name
+	Hosts   []cluster.Host // the inventory's hosts, in order
+	// Connect reaches a host's docker engine; Parallel bounds the hosts
+	// worked on at once.
+	Connect  reconcile.Connect
+	Parallel int
+	Reporter Reporter
+	// Clock is the time of history entries and plans; nil = time.Now.
+	Clock func() time.Time
+	// Holder says who takes the lock (owner, machine, pid, process
+	// identity); the run fills in the command. User is the history's
+	// user@machine.
+	Holder      state.LockInfo
+	User        string
+	LockTimeout time.Duration
+	// Open opens the sealed values of a state as read; Seal returns the
+	// copy of a state to write, its values sealed. Nil means none.
+	Open func(*state.State) error
+	Seal func(*state.State) (*state.State, error)
+	// Platforms gives the image platforms placement needs: per image
+	// reference, and per host and image. local says the local engine's
+	// images will be pushed (deploy --push). Nil means none known.
+	Platforms func(ctx context.Context, w *reconcile.World, services []*cluster.Service, local bool) (map[string][]cluster.Platform, map[string]map[string]cluster.Platform)
+}
+
+func (d *Deps) now() time.Time {
+	if d.Clock == nil {
+		return time.Now()
+	}
+	return d.Clock()
+}
+
+func (d *Deps) reporter() Reporter {
+	if d.Reporter == nil {
+		return Discard
+	}
+	return d.Reporter
+}
+
+// lockPoll is how often a held lock is asked for again.
+const lockPoll = 500 * time.Millisecond
+
+// Lock takes the state lock of st for a run that may change things.
+func (d *Deps) Lock(ctx context.Context, st state.Store, command string) (state.Lock, error) {
+	info := d.Holder
+	info.Command = command
+	return state.LockWithRetry(ctx, st, info, d.LockTimeout, lockPoll)
+}
+
+// Read reads the state, or starts a new one (serial 0) when the store
+// has none.
+func (d *Deps) Read(ctx context.Context) (*state.State, error) {
+	s, err := d.Store.Read(ctx)
+	if errors.Is(err, state.ErrNoState) {
+		return state.New(d.Cluster), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Validate(d.Cluster); err != nil {
+		return nil, fmt.Errorf("%s: %w", d.Store.Describe(), err)
+	}
+	if d.Open != nil {
+		if err := d.Open(s); err != nil {
+			return nil, fmt.Errorf("%s: %w", d.Store.Describe(), err)
+		}
+	}
+	return s, nil
+}
+
+// Nodes is the scheduler's view of the inventory, with the node settings
+// kept in the state (availability, label edits).
+func Nodes(hosts []cluster.Host, s *state.State) []cluster.Node {
+	out := make([]cluster.Node, 0, len(hosts))
+	for _, h := range hosts {
+		n := cluster.Node{Name: h.Name, Address: h.Address, Role: h.Role, Availability: cluster.Active, Labels: map[string]string{}}
+		for k, v := range h.Labels {
+			n.Labels[k] = v
+		}
+		if ns, ok := s.Nodes[h.Name]; ok {
+			if ns.Availability != "" {
+				n.Availability = ns.Availability
+			}
+			for k, v := range ns.LabelsAdd {
+				n.Labels[k] = v
+			}
+			for _, k := range ns.LabelsRemove {
+				delete(n.Labels, k)
+			}
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// ClusterOf is the reconcile view of the hosts for a state.
+func (d *Deps) ClusterOf(s *state.State) *reconcile.Cluster {
+	return &reconcile.Cluster{Nodes: Nodes(d.Hosts, s), Connect: d.Connect, Parallel: d.Parallel, Report: d.reporter()}
+}
