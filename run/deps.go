@@ -21,6 +21,9 @@ type Deps struct {
 	// worked on at once.
 	Connect  reconcile.Connect
 	Parallel int
+	// Poll is how often new replicas are inspected while a rollout waits
+	// on them; 0 = reconcile's default.
+	Poll     time.Duration
 	Reporter Reporter
 	// Clock is the time of history entries and plans; nil = time.Now.
 	Clock func() time.Time

@@ -140,7 +140,7 @@ func (d *Deps) execute(ctx context.Context, req Request, out *Result) error {
 	var applyErr error
 	res := &reconcile.Result{}
 	if !p.Empty() {
-		opts := reconcile.ApplyOptions{UpdateTimeout: req.Timeout}
+		opts := reconcile.ApplyOptions{UpdateTimeout: req.Timeout, Poll: d.Poll}
 		if s.Serial == 0 {
 			opts.BeforeChanges = func(ctx context.Context) error { return d.startState(ctx, s, req.Command) }
 		}
