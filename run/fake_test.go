@@ -38,10 +38,14 @@ type recorder struct {
 	left    []Leftover
 }
 
-func (r *recorder) Report(e reconcile.Event) { r.mu.Lock(); r.events = append(r.events, e); r.mu.Unlock() }
-func (r *recorder) Notice(n Notice)           { r.mu.Lock(); r.notices = append(r.notices, n); r.mu.Unlock() }
-func (r *recorder) Plan(p *planner.Plan)      { r.mu.Lock(); r.plans = append(r.plans, p); r.mu.Unlock() }
-func (r *recorder) Interrupted(l Leftover)    { r.mu.Lock(); r.left = append(r.left, l); r.mu.Unlock() }
+func (r *recorder) Report(e reconcile.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+func (r *recorder) Notice(n Notice)        { r.mu.Lock(); r.notices = append(r.notices, n); r.mu.Unlock() }
+func (r *recorder) Plan(p *planner.Plan)   { r.mu.Lock(); r.plans = append(r.plans, p); r.mu.Unlock() }
+func (r *recorder) Interrupted(l Leftover) { r.mu.Lock(); r.left = append(r.left, l); r.mu.Unlock() }
 func (r *recorder) Applied(s string, serial int64) {
 	r.mu.Lock()
 	r.applied = append(r.applied, fmt.Sprintf("%s (serial %d)", s, serial))
