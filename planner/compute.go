@@ -68,6 +68,7 @@ func (w *world) plan() *Plan {
 		sortActions(s.actions, s.replicas(), s.global)
 		p.Actions = append(p.Actions, s.actions...)
 	}
+	p.Levels = levels(w.order)
 	p.Networks, p.Volumes = w.resources(p.Actions)
 	p.Warnings = w.warnings
 	p.Pending = w.pending

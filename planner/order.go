@@ -9,9 +9,12 @@ import (
 
 // dependencyOrder sorts the in-scope services so that each comes after the
 // services it depends on, and by name otherwise (Kahn's algorithm with the
-// ready set in a name-ordered heap). depends_on names a service of the same
-// stack; a full STACK_SERVICE name is accepted too. Dependencies outside the
-// scope impose no order: this run does not create them.
+// ready set in a name-ordered heap), and gives each its dependency level:
+// one more than the deepest service it depends on. depends_on names a
+// service of the same stack; a full STACK_SERVICE name is accepted too.
+// Dependencies outside the scope impose no order: this run does not create
+// them. This is the one place that reads depends_on: apply rolls out by
+// the plan's levels.
 func (w *world) dependencyOrder() ([]*service, error) {
 	var in []*service
 	index := make(map[*service]int)
@@ -26,10 +29,7 @@ func (w *world) dependencyOrder() ([]*service, error) {
 	for i, s := range in {
 		seen := make(map[int]bool)
 		for _, dep := range s.spec.DependsOn {
-			d := w.svcByName[s.spec.Stack+"_"+dep]
-			if d == nil {
-				d = w.svcByName[dep]
-			}
+			d := w.dependency(s, dep)
 			if d == nil {
 				w.warnf("service %s depends on unknown service %s", s.name, dep)
 				continue
@@ -54,6 +54,8 @@ func (w *world) dependencyOrder() ([]*service, error) {
 		i := ready.pop()
 		order = append(order, in[i])
 		for _, j := range dependents[i] {
+			// in[i] is placed before each of its dependents.
+			in[j].level = max(in[j].level, in[i].level+1)
 			if waiting[j]--; waiting[j] == 0 {
 				ready.push(j)
 			}
@@ -69,6 +71,28 @@ func (w *world) dependencyOrder() ([]*service, error) {
 		return nil, fmt.Errorf("depends_on cycle among services %s", strings.Join(cycle, ", "))
 	}
 	return order, nil
+}
+
+// dependency resolves a depends_on entry of s: a service of its stack, or
+// a full STACK_SERVICE name; nil when there is none.
+func (w *world) dependency(s *service, dep string) *service {
+	if d := w.svcByName[s.spec.Stack+"_"+dep]; d != nil {
+		return d
+	}
+	return w.svcByName[dep]
+}
+
+// levels lists the in-scope services by dependency level: those of one
+// level depend on none of each other and each on some of the level before.
+func levels(order []*service) [][]string {
+	var out [][]string
+	for _, s := range order {
+		for len(out) <= s.level {
+			out = append(out, nil)
+		}
+		out[s.level] = append(out[s.level], s.name)
+	}
+	return out
 }
 
 // slotKey orders one service's actions: the slots it keeps in ascending

@@ -26,6 +26,23 @@ type Plan struct {
 	// Pending lists, per service, the replicas no node can take now; the
 	// actions place everything else. Every later run tries them again.
 	Pending []Pending `json:"pending,omitempty"`
+	// Levels are the in-scope services (STACK_SERVICE) by dependency
+	// level: apply rolls out one level after the other, the services of a
+	// level side by side. Services of removed stacks have no level and go
+	// first. Not saved with the plan: apply PLANFILE plans again.
+	Levels [][]string `json:"-"`
+}
+
+// Level is a service's dependency level; 0 for a service with none.
+func (p *Plan) Level(service string) int {
+	for i, names := range p.Levels {
+		for _, n := range names {
+			if n == service {
+				return i
+			}
+		}
+	}
+	return 0
 }
 
 // ResourceAction is a docker network or volume to create on a host.

@@ -87,6 +87,7 @@ type service struct {
 	hash    string
 	global  bool
 	inScope bool
+	level   int // dependency level (dependencyOrder)
 
 	constraints []constraint
 	spread      []attribute

@@ -120,7 +120,7 @@ func (c *Cluster) Apply(ctx context.Context, p *planner.Plan, w *World, d Desire
 	var mu sync.Mutex
 	var errs []error
 	outcomes := map[string]Outcome{}
-	for _, level := range dependencyLevels(groupByService(p.Actions), d.Services) {
+	for _, level := range rolloutLevels(p) {
 		// Services of one level do not depend on each other: roll them
 		// out side by side.
 		var wg sync.WaitGroup
@@ -149,31 +149,13 @@ func (c *Cluster) Apply(ctx context.Context, p *planner.Plan, w *World, d Desire
 	return res, errors.Join(errs...)
 }
 
-// dependencyLevels sorts service groups into levels: a service comes one
-// level after the deepest service it depends on. The planner already
-// rejected cycles.
-func dependencyLevels(groups [][]planner.Action, services map[string]*cluster.Service) [][][]planner.Action {
-	level := map[string]int{}
-	var depth func(name string, seen map[string]bool) int
-	depth = func(name string, seen map[string]bool) int {
-		if l, ok := level[name]; ok {
-			return l
-		}
-		svc := services[name]
-		if svc == nil || seen[name] {
-			return 0
-		}
-		seen[name] = true
-		l := 0
-		for _, dep := range svc.DependsOn {
-			l = max(l, depth(svc.Stack+"_"+dep, seen)+1)
-		}
-		level[name] = l
-		return l
-	}
+// rolloutLevels groups the plan's actions by service and the services by
+// the plan's dependency levels: a level's services roll out side by side,
+// after every service of the levels before.
+func rolloutLevels(p *planner.Plan) [][][]planner.Action {
 	var out [][][]planner.Action
-	for _, g := range groups {
-		l := depth(g[0].Service, map[string]bool{})
+	for _, g := range groupByService(p.Actions) {
+		l := p.Level(g[0].Service)
 		for len(out) <= l {
 			out = append(out, nil)
 		}

@@ -250,3 +250,25 @@ func TestEditCommitsOneVersion(t *testing.T) {
 		t.Fatal("the edit was not saved")
 	}
 }
+
+// A deploy rolls services out by the plan's dependency levels, also when
+// depends_on spells a full STACK_SERVICE name.
+func TestExecuteDependencyOrder(t *testing.T) {
+	l := newLab(t, 1)
+	named := func(name string, deps ...string) *cluster.Service {
+		return web(1, imageV1, func(s *cluster.Service) {
+			s.Name, s.DependsOn = name, deps
+			s.Container.Networks[0].Aliases = []string{name}
+		})
+	}
+	if _, err := l.run(Request{Mutate: deploy(named("web", "demo_db"), named("db", "cache"), named("cache"))}); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, c := range l.fakes["h1"].Created() {
+		order = append(order, c.Config.Labels[cluster.LabelService])
+	}
+	if want := []string{"demo_cache", "demo_db", "demo_web"}; !slices.Equal(order, want) {
+		t.Fatalf("created %q, want %q", order, want)
+	}
+}
