@@ -1,6 +1,8 @@
 // Package command wires drover's commands: flags, the logger, the run's
-// dependencies (inventory, SSH pool, state store) and rendering. The engine
-// packages never print; this package decides between people and JSON.
+// dependencies (inventory, SSH pool, state store) and rendering. A changing
+// command builds a run.Request and calls run.Execute (run.go); the packages
+// below never print, and this one decides between people and JSON
+// (report.go).
 package command
 
 import (
