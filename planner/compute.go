@@ -69,6 +69,7 @@ func (w *world) plan() *Plan {
 		p.Actions = append(p.Actions, s.actions...)
 	}
 	p.Levels = levels(w.order)
+	p.Rollouts = w.rollouts(p)
 	p.Networks, p.Volumes = w.resources(p.Actions)
 	p.Warnings = w.warnings
 	p.Pending = w.pending

@@ -33,6 +33,9 @@ type Input struct {
 	// FixDrift replaces replicas whose container drifted from its spec
 	// (Replica.Drift); without it drift is only a warning.
 	FixDrift bool
+	// UseRollbackPolicy rolls replacements with each service's
+	// rollback_config instead of its update_config (service rollback).
+	UseRollbackPolicy bool
 	// ImagePlatforms maps an image reference, as the services name it, to
 	// the platforms it has: the copies on the hosts, the archive or local
 	// image being pushed, a registry's manifest list. A replica goes only to

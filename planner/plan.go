@@ -31,6 +31,10 @@ type Plan struct {
 	// level side by side. Services of removed stacks have no level and go
 	// first. Not saved with the plan: apply PLANFILE plans again.
 	Levels [][]string `json:"-"`
+	// Rollouts are the rolling updates of the services that replace
+	// running replicas: batches, stop-first or start-first. Not saved
+	// either.
+	Rollouts []Rollout `json:"-"`
 }
 
 // Level is a service's dependency level; 0 for a service with none.

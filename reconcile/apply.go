@@ -129,7 +129,8 @@ func (c *Cluster) Apply(ctx context.Context, p *planner.Plan, w *World, d Desire
 			go func() {
 				defer wg.Done()
 				name := group[0].Service
-				out, err := c.applyService(ctx, group, d.Services[name], d.Previous[name], w, opt)
+				ro, _ := p.Rollout(name)
+				out, err := c.applyService(ctx, group, ro, d.Services[name], d.Previous[name], w, opt)
 				mu.Lock()
 				defer mu.Unlock()
 				outcomes[name] = out

@@ -10,10 +10,10 @@ import (
 	"github.com/drover-sh/drover/planner"
 )
 
-// rollingUpdate replaces replicas in batches of update_config.parallelism,
+// rollingUpdate replaces replicas in the batches the rollout ro decided,
 // each batch gated on its replicas staying up (and healthy) for the monitor
 // window. A failure past max_failure_ratio triggers failure_action.
-func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, svc, prev *cluster.Service, w *World, opt ApplyOptions, out Outcome) (Outcome, error) {
+func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, ro planner.Rollout, svc, prev *cluster.Service, w *World, opt ApplyOptions, out Outcome) (Outcome, error) {
 	pol := svc.Update
 	// --timeout wins over the service's x-drover.update_timeout, which
 	// wins over the default.
@@ -30,12 +30,11 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 	var done []started // replaced in this run, for rollback
 	failures := 0
 	var firstFailure string
-	stopFirst := pol.Order != "start-first"
-	if !stopFirst && publishesHostPorts(&svc.Container) {
-		stopFirst = true
-		c.report(Event{Kind: EventWarning, Service: svc.FullName(), Message: "start-first cannot bind a published host port twice on one host: replacing stop-first"})
+	stopFirst := ro.StopFirst
+	if ro.Fallback != "" {
+		c.report(Event{Kind: EventWarning, Service: svc.FullName(), Message: ro.Fallback})
 	}
-	all := batches(replaces, pol.Parallelism)
+	all := batchesOf(ro, replaces)
 	began := time.Now()
 	for i, batch := range all {
 		var err error
@@ -79,15 +78,11 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 			c.dropStarted(ctx, w, news)
 			done = done[:len(done)-len(news)]
 		}
-		ratio := float64(failures) / float64(len(replaces))
-		if pol.FailureAction == "continue" && uctx.Err() == nil {
+		step := afterFailure(pol, failures, len(replaces), uctx.Err() != nil, prev != nil)
+		switch step {
+		case goOn:
 			continue
-		}
-		if ratio <= pol.MaxFailureRatio && uctx.Err() == nil {
-			continue
-		}
-		switch {
-		case pol.FailureAction == "rollback" && prev != nil:
+		case rollBack:
 			n, rerr := c.rollback(ctx, w, done, prev, opt)
 			out.RolledBack = n
 			out.State, out.Reason = "rollback_completed", firstFailure
@@ -95,7 +90,7 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 				out.State = "failed"
 				out.Reason = firstFailure + "; rollback failed: " + rerr.Error()
 			}
-		case pol.FailureAction == "rollback":
+		case pauseNoPrevious:
 			out.State, out.Reason = "paused", firstFailure+" (no previous generation to roll back to)"
 		default:
 			out.State, out.Reason = "paused", firstFailure
@@ -104,7 +99,7 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 	}
 	if failures > 0 {
 		out.Reason = fmt.Sprintf("%d replica(s) failed: %s", failures, firstFailure)
-		if float64(failures)/float64(len(replaces)) > pol.MaxFailureRatio {
+		if failedAtEnd(pol, failures, len(replaces)) {
 			out.State = "failed"
 			return out, &UpdateError{Service: svc.FullName(), State: out.State, Reason: out.Reason}
 		}
@@ -147,15 +142,21 @@ func (c *Cluster) replaceBatch(ctx context.Context, w *World, batch []planner.Ac
 	return got, err
 }
 
-func batches(actions []planner.Action, parallelism int) [][]planner.Action {
-	if parallelism <= 0 || parallelism > len(actions) {
-		parallelism = len(actions)
+// batchesOf are the actions of the rollout's batches.
+func batchesOf(ro planner.Rollout, replaces []planner.Action) [][]planner.Action {
+	bySlot := make(map[string]planner.Action, len(replaces))
+	for _, a := range replaces {
+		bySlot[a.Slot] = a
 	}
-	var out [][]planner.Action
-	for len(actions) > 0 {
-		n := min(parallelism, len(actions))
-		out = append(out, actions[:n])
-		actions = actions[n:]
+	out := make([][]planner.Action, 0, len(ro.Batches))
+	for _, slots := range ro.Batches {
+		batch := make([]planner.Action, 0, len(slots))
+		for _, slot := range slots {
+			if a, ok := bySlot[slot]; ok {
+				batch = append(batch, a)
+			}
+		}
+		out = append(out, batch)
 	}
 	return out
 }
@@ -202,6 +203,6 @@ func (c *Cluster) rollback(ctx context.Context, w *World, done []started, prev *
 	rb.Update.FailureAction = "pause"
 	rctx := context.WithoutCancel(ctx)
 	c.report(Event{Kind: EventBatch, Service: prev.FullName(), Message: fmt.Sprintf("rolling back %d replica(s) to generation %d", len(actions), prev.Generation)})
-	out, err := c.rollingUpdate(rctx, actions, &rb, nil, w, opt, Outcome{})
+	out, err := c.rollingUpdate(rctx, actions, planner.PlanRollout(&rb, rb.Update, actions), &rb, nil, w, opt, Outcome{})
 	return out.Replaced, err
 }

@@ -22,8 +22,8 @@ type started struct {
 }
 
 // applyService carries out one service's actions: removals, then new
-// replicas, then replacements in rolling batches.
-func (c *Cluster) applyService(ctx context.Context, actions []planner.Action, svc, prev *cluster.Service, w *World, opt ApplyOptions) (Outcome, error) {
+// replicas, then replacements in the plan's rolling batches (ro).
+func (c *Cluster) applyService(ctx context.Context, actions []planner.Action, ro planner.Rollout, svc, prev *cluster.Service, w *World, opt ApplyOptions) (Outcome, error) {
 	out := Outcome{Service: actions[0].Service, State: "completed"}
 	var removes, moveRemoves, creates, recreates, replaces []planner.Action
 	moved := map[string]bool{}
@@ -43,12 +43,10 @@ func (c *Cluster) applyService(ctx context.Context, actions []planner.Action, sv
 		case planner.Create:
 			creates = append(creates, a)
 		case planner.Replace:
-			if a.Old != nil && !a.Old.Running() {
-				// A replica that is not running serves nothing: replacing
-				// it costs no availability, so it skips the rolling update.
-				recreates = append(recreates, a)
-			} else {
+			if planner.Rolls(&a) {
 				replaces = append(replaces, a)
+			} else {
+				recreates = append(recreates, a)
 			}
 		}
 	}
@@ -89,7 +87,11 @@ func (c *Cluster) applyService(ctx context.Context, actions []planner.Action, sv
 		}
 		return out, err
 	}
-	return c.rollingUpdate(ctx, replaces, svc, prev, w, opt, out)
+	if ro.Service == "" {
+		// A plan made without rollouts (by hand, in tests).
+		ro = planner.PlanRollout(svc, svc.Update, replaces)
+	}
+	return c.rollingUpdate(ctx, replaces, ro, svc, prev, w, opt, out)
 }
 
 // forEach runs fn over actions in parallel (bounded) and counts successes.
@@ -171,15 +173,4 @@ func (c *Cluster) create(ctx context.Context, w *World, a planner.Action, svc *c
 		return started{}, fmt.Errorf("create %s on %s: %w", name, a.Host, err)
 	}
 	return started{host: a.Host, id: id, name: name, slot: a.Slot, old: a.Old, at: time.Now()}, nil
-}
-
-// publishesHostPorts reports whether two replicas of the spec could not
-// run side by side on one host.
-func publishesHostPorts(s *cluster.ContainerSpec) bool {
-	for _, p := range s.Ports {
-		if p.Published != 0 {
-			return true
-		}
-	}
-	return false
 }

@@ -96,7 +96,7 @@ func (d *Deps) execute(ctx context.Context, req Request, out *Result) error {
 		}
 	}
 	in := PlanInput(s, w, desired, scope, d.now())
-	in.UnhealthyGrace, in.FixDrift = req.UnhealthyGrace, req.FixDrift
+	in.UnhealthyGrace, in.FixDrift, in.UseRollbackPolicy = req.UnhealthyGrace, req.FixDrift, req.UseRollbackPolicy
 	if d.Platforms != nil {
 		in.ImagePlatforms, in.HostImagePlatforms = d.Platforms(ctx, w, s.Services(), req.PushLocal)
 	}
