@@ -54,6 +54,9 @@ type ResourceAction struct {
 	Kind Kind   `json:"kind"` // always Create for now
 	Host string `json:"host"`
 	Name string `json:"name"`
+	// Stack is the stack of the first service the plan starts there with
+	// it: the created network or volume carries its label. Not saved.
+	Stack string `json:"-"`
 }
 
 // Action is one container-level step.

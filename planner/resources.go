@@ -23,7 +23,7 @@ func (w *world) resources(actions []Action) (networks, volumes []ResourceAction)
 				continue
 			}
 			seenNet[k] = true
-			networks = append(networks, ResourceAction{Kind: Create, Host: a.Host, Name: att.Name})
+			networks = append(networks, ResourceAction{Kind: Create, Host: a.Host, Name: att.Name, Stack: s.spec.Stack})
 		}
 		for _, m := range s.spec.Container.Mounts {
 			k := key{a.Host, m.Source}
@@ -32,7 +32,7 @@ func (w *world) resources(actions []Action) (networks, volumes []ResourceAction)
 				continue
 			}
 			seenVol[k] = true
-			volumes = append(volumes, ResourceAction{Kind: Create, Host: a.Host, Name: m.Source})
+			volumes = append(volumes, ResourceAction{Kind: Create, Host: a.Host, Name: m.Source, Stack: s.spec.Stack})
 		}
 	}
 	byHostName := func(rs []ResourceAction) func(i, j int) bool {

@@ -246,30 +246,9 @@ func firstLine(s string) string {
 	return s
 }
 
-// createResources creates the plan's networks and volumes, hosts in parallel.
+// createResources creates the plan's networks and volumes, hosts in
+// parallel, each labelled with the stack the plan gives it.
 func (c *Cluster) createResources(ctx context.Context, p *planner.Plan, w *World, d Desired, res *Result) error {
-	stackOf := func(host, name string, isNet bool) string {
-		for _, a := range p.Actions {
-			if a.Host != host || (a.Kind != planner.Create && a.Kind != planner.Replace) {
-				continue
-			}
-			svc := d.Services[a.Service]
-			if isNet {
-				for _, n := range svc.Container.Networks {
-					if n.Name == name {
-						return svc.Stack
-					}
-				}
-			} else {
-				for _, m := range svc.Container.Mounts {
-					if m.Type == "volume" && m.Source == name {
-						return svc.Stack
-					}
-				}
-			}
-		}
-		return ""
-	}
 	var mu sync.Mutex
 	var errs []error
 	var g errgroup.Group
@@ -280,7 +259,7 @@ func (c *Cluster) createResources(ctx context.Context, p *planner.Plan, w *World
 		if !ok {
 			def = cluster.Network{Name: n.Name}
 		}
-		stack := stackOf(n.Host, n.Name, true)
+		stack := n.Stack
 		byHost[n.Host] = append(byHost[n.Host], func() error {
 			err := w.Engines[n.Host].CreateNetwork(ctx, def, stack)
 			if err == nil {
@@ -297,7 +276,7 @@ func (c *Cluster) createResources(ctx context.Context, p *planner.Plan, w *World
 		if !ok {
 			def = cluster.Volume{Name: v.Name}
 		}
-		stack := stackOf(v.Host, v.Name, false)
+		stack := v.Stack
 		byHost[v.Host] = append(byHost[v.Host], func() error {
 			err := w.Engines[v.Host].CreateVolume(ctx, def, stack)
 			if err == nil {

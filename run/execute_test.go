@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/planner"
@@ -42,6 +43,14 @@ func TestExecuteDeploy(t *testing.T) {
 	}
 	if got := s.Stacks["demo"].Services["web"].Meta.Result; got != "completed" {
 		t.Fatalf("service result %q", got)
+	}
+	// The network carries the stack the plan gave it (stack rm finds it so).
+	for _, h := range l.names {
+		var nets []network.Summary
+		l.get(h, "/networks", &nets)
+		if len(nets) != 1 || nets[0].Name != "demo_default" || nets[0].Labels[cluster.LabelStack] != "demo" {
+			t.Fatalf("%s networks %+v", h, nets)
+		}
 	}
 	if len(l.rep.plans) != 1 || len(l.rep.applied) != 1 || l.rep.applied[0] != "3 created, 0 replaced, 0 removed, 3 networks, 0 volumes created (serial 2)" {
 		t.Fatalf("reported plans %d, applied %q", len(l.rep.plans), l.rep.applied)
