@@ -120,6 +120,10 @@ func (c *Cluster) Apply(ctx context.Context, p *planner.Plan, w *World, d Desire
 	var mu sync.Mutex
 	var errs []error
 	outcomes := map[string]Outcome{}
+	rollouts := make(map[string]planner.Rollout, len(p.Rollouts))
+	for _, r := range p.Rollouts {
+		rollouts[r.Service] = r
+	}
 	for _, level := range rolloutLevels(p) {
 		// Services of one level do not depend on each other: roll them
 		// out side by side.
@@ -129,8 +133,7 @@ func (c *Cluster) Apply(ctx context.Context, p *planner.Plan, w *World, d Desire
 			go func() {
 				defer wg.Done()
 				name := group[0].Service
-				ro, _ := p.Rollout(name)
-				out, err := c.applyService(ctx, group, ro, d.Services[name], d.Previous[name], w, opt)
+				out, err := c.applyService(ctx, group, rollouts[name], d.Services[name], d.Previous[name], w, opt)
 				mu.Lock()
 				defer mu.Unlock()
 				outcomes[name] = out
@@ -154,9 +157,15 @@ func (c *Cluster) Apply(ctx context.Context, p *planner.Plan, w *World, d Desire
 // the plan's dependency levels: a level's services roll out side by side,
 // after every service of the levels before.
 func rolloutLevels(p *planner.Plan) [][][]planner.Action {
+	level := map[string]int{}
+	for i, names := range p.Levels {
+		for _, n := range names {
+			level[n] = i
+		}
+	}
 	var out [][][]planner.Action
 	for _, g := range groupByService(p.Actions) {
-		l := p.Level(g[0].Service)
+		l := level[g[0].Service] // 0 for a service without a level (removed)
 		for len(out) <= l {
 			out = append(out, nil)
 		}
