@@ -53,9 +53,8 @@ func (c *Cluster) waitHealthy(ctx context.Context, w *World, list []started, svc
 		startedAt[s.id] = s.at
 	}
 	hosts := sortedHosts(byHost)
-	readySince := map[string]time.Time{}
 	lastState := map[string]string{}
-	begin := time.Now()
+	g := &gate{monitor: monitor, limit: limit, begin: c.now(), startedAt: startedAt, readySince: map[string]time.Time{}}
 	for {
 		// One inspect per host, the hosts side by side.
 		inspected := make([][]cluster.Replica, len(hosts))
@@ -83,33 +82,11 @@ func (c *Cluster) waitHealthy(ctx context.Context, w *World, list []started, svc
 					lastState[r.ID] = state
 					c.report(Event{Kind: EventReplica, Host: host, Service: r.Service, Slot: r.Slot, Container: r.Name, Message: state})
 				}
-				switch {
-				case r.State == cluster.StateExited || r.State == cluster.StateDead:
-					return fmt.Errorf("replica %s on %s exited (code %d)", r.Name, host, r.ExitCode)
-				case r.Restarts > 0 || r.State == cluster.StateRestarting:
-					return fmt.Errorf("replica %s on %s restarted", r.Name, host)
-				case r.Health == "unhealthy":
-					return fmt.Errorf("replica %s on %s is unhealthy", r.Name, host)
-				case r.Health == "starting":
-					if time.Since(begin) > limit {
-						return fmt.Errorf("replica %s on %s did not become healthy within %s", r.Name, host, limit)
-					}
-					continue
-				case r.State != cluster.StateRunning:
-					continue
+				ok, err := g.judge(&r, host, c.now())
+				if err != nil {
+					return err
 				}
-				since, ok := readySince[r.ID]
-				if !ok {
-					// Without a healthcheck the window opens when docker
-					// start returned (this machine's clock; the hosts'
-					// clocks may differ), with one when it turned healthy.
-					since = time.Now()
-					if r.Health == "" && !startedAt[r.ID].IsZero() {
-						since = startedAt[r.ID]
-					}
-					readySince[r.ID] = since
-				}
-				if time.Since(since) >= monitor {
+				if ok {
 					passed++
 				}
 			}
@@ -121,4 +98,47 @@ func (c *Cluster) waitHealthy(ctx context.Context, w *World, list []started, svc
 			return err
 		}
 	}
+}
+
+// gate judges a rollout's new replicas against the monitor window and the
+// health limit, as a pure function of what was inspected and the time.
+type gate struct {
+	monitor, limit time.Duration
+	begin          time.Time            // when the wait began
+	startedAt      map[string]time.Time // by container ID: when docker start returned
+	readySince     map[string]time.Time // by container ID: when first seen ready
+}
+
+// judge says whether replica r (on host) passed at now: it fails when it
+// exited, restarted, turned unhealthy or stayed "starting" past the limit;
+// it passes once it has been ready (running, healthy with a healthcheck)
+// for the monitor window.
+func (g *gate) judge(r *cluster.Replica, host string, now time.Time) (bool, error) {
+	switch {
+	case r.State == cluster.StateExited || r.State == cluster.StateDead:
+		return false, fmt.Errorf("replica %s on %s exited (code %d)", r.Name, host, r.ExitCode)
+	case r.Restarts > 0 || r.State == cluster.StateRestarting:
+		return false, fmt.Errorf("replica %s on %s restarted", r.Name, host)
+	case r.Health == "unhealthy":
+		return false, fmt.Errorf("replica %s on %s is unhealthy", r.Name, host)
+	case r.Health == "starting":
+		if now.Sub(g.begin) > g.limit {
+			return false, fmt.Errorf("replica %s on %s did not become healthy within %s", r.Name, host, g.limit)
+		}
+		return false, nil
+	case r.State != cluster.StateRunning:
+		return false, nil
+	}
+	since, ok := g.readySince[r.ID]
+	if !ok {
+		// Without a healthcheck the window opens when docker start
+		// returned (this machine's clock; the hosts' clocks may differ),
+		// with one when it turned healthy.
+		since = now
+		if r.Health == "" && !g.startedAt[r.ID].IsZero() {
+			since = g.startedAt[r.ID]
+		}
+		g.readySince[r.ID] = since
+	}
+	return now.Sub(since) >= g.monitor, nil
 }

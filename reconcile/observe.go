@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -20,6 +21,16 @@ type Cluster struct {
 	Connect  Connect
 	Parallel int
 	Report   Reporter
+	// Clock is the time of rollouts (health waits, monitor windows,
+	// elapsed times); nil = time.Now.
+	Clock func() time.Time
+}
+
+func (c *Cluster) now() time.Time {
+	if c.Clock == nil {
+		return time.Now()
+	}
+	return c.Clock()
 }
 
 // World is the observed state of every host.

@@ -35,7 +35,7 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 		c.report(Event{Kind: EventWarning, Service: svc.FullName(), Message: ro.Fallback})
 	}
 	all := batchesOf(ro, replaces)
-	began := time.Now()
+	began := c.now()
 	for i, batch := range all {
 		var err error
 		if i > 0 && pol.Delay > 0 {
@@ -44,7 +44,7 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 		var news []started
 		if err == nil {
 			c.report(Event{Kind: EventBatch, Service: svc.FullName(), Message: fmt.Sprintf("batch %d of %d: %d replica(s), %s, %s elapsed", i+1, len(all), len(batch),
-				map[bool]string{true: "stop-first", false: "start-first"}[stopFirst], time.Since(began).Round(100*time.Millisecond))})
+				map[bool]string{true: "stop-first", false: "start-first"}[stopFirst], c.now().Sub(began).Round(100*time.Millisecond))})
 			news, err = c.replaceBatch(uctx, w, batch, svc, opt, stopFirst)
 		}
 		if err == nil {

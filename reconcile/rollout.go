@@ -172,5 +172,5 @@ func (c *Cluster) create(ctx context.Context, w *World, a planner.Action, svc *c
 		cancel()
 		return started{}, fmt.Errorf("create %s on %s: %w", name, a.Host, err)
 	}
-	return started{host: a.Host, id: id, name: name, slot: a.Slot, old: a.Old, at: time.Now()}, nil
+	return started{host: a.Host, id: id, name: name, slot: a.Slot, old: a.Old, at: c.now()}, nil
 }
