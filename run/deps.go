@@ -52,7 +52,7 @@ func (d *Deps) now() time.Time {
 
 func (d *Deps) reporter() Reporter {
 	if d.Reporter == nil {
-		return Discard
+		return discard{}
 	}
 	return d.Reporter
 }

@@ -45,9 +45,7 @@ type Leftover struct {
 	Err                        error
 }
 
-// Discard hears nothing.
-var Discard Reporter = discard{}
-
+// discard hears nothing: the Reporter of Deps without one.
 type discard struct{}
 
 func (discard) Report(reconcile.Event) {}
