@@ -270,7 +270,7 @@ func (e *runEnv) engineFor(ctx context.Context, name string) (*engine.Engine, er
 	if err != nil {
 		return nil, err
 	}
-	return &engine.Engine{Host: name, Cluster: e.inv.Cluster, Sudo: sudo, R: e.pool.Runner(name), API: api}, nil
+	return &engine.Engine{Host: name, Cluster: e.inv.Cluster, API: api}, nil
 }
 
 // apiFor returns the host's Engine API client, one per host for the run

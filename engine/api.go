@@ -67,6 +67,7 @@ func NewAPI(cfg APIConfig) (*API, error) {
 	exits := &exitMemo{}
 	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
 		conn, err := cfg.Dial(ctx)
+		exits.dialed(err)
 		if err != nil {
 			return nil, err
 		}

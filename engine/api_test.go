@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"io"
 	"net"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/docker/docker/api/types/volume"
 	"github.com/rs/zerolog"
 
+	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
 	"github.com/drover-sh/drover/engine/enginetest"
 	"github.com/drover-sh/drover/ssh"
@@ -74,19 +76,35 @@ func apiEngine(t *testing.T, dial engine.Dialer, cfg engine.APIConfig) *engine.E
 	return &engine.Engine{Host: "h1", Cluster: "lab", API: a}
 }
 
-// TestAPIObserveMatchesCLI reads the same containers through the Engine
-// API and through the CLI's `docker inspect` parser: a replica must look
-// the same either way, or upgrading drover would see drift that is not
-// there.
+// replicasGolden is how the CLI-based drover (its `docker inspect`
+// parser, before the Engine API) saw the fixture's containers: written by
+// it, kept as the reference. Rewrite it only with -update, knowingly.
+const replicasGolden = "testdata/inspect-20.10.replicas.golden"
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// TestAPIObserveMatchesCLI reads the fixture's containers through the
+// Engine API: a replica must look as the CLI-based drover saw it (the
+// golden), or upgrading drover would see drift that is not there.
 func TestAPIObserveMatchesCLI(t *testing.T) {
-	f, data := fakeAPI(t)
+	f, _ := fakeAPI(t)
 	e := apiEngine(t, f.Dial, engine.APIConfig{})
 	obs, err := e.Observe(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := engine.ParseInspect("h1", data)
+	if *update {
+		b, _ := json.MarshalIndent(obs.Replicas, "", "  ")
+		if err := os.WriteFile(replicasGolden, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden, err := os.ReadFile(replicasGolden)
 	if err != nil {
+		t.Fatal(err)
+	}
+	var want []cluster.Replica
+	if err := json.Unmarshal(golden, &want); err != nil {
 		t.Fatal(err)
 	}
 	if len(want) != 6 {

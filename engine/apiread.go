@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -91,7 +92,7 @@ func (a *API) inspect(ctx context.Context, ids []string, skipMissing bool) ([]cl
 	if err != nil {
 		return nil, err
 	}
-	got := make([]*inspected, len(ids))
+	got := make([]*container.InspectResponse, len(ids))
 	var g errgroup.Group
 	// Few containers: one stream, in order. Many: a few streams.
 	g.SetLimit(1 + min(inspectParallel-1, len(ids)/16))
@@ -104,7 +105,7 @@ func (a *API) inspect(ctx context.Context, ids []string, skipMissing bool) ([]cl
 				}
 				return a.classify(err)
 			}
-			got[i] = inspectedFromAPI(r)
+			got[i] = &r
 			return nil
 		})
 	}
@@ -114,7 +115,7 @@ func (a *API) inspect(ctx context.Context, ids []string, skipMissing bool) ([]cl
 	out := make([]cluster.Replica, 0, len(ids))
 	for _, c := range got {
 		if c != nil {
-			out = append(out, c.replica(a.host))
+			out = append(out, replicaOf(a.host, *c))
 		}
 	}
 	sortReplicas(out)
@@ -148,57 +149,21 @@ func (a *API) imageID(ctx context.Context, ref string) (string, error) {
 	return im.ID, nil
 }
 
-// inspectedFromAPI keeps what drover reads of a container, in the form
-// the CLI's `docker inspect` JSON decodes to: the mapping onto replicas
-// is then one piece of code for both.
-func inspectedFromAPI(r container.InspectResponse) *inspected {
-	var c inspected
-	if r.ContainerJSONBase != nil {
-		b := r.ContainerJSONBase
-		c.ID = b.ID
-		c.Name = b.Name
-		c.Created = parseTime(b.Created)
-		c.Image = b.Image
-		c.RestartCount = b.RestartCount
-		if s := b.State; s != nil {
-			c.State.Status = string(s.Status)
-			c.State.ExitCode = s.ExitCode
-			c.State.StartedAt = parseTime(s.StartedAt)
-			c.State.FinishedAt = parseTime(s.FinishedAt)
-			c.State.Paused = s.Paused
-			if h := s.Health; h != nil {
-				c.State.Health = &healthState{Status: string(h.Status), FailingStreak: h.FailingStreak}
-				for _, l := range h.Log {
-					if l != nil {
-						c.State.Health.Log = append(c.State.Health.Log, healthCheck{Start: l.Start, ExitCode: l.ExitCode, Output: l.Output})
-					}
-				}
-			}
-		}
-		if hc := b.HostConfig; hc != nil {
-			if len(hc.PortBindings) > 0 {
-				c.HostConfig.PortBindings = map[string][]struct{ HostIP, HostPort string }{}
-				for port, binds := range hc.PortBindings {
-					for _, pb := range binds {
-						c.HostConfig.PortBindings[string(port)] = append(c.HostConfig.PortBindings[string(port)], struct{ HostIP, HostPort string }{pb.HostIP, pb.HostPort})
-					}
-				}
-			}
-			c.HostConfig.RestartPolicy.Name = string(hc.RestartPolicy.Name)
-			c.HostConfig.RestartPolicy.MaximumRetryCount = hc.RestartPolicy.MaximumRetryCount
-			c.HostConfig.NanoCpus = hc.NanoCPUs
-			c.HostConfig.Memory = hc.Memory
-			c.HostConfig.PidsLimit = hc.PidsLimit
-		}
+// imageFacts inspects one image; ok is false when the host lacks it.
+func (a *API) imageFacts(ctx context.Context, ref string) (ImageFacts, bool, error) {
+	c, err := a.ready(ctx)
+	if err != nil {
+		return ImageFacts{}, false, err
 	}
-	if cfg := r.Config; cfg != nil {
-		c.Config.Image = cfg.Image
-		c.Config.Labels = cfg.Labels
-		if cfg.Healthcheck != nil {
-			c.Config.Healthcheck = &struct{ Interval time.Duration }{cfg.Healthcheck.Interval}
+	im, err := c.ImageInspect(ctx, ref)
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return ImageFacts{}, false, nil
 		}
+		return ImageFacts{}, false, a.classify(err)
 	}
-	return &c
+	return ImageFacts{ID: im.ID, Size: im.Size,
+		Platform: cluster.Platform{OS: im.Os, Arch: im.Architecture, Variant: im.Variant}.Normalize()}, true, nil
 }
 
 // parseTime reads the engine's RFC 3339 timestamps; docker writes
@@ -212,6 +177,26 @@ func parseTime(s string) time.Time {
 }
 
 func factsFromInfo(i system.Info) (Facts, error) {
-	return dockerInfo{ServerVersion: i.ServerVersion, OSType: i.OSType, Architecture: i.Architecture,
-		NCPU: i.NCPU, MemTotal: i.MemTotal, Name: i.Name}.facts("")
+	if i.ServerVersion == "" {
+		// An engine that answers /info at all has a version; without one
+		// the daemon behind the stream is not usable.
+		msg := strings.TrimSpace(strings.Join(i.Warnings, "; "))
+		if msg == "" {
+			msg = "the engine reported no version"
+		}
+		err := fmt.Errorf("%w: %s", ErrDockerDown, firstLine(msg))
+		if r := reasonFor(msg, 0); r != "" {
+			return Facts{}, &HostError{Reason: r, Err: err}
+		}
+		return Facts{}, err
+	}
+	return Facts{
+		EngineVersion: i.ServerVersion,
+		OS:            i.OSType,
+		Arch:          GoArch(i.Architecture),
+		Variant:       GoVariant(i.Architecture),
+		CPUs:          i.NCPU,
+		MemoryBytes:   i.MemTotal,
+		Hostname:      i.Name,
+	}, nil
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -71,7 +72,7 @@ func createRequestFor(c Container, apiVersion string) (*createRequest, error) {
 	if len(s.Ports) > 0 {
 		specs := make([]string, len(s.Ports))
 		for i, p := range s.Ports {
-			specs[i] = portArg(p)
+			specs[i] = portSpec(p)
 		}
 		exposed, bindings, err := nat.ParsePortSpecs(specs)
 		if err != nil {
@@ -317,4 +318,42 @@ func deviceMapping(d string) (container.DeviceMapping, error) {
 
 func isDevicePerms(s string) bool {
 	return s != "" && strings.Trim(s, "rwm") == ""
+}
+
+// Container is one replica to create.
+type Container struct {
+	Name   string            // STACK_SERVICE.SLOT.ID
+	Labels map[string]string // drover's labels, merged over the spec's
+	Spec   *cluster.ContainerSpec
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// portSpec writes a port as docker's port specs do, for nat.ParsePortSpecs:
+// [ip:][published:]target/proto, IPv6 addresses in brackets.
+func portSpec(p cluster.Port) string {
+	proto := p.Protocol
+	if proto == "" {
+		proto = "tcp"
+	}
+	target := strconv.FormatUint(uint64(p.Target), 10) + "/" + proto
+	if p.Published == 0 {
+		return target
+	}
+	pub := strconv.FormatUint(uint64(p.Published), 10)
+	if p.HostIP != "" {
+		host := p.HostIP
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+		return host + ":" + pub + ":" + target
+	}
+	return pub + ":" + target
 }

@@ -51,9 +51,27 @@ type chokePoint struct {
 	liveness *Liveness
 }
 
-// exitMemo holds the last failure of a stream's command on one host.
+// exitMemo holds the last failure of a stream's command on one host, and
+// why the last stream could not be opened (nil once one opened): the
+// client words both as "cannot connect to the docker daemon".
 type exitMemo struct {
 	last atomic.Pointer[ssh.ExitError]
+	dial atomic.Pointer[error]
+}
+
+func (m *exitMemo) dialed(err error) {
+	if err == nil {
+		m.dial.Store(nil)
+		return
+	}
+	m.dial.Store(&err)
+}
+
+func (m *exitMemo) dialErr() error {
+	if p := m.dial.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 var _ http.RoundTripper = (*chokePoint)(nil)
@@ -206,6 +224,14 @@ func (a *API) classify(err error) error {
 	var he *HostError
 	if errors.As(err, &he) {
 		return err
+	}
+	if de := a.exits.dialErr(); de != nil && client.IsErrConnectionFailed(err) {
+		var xe *ssh.ExitError
+		if !errors.As(de, &xe) {
+			// No stream to the host at all (the SSH connection could not
+			// be redialled): the transport's error and reason, not docker's.
+			return fmt.Errorf("%s: open a stream to the engine: %w", a.host, de)
+		}
 	}
 	xe, ok := asExit(err)
 	if !ok {

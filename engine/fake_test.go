@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"net"
+	"net/url"
 	"reflect"
 	"sort"
 	"strings"
@@ -12,21 +14,41 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
+
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
 	"github.com/drover-sh/drover/engine/enginetest"
 	"github.com/drover-sh/drover/internal/testimage"
-	"github.com/drover-sh/drover/ssh"
 )
 
-// Round trips of Engine against the fake docker host: argv shapes, the
-// real parsers on docker-shaped output, error classification.
+// Engine against the fake engine's HTTP API: the requests drover makes,
+// the official client on the engine's JSON shapes, error classification.
 
 var ctx = context.Background()
 
-func newEngine(sudo bool) (*engine.Engine, *enginetest.Host) {
-	h := enginetest.NewHost("h1")
-	return &engine.Engine{Host: "h1", Cluster: "lab", Sudo: sudo, R: h}, h
+// newEngine is host h1 of cluster "lab", its streams opened with sudo or
+// not.
+func newEngine(t testing.TB, sudo bool) (*engine.Engine, *enginetest.Host) {
+	return newEngineWith(t, sudo, engine.Timeouts{})
+}
+
+func newEngineWith(t testing.TB, sudo bool, to engine.Timeouts) (*engine.Engine, *enginetest.Host) {
+	c := enginetest.NewCluster(1)
+	c.Name, c.Sudo, c.Timeouts = "lab", sudo, to
+	t.Cleanup(func() { c.Close() })
+	return c.Engine("h1"), c.Host("h1")
+}
+
+// other is an engine of the same host for another cluster.
+func otherCluster(t testing.TB, h *enginetest.Host, sudo bool) *engine.Engine {
+	argv := engine.DialStdioArgs(sudo)
+	a, err := engine.NewAPI(engine.APIConfig{Host: h.Name, Dial: func(ctx context.Context) (net.Conn, error) { return h.DialCommand(ctx, argv) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return &engine.Engine{Host: h.Name, Cluster: "other", API: a}
 }
 
 func webSpec() *cluster.ContainerSpec {
@@ -70,7 +92,7 @@ func setupNetworks(t *testing.T, e *engine.Engine) {
 
 func TestObserveRoundTrip(t *testing.T) {
 	for _, sudo := range []bool{false, true} {
-		e, h := newEngine(sudo)
+		e, h := newEngine(t, sudo)
 		h.SetNeedSudo(sudo) // with sudo on, plain docker would fail
 		h.AddImage("web:v1")
 		h.AddImage("docker.io/library/redis:7")
@@ -80,7 +102,7 @@ func TestObserveRoundTrip(t *testing.T) {
 		other := &cluster.ContainerSpec{Image: "web:v1"}
 		mustCreate(t, e, "demo_worker.2.bbb", "worker", "2", other)
 		// A container of another cluster and one drover does not own.
-		foreign := &engine.Engine{Host: "h1", Cluster: "other", Sudo: sudo, R: h}
+		foreign := otherCluster(t, h, sudo)
 		if _, err := foreign.Create(ctx, engine.Container{Name: "x", Labels: map[string]string{cluster.LabelCluster: "other"}, Spec: other}); err != nil {
 			t.Fatal(err)
 		}
@@ -90,8 +112,25 @@ func TestObserveRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("sudo=%v: Observe: %v", sudo, err)
 		}
-		if h.Calls() != 1 {
-			t.Errorf("Observe took %d round trips", h.Calls())
+		// One request per list, one inspect per container of the
+		// cluster, on the stream already open: no new dial-stdio.
+		var paths []string
+		for _, r := range h.Requests() {
+			p, _, _ := strings.Cut(r, "?")
+			paths = append(paths, p)
+		}
+		wantPaths := []string{"GET /info", "GET /containers/json", "GET /containers/" + obs.Replicas[0].ID + "/json",
+			"GET /containers/" + obs.Replicas[1].ID + "/json", "GET /networks", "GET /volumes", "GET /images/json"}
+		sort.Strings(paths[2:4])
+		sort.Strings(wantPaths[2:4])
+		if !reflect.DeepEqual(paths, wantPaths) {
+			t.Errorf("observe requests\n got %q\nwant %q", paths, wantPaths)
+		}
+		if list := h.Requests()[1]; !strings.Contains(list, "all=1") || !strings.Contains(list, url.QueryEscape(`"drover.cluster=lab"`)) {
+			t.Errorf("the list is not of this cluster's containers: %s", list)
+		}
+		if n := len(h.Streams()); n != 0 {
+			t.Errorf("observe opened %d new streams", n)
 		}
 		if len(obs.Replicas) != 2 {
 			t.Fatalf("replicas %+v", obs.Replicas)
@@ -132,19 +171,11 @@ func TestObserveRoundTrip(t *testing.T) {
 		if _, ok := obs.HasImage("web"); ok {
 			t.Errorf("web:latest is not there")
 		}
-		// The observe script's argv: cluster and mode are parameters.
-		argv := h.Commands()[0]
-		if len(argv) != 7 || argv[0] != "sh" || argv[3] != "drover-observe" || argv[4] != "lab" || argv[6] != "full" {
-			t.Errorf("observe argv %q", argv)
-		}
-		if mode := map[bool]string{true: "sudo", false: "plain"}[sudo]; argv[5] != mode {
-			t.Errorf("mode %q, want %q", argv[5], mode)
-		}
 	}
 }
 
 func TestObserveEmptyHost(t *testing.T) {
-	e, _ := newEngine(false)
+	e, _ := newEngine(t, false)
 	obs, err := e.Observe(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +186,7 @@ func TestObserveEmptyHost(t *testing.T) {
 }
 
 func TestInfo(t *testing.T) {
-	e, h := newEngine(false)
+	e, h := newEngine(t, false)
 	h.Facts.Architecture, h.Facts.NCPU, h.Facts.MemTotal = "aarch64", 16, 32<<30
 	f, err := e.Info(ctx)
 	if err != nil {
@@ -165,14 +196,17 @@ func TestInfo(t *testing.T) {
 	if f != want {
 		t.Errorf("facts %+v, want %+v", f, want)
 	}
-	if argv := h.Commands()[0]; argv[3] != "drover-observe" || argv[6] != "info" {
-		t.Errorf("info argv %q", argv)
+	if r := h.Requests(); r[len(r)-1] != "GET /info" {
+		t.Errorf("info requests %q", r)
+	}
+	if s := h.Streams(); len(s) != 1 || !reflect.DeepEqual(s[0], []string{"docker", "system", "dial-stdio"}) {
+		t.Errorf("streams %q", s)
 	}
 }
 
-func TestCreateKeepsEnvOffArgv(t *testing.T) {
+func TestCreateKeepsEnvInTheBody(t *testing.T) {
 	for _, sudo := range []bool{false, true} {
-		e, h := newEngine(sudo)
+		e, h := newEngine(t, sudo)
 		var mu sync.Mutex
 		var audited [][]string
 		e.Audit = func(host string, argv []string, err error) {
@@ -187,39 +221,22 @@ func TestCreateKeepsEnvOffArgv(t *testing.T) {
 		spec := webSpec()
 		id := mustCreate(t, e, "demo_web.1.aaa", "web", "1", spec)
 
-		cmds := h.Commands()
-		if len(cmds) != 1 {
-			t.Fatalf("create+connect+start took %d round trips", len(cmds))
-		}
-		argv := cmds[0]
-		if len(argv) != 4 || argv[0] != "sh" || argv[1] != "-c" || argv[3] != "drover-create" {
-			t.Fatalf("argv %q", argv)
-		}
-		steps, err := enginetest.Split(argv[2])
-		if err != nil {
-			t.Fatal(err)
-		}
-		prefix := []string{"docker"}
-		if sudo {
-			prefix = []string{"sudo", "-n", "docker"}
-		}
 		var verbs []string
-		for i, s := range steps {
-			if i > 0 && s.Op != "&&" {
-				t.Errorf("step %d joined by %q", i, s.Op)
-			}
-			if !reflect.DeepEqual(s.Args[:len(prefix)], prefix) {
-				t.Errorf("step %q lacks %q", s.Args, prefix)
-			}
-			verbs = append(verbs, strings.Join(s.Args[len(prefix):len(prefix)+2], " "))
+		for _, r := range h.Requests() {
+			verbs = append(verbs, strings.ReplaceAll(r, id, "ID"))
 		}
-		if want := []string{"create --name", "network connect", "start demo_web.1.aaa"}; !reflect.DeepEqual(verbs, want) {
-			t.Errorf("steps %q, want %q", verbs, want)
+		// API 1.41 takes one network at create: the second is connected
+		// before the start.
+		if want := []string{"POST /containers/create?name=demo_web.1.aaa", "POST /networks/demo_back/connect", "POST /containers/ID/start"}; !reflect.DeepEqual(verbs, want) {
+			t.Errorf("requests %q, want %q", verbs, want)
 		}
-		for _, a := range append(argv, flatten(audited)...) {
+		for _, a := range append(append(h.Requests(), flatten(h.Streams())...), flatten(audited)...) {
 			if strings.Contains(a, "s3cr3t") || strings.Contains(a, "prod") {
-				t.Errorf("an environment value is on the command line: %q", a)
+				t.Errorf("an environment value is outside the request body: %q", a)
 			}
+		}
+		if s := h.Streams(); len(s) != 0 {
+			t.Errorf("create opened streams %q: the open one serves it", s)
 		}
 		c, ok := h.Container("demo_web.1.aaa")
 		if !ok || c.ID != id || c.State != "running" {
@@ -227,15 +244,15 @@ func TestCreateKeepsEnvOffArgv(t *testing.T) {
 		}
 		sort.Strings(c.Env)
 		if want := []string{"MODE=prod", "PASSWORD=s3cr3t $(id) 'q'"}; !reflect.DeepEqual(c.Env, want) {
-			t.Errorf("env via stdin %q, want %q", c.Env, want)
+			t.Errorf("env in the body %q, want %q", c.Env, want)
 		}
 		if !reflect.DeepEqual(c.Networks, map[string][]string{"demo_front": {"web"}, "demo_back": {"w2"}}) {
 			t.Errorf("networks %v", c.Networks)
 		}
 		if c.StopTimeout != "13" || c.Restart != "always" || !c.HasHealthcheck {
-			t.Errorf("flags %+v", c)
+			t.Errorf("settings %+v", c)
 		}
-		if len(audited) != 1 || !reflect.DeepEqual(audited[0], append(prefix, "create+start", "demo_web.1.aaa")) {
+		if len(audited) != 1 || !reflect.DeepEqual(audited[0], []string{"docker", "create+start", "demo_web.1.aaa"}) {
 			t.Errorf("audit %q", audited)
 		}
 	}
@@ -259,10 +276,10 @@ func contains(xs []string, s string) bool {
 }
 
 func TestCreateFailureLeavesCreatedContainer(t *testing.T) {
-	e, h := newEngine(false)
+	e, h := newEngine(t, false)
 	h.AddImage("web:v1")
 	setupNetworks(t, e)
-	h.FailNext("docker start")
+	h.FailNext("/start")
 	_, err := e.Create(ctx, engine.Container{Name: "demo_web.1.a", Labels: labels("web", "1", webSpec()), Spec: webSpec()})
 	if err == nil {
 		t.Fatal("start failure not reported")
@@ -281,7 +298,7 @@ func TestCreateFailureLeavesCreatedContainer(t *testing.T) {
 }
 
 func TestRemove(t *testing.T) {
-	e, h := newEngine(true)
+	e, h := newEngine(t, true)
 	h.AddImage("web:v1")
 	spec := &cluster.ContainerSpec{Image: "web:v1"}
 	id := mustCreate(t, e, "demo_web.1.a", "web", "1", spec)
@@ -292,16 +309,10 @@ func TestRemove(t *testing.T) {
 	if _, ok := h.Container(id); ok {
 		t.Fatal("still there")
 	}
-	steps, err := enginetest.Split(h.Commands()[0][2])
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []enginetest.Command{
-		{Args: []string{"sudo", "-n", "docker", "stop", "--time", "13", id}},
-		{Op: ";", Args: []string{"sudo", "-n", "docker", "rm", "--force", id}},
-	}
-	if !reflect.DeepEqual(steps, want) {
-		t.Errorf("remove steps\n got %q\nwant %q", steps, want)
+	// The grace period rounds up to whole seconds; the removal forces.
+	want := []string{"POST /containers/" + id + "/stop?t=13", "DELETE /containers/" + id + "?force=1"}
+	if got := h.Requests(); !reflect.DeepEqual(got, want) {
+		t.Errorf("remove requests\n got %q\nwant %q", got, want)
 	}
 	if err := e.Remove(ctx, id, 0); err != nil {
 		t.Errorf("removing a container that is gone: %v", err)
@@ -312,7 +323,7 @@ func TestRemove(t *testing.T) {
 }
 
 func TestInspect(t *testing.T) {
-	e, h := newEngine(false)
+	e, h := newEngine(t, false)
 	h.AddImage("web:v1")
 	h.SetBehaviour("web:v1", enginetest.ImageBehaviour{Health: "unhealthy"})
 	spec := &cluster.ContainerSpec{Image: "web:v1"}
@@ -325,8 +336,8 @@ func TestInspect(t *testing.T) {
 	if len(reps) != 2 || reps[0].ID != a || reps[1].Health != "unhealthy" || reps[0].Slot != "1" {
 		t.Errorf("replicas %+v", reps)
 	}
-	if argv := h.Commands()[len(h.Commands())-1]; !reflect.DeepEqual(argv, []string{"docker", "inspect", b, a}) {
-		t.Errorf("argv %q", argv)
+	if r := h.Requests(); !reflect.DeepEqual(r[len(r)-2:], []string{"GET /containers/" + b + "/json", "GET /containers/" + a + "/json"}) {
+		t.Errorf("requests %q", r)
 	}
 	if _, err := e.Inspect(ctx, a, "gone"); err == nil {
 		t.Error("inspect of a missing container succeeded")
@@ -350,7 +361,7 @@ func TestErrorReasons(t *testing.T) {
 	}
 	for _, c := range cases {
 		for _, call := range []string{"Observe", "Inspect", "Info"} {
-			e, h := newEngine(c.sudo)
+			e, h := newEngine(t, c.sudo)
 			c.setup(h)
 			var err error
 			switch call {
@@ -375,7 +386,7 @@ func TestErrorReasons(t *testing.T) {
 // A docker error that merely contains "not found" (a missing tag, a
 // missing network) is not "docker not installed".
 func TestNotFoundIsNotDockerMissing(t *testing.T) {
-	e, h := newEngine(false)
+	e, h := newEngine(t, false)
 	h.Registry = enginetest.NewRegistry("app:v1")
 	err := e.Pull(ctx, "app:v9")
 	if err == nil {
@@ -395,7 +406,7 @@ func TestNotFoundIsNotDockerMissing(t *testing.T) {
 }
 
 func TestResources(t *testing.T) {
-	e, h := newEngine(false)
+	e, h := newEngine(t, false)
 	n := cluster.Network{Name: "demo_front", Internal: true, Labels: map[string]string{"team": "x"}}
 	for i := 0; i < 2; i++ {
 		if err := e.CreateNetwork(ctx, n, "demo"); err != nil {
@@ -428,7 +439,7 @@ func TestResources(t *testing.T) {
 }
 
 func TestImages(t *testing.T) {
-	e, h := newEngine(true)
+	e, h := newEngine(t, true)
 	h.Registry = enginetest.NewRegistry("nginx:1.27")
 	if id, err := e.ImageID(ctx, "nginx:1.27"); err != nil || id != "" {
 		t.Errorf("absent image: %q %v", id, err)
@@ -464,7 +475,7 @@ func TestImages(t *testing.T) {
 }
 
 func TestLogs(t *testing.T) {
-	e, h := newEngine(false)
+	e, h := newEngine(t, false)
 	h.AddImage("web:v1")
 	h.SetBehaviour("web:v1", enginetest.ImageBehaviour{Logs: "one\ntwo\nthree\n"})
 	id := mustCreate(t, e, "demo_web.1.a", "web", "1", &cluster.ContainerSpec{Image: "web:v1"})
@@ -487,7 +498,7 @@ func TestLogs(t *testing.T) {
 
 // RemoveStackResources reports what it removed by name.
 func TestRemoveStackResources(t *testing.T) {
-	e, h := newEngine(false)
+	e, h := newEngine(t, false)
 	h.AddImage("web:v1")
 	for _, n := range []string{"demo_front", "demo_back"} {
 		e.CreateNetwork(ctx, cluster.Network{Name: n}, "demo")
@@ -515,8 +526,24 @@ func TestRemoveStackResources(t *testing.T) {
 	if _, err := e.RemoveStackResources(ctx, "demo", false); err == nil {
 		t.Error("removing a network in use succeeded")
 	}
-	var xe *ssh.ExitError
-	if _, err := e.RemoveStackResources(ctx, "demo", false); !errors.As(err, &xe) || !strings.Contains(xe.Stderr, "active endpoints") {
+	if _, err := e.RemoveStackResources(ctx, "demo", false); !cerrdefs.IsPermissionDenied(err) || !strings.Contains(err.Error(), "active endpoints") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestImagesFacts: each image's ID and platform as the engine reports
+// them; one the host lacks is left out.
+func TestImagesFacts(t *testing.T) {
+	e, h := newEngine(t, false)
+	h.AddImage("a:v1")
+	h.AddImage("b:v1")
+	h.SetImagePlatform("b:v1", "linux", "arm64", "v8")
+	got, err := e.ImagesFacts(ctx, []string{"a:v1", "gone:v1", "b:v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["a:v1"].ID != enginetest.ImageID("a:v1") || got["a:v1"].Platform.String() != "linux/amd64" ||
+		got["b:v1"].Platform.String() != "linux/arm64" {
+		t.Errorf("facts %+v", got)
 	}
 }

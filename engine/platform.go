@@ -29,7 +29,8 @@ type ImageFacts struct {
 	Size     int64            `json:"size"`
 }
 
-// imageInspect is the subset of `docker image inspect` used. Variant is
+// imageInspect is the subset of a local `docker image inspect` used
+// (ParseImageFacts, for the images of the machine drover runs on). Variant is
 // absent on engines before 20.10's containerd integration and on images
 // that have none, hence JSON rather than a {{.Variant}} template, which
 // fails where the field does not exist.
@@ -41,6 +42,7 @@ type imageInspect struct {
 	Size         int64
 }
 
+// ParseImageFacts reads `docker image inspect --format '{{json .}}'`.
 func ParseImageFacts(out []byte) (ImageFacts, error) {
 	var ii imageInspect
 	if err := json.Unmarshal(firstJSONLine(out), &ii); err != nil {
@@ -53,49 +55,16 @@ func ParseImageFacts(out []byte) (ImageFacts, error) {
 // ImageFacts returns the ID, platform and size of an image on the host;
 // ok is false when the host does not have it.
 func (e *Engine) ImageFacts(ctx context.Context, ref string) (f ImageFacts, ok bool, err error) {
-	out, err := e.read(ctx, "image", "inspect", "--format", "{{json .}}", ref)
-	if err != nil {
-		if strings.Contains(strings.ToLower(err.Error()), "no such image") {
-			return ImageFacts{}, false, nil
-		}
-		return ImageFacts{}, false, classify(err)
-	}
-	f, err = ParseImageFacts(out)
-	return f, err == nil, err
+	return e.API.imageFacts(ctx, ref)
 }
 
-// ImagesFacts is ImageFacts for several images in one round trip, keyed by
-// the references asked for. Images the host lacks are left out. docker
-// prints one line per image it found, in the order asked, so a missing one
-// makes the lines ambiguous: then each image is asked on its own.
+// ImagesFacts is ImageFacts for several images, keyed by the references
+// asked for; images the host lacks are left out. The inspects share the
+// host's kept-alive stream: one request each, no new process.
 func (e *Engine) ImagesFacts(ctx context.Context, refs []string) (map[string]ImageFacts, error) {
 	out := make(map[string]ImageFacts, len(refs))
-	if len(refs) == 0 {
-		return out, nil
-	}
-	stdout, err := e.read(ctx, append([]string{"image", "inspect", "--format", "{{json .}}"}, refs...)...)
-	if err == nil {
-		var lines []string
-		for _, l := range strings.Split(strings.TrimSpace(string(stdout)), "\n") {
-			if strings.HasPrefix(strings.TrimSpace(l), "{") {
-				lines = append(lines, l)
-			}
-		}
-		if len(lines) == len(refs) {
-			for i, l := range lines {
-				f, err := ParseImageFacts([]byte(l))
-				if err != nil {
-					return nil, err
-				}
-				out[refs[i]] = f
-			}
-			return out, nil
-		}
-	} else if !strings.Contains(strings.ToLower(err.Error()), "no such image") {
-		return nil, classify(err)
-	}
 	for _, ref := range refs {
-		f, ok, err := e.ImageFacts(ctx, ref)
+		f, ok, err := e.API.imageFacts(ctx, ref)
 		if err != nil {
 			return nil, err
 		}
@@ -104,4 +73,15 @@ func (e *Engine) ImagesFacts(ctx context.Context, refs []string) (map[string]Ima
 		}
 	}
 	return out, nil
+}
+
+// firstJSONLine skips what a local docker CLI prints before its JSON
+// (warnings) when ParseImageFacts reads its output.
+func firstJSONLine(out []byte) []byte {
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "{") {
+			return []byte(l)
+		}
+	}
+	return out
 }

@@ -1,12 +1,6 @@
 package engine
 
-import (
-	"context"
-	"fmt"
-	"time"
-
-	"github.com/drover-sh/drover/ssh"
-)
+import "time"
 
 // Defaults of Timeouts, for fields left zero.
 const (
@@ -15,7 +9,7 @@ const (
 	DefaultTransferTimeout = 10 * time.Minute
 )
 
-// Timeouts bound each docker command by what it does, so that a stuck
+// Timeouts bound each Engine API call by what it does, so that a stuck
 // dockerd fails its host within a known time instead of hanging the run
 // (and its lock lease) forever. Zero fields take the defaults.
 type Timeouts struct {
@@ -57,21 +51,4 @@ func (t Timeouts) limit(k opKind) time.Duration {
 		return pick(t.Transfer, DefaultTransferTimeout)
 	}
 	return 0
-}
-
-// run is the one place every docker command passes through on its way to
-// the transport: it gives the command its deadline (extra lengthens it: a
-// stop's grace period) and lets the transport retry reads, and only reads,
-// over a new connection when the old one died under them.
-func (e *Engine) run(ctx context.Context, kind opKind, extra time.Duration, cmd ssh.Cmd) (ssh.Result, error) {
-	if d := e.Timeouts.limit(kind); d > 0 {
-		cmd.Timeout = d + extra
-	}
-	cmd.Idempotent = kind == opRead
-	if err := e.Liveness.Err(); err != nil {
-		return ssh.Result{}, fmt.Errorf("not run, docker stopped answering earlier in this run: %w", err)
-	}
-	res, err := e.R.Run(ctx, cmd)
-	e.Liveness.note(kind, err)
-	return res, err
 }

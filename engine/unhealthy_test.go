@@ -1,13 +1,32 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/drover-sh/drover/cluster"
 )
 
-// inspectJSON is `docker inspect` output of one container with the given
+// parseInspect maps an array of inspect documents onto replicas, as
+// observe does with each GET /containers/{id}/json.
+func parseInspect(host string, data []byte) ([]cluster.Replica, error) {
+	var list []container.InspectResponse
+	if err := json.Unmarshal(data, &list); err != nil {
+		return nil, err
+	}
+	out := make([]cluster.Replica, len(list))
+	for i, c := range list {
+		out[i] = replicaOf(host, c)
+	}
+	return out, nil
+}
+
+// inspectJSON is the engine's inspect document of one container with the given
 // health status, failing streak and check log (start times and exit codes).
 func inspectJSON(status string, streak int, interval time.Duration, started time.Time, log []time.Time, codes []int) string {
 	entries := make([]string, len(log))
@@ -55,7 +74,7 @@ func TestUnhealthySince(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			data := inspectJSON(c.status, c.streak, 2*time.Second, c.started, c.log, c.codes)
-			rs, err := ParseInspect("h1", []byte(data))
+			rs, err := parseInspect("h1", []byte(data))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,14 +92,14 @@ func TestLastFailedCheck(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	data := strings.Replace(inspectJSON("unhealthy", 3, time.Second, t0, []time.Time{t0, t0.Add(time.Second)}, []int{0, 1}),
 		`"ExitCode":1,"Output":""`, `"ExitCode":1,"Output":"health: GET http://127.0.0.1:8080/health: 503\nmore"`, 1)
-	rs, err := ParseInspect("h1", []byte(data))
+	rs, err := parseInspect("h1", []byte(data))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := rs[0].HealthOutput, "health: GET http://127.0.0.1:8080/health: 503"; got != want {
 		t.Errorf("HealthOutput %q, want %q", got, want)
 	}
-	healthy, _ := ParseInspect("h1", []byte(inspectJSON("healthy", 0, time.Second, t0, []time.Time{t0}, []int{0})))
+	healthy, _ := parseInspect("h1", []byte(inspectJSON("healthy", 0, time.Second, t0, []time.Time{t0}, []int{0})))
 	if healthy[0].HealthOutput != "" {
 		t.Errorf("healthy replica has HealthOutput %q", healthy[0].HealthOutput)
 	}

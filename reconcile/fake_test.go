@@ -60,6 +60,7 @@ type harness struct {
 func newHarness(t testing.TB, hosts int) *harness {
 	h := &harness{t: t, fc: enginetest.NewCluster(hosts), rec: &recorder{}}
 	h.c = &Cluster{Nodes: h.fc.Nodes(), Connect: h.fc.Connect, Parallel: 8, Report: h.rec}
+	t.Cleanup(func() { h.fc.Close() })
 	return h
 }
 
@@ -270,11 +271,16 @@ func TestDeployFromEmptyConverges(t *testing.T) {
 	n := 0
 	for _, host := range h.fc.Hosts() {
 		n += len(host.Containers())
-		for _, m := range host.Commands() {
+		for _, m := range host.Streams() {
 			for _, a := range m {
 				if strings.Contains(a, "hunter2") {
 					t.Errorf("%s: env value on a command line", host.Name)
 				}
+			}
+		}
+		for _, r := range host.Requests() {
+			if strings.Contains(r, "hunter2") {
+				t.Errorf("%s: env value in a request line: %s", host.Name, r)
 			}
 		}
 	}
@@ -287,7 +293,10 @@ func TestDeployFromEmptyConverges(t *testing.T) {
 	h.converged(svcs)
 }
 
-func TestObserveOneRoundTripPerHost(t *testing.T) {
+// TestObserveRequestsPerHost: observing a host costs one request per
+// list (info, containers, networks, volumes, images) and one inspect per
+// container of the cluster, over the stream the run already has open.
+func TestObserveRequestsPerHost(t *testing.T) {
 	h := newHarness(t, 5)
 	h.fc.AddImage("web:v1")
 	h.deploy(svc("web", 7, "web:v1"))
@@ -295,12 +304,15 @@ func TestObserveOneRoundTripPerHost(t *testing.T) {
 	h.fc.ResetCounters()
 	w := h.c.Observe(context.Background())
 	for _, host := range h.fc.Hosts() {
-		want := 1
+		want := 5 + len(host.Containers())
 		if host.Name == "h4" {
 			want = 0 // the dial fails
 		}
 		if host.Calls() != want {
-			t.Errorf("%s: %d round trips, want %d", host.Name, host.Calls(), want)
+			t.Errorf("%s: %d requests, want %d: %q", host.Name, host.Calls(), want, host.Requests())
+		}
+		if s := host.Streams(); host.Name != "h4" && len(s) != 0 {
+			t.Errorf("%s: observe opened %d new streams", host.Name, len(s))
 		}
 	}
 	if got := w.Ready(); strings.Join(got, ",") != "h1,h2,h3,h5" {
@@ -747,7 +759,7 @@ func TestUpdateTimeoutDuringDelay(t *testing.T) {
 func TestFailedStartLeavesNoContainer(t *testing.T) {
 	h := newHarness(t, 1)
 	h.fc.AddImage("web:v1")
-	h.fc.Host("h1").FailNext("docker start")
+	h.fc.Host("h1").FailNext("/start")
 	_, res, err := h.run(context.Background(), []*cluster.Service{svc("web", 2, "web:v1")}, nil, h.opts())
 	if err == nil || !strings.Contains(err.Error(), "injected") {
 		t.Fatalf("err %v", err)
@@ -820,8 +832,8 @@ func TestNoDriftAfterDeploy(t *testing.T) {
 	}
 }
 
-// TestStuckDaemonIsDownOthersProceed: a host whose dockerd accepts the CLI
-// and never answers is Down after the read timeout, with that reason; the
+// TestStuckDaemonIsDownOthersProceed: a host whose dockerd accepts the
+// requests and never answers is Down after the read timeout, with that reason; the
 // deploy places its replicas on the other hosts.
 func TestStuckDaemonIsDownOthersProceed(t *testing.T) {
 	h := newHarness(t, 3)

@@ -3,10 +3,13 @@ package enginetest
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
@@ -122,27 +125,27 @@ func (j *journal) add(m Mutation) int {
 // and a mutation journal.
 type Cluster struct {
 	Name     string          // the drover.cluster label value engines use
-	Sudo     bool            // engines run `sudo -n docker`
+	Sudo     bool            // streams run `sudo -n docker system dial-stdio`
 	Timeouts engine.Timeouts // of the engines Connect returns
 	Clock    *Clock
 	Registry *Registry
 
-	hosts    []*Host
-	byName   map[string]*Host
-	journal  *journal
-	liveness map[string]*engine.Liveness // per host: the fake cluster is one run
+	hosts   []*Host
+	byName  map[string]*Host
+	journal *journal
+	mu      sync.Mutex
+	apis    map[string]*engine.API // per host: the fake cluster is one run
 }
 
 // NewCluster returns n empty hosts h1..hN of cluster "test".
 func NewCluster(n int) *Cluster {
 	c := &Cluster{Name: "test", Clock: &Clock{}, Registry: NewRegistry(), byName: map[string]*Host{}, journal: &journal{},
-		liveness: map[string]*engine.Liveness{}}
+		apis: map[string]*engine.API{}}
 	for i := 1; i <= n; i++ {
 		h := NewHost("h" + strconv.Itoa(i))
 		h.Clock, h.Registry, h.journal = c.Clock, c.Registry, c.journal
 		c.hosts = append(c.hosts, h)
 		c.byName[h.Name] = h
-		c.liveness[h.Name] = &engine.Liveness{}
 	}
 	return c
 }
@@ -154,10 +157,43 @@ func (c *Cluster) Hosts() []*Host { return c.hosts }
 func (c *Cluster) Host(name string) *Host { return c.byName[name] }
 
 // Engine returns an engine for a host, as Connect does, without checking
-// that the host is up.
+// that the host is up. Its API client is the host's one for the cluster's
+// life (as a run keeps one per host): its streams dial the host with
+// `docker system dial-stdio` (with sudo when Sudo is set), bounded by
+// Timeouts as of the first call.
 func (c *Cluster) Engine(name string) *engine.Engine {
-	return &engine.Engine{Host: name, Cluster: c.Name, Sudo: c.Sudo, R: c.byName[name], Timeouts: c.Timeouts,
-		Liveness: c.liveness[name]}
+	return &engine.Engine{Host: name, Cluster: c.Name, API: c.API(name)}
+}
+
+// API returns the host's Engine API client.
+func (c *Cluster) API(name string) *engine.API {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if a, ok := c.apis[name]; ok {
+		return a
+	}
+	h := c.byName[name]
+	argv := engine.DialStdioArgs(c.Sudo)
+	a, err := engine.NewAPI(engine.APIConfig{Host: name, Timeouts: c.Timeouts, Log: zerolog.Nop(),
+		Dial: func(ctx context.Context) (net.Conn, error) { return h.DialCommand(ctx, argv) }})
+	if err != nil {
+		panic(err) // NewAPI fails only on invalid client options, fixed here
+	}
+	c.apis[name] = a
+	return a
+}
+
+// Close closes the hosts' API clients and stops their fake engines.
+func (c *Cluster) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, a := range c.apis {
+		a.Close()
+	}
+	for _, h := range c.hosts {
+		h.Close()
+	}
+	return nil
 }
 
 // Connect has the signature of reconcile.Connect: a host that is down
@@ -206,8 +242,8 @@ func (c *Cluster) SetBehaviour(ref string, b ImageBehaviour) {
 	}
 }
 
-// Mutations returns every successful state-changing command of every
-// host, in the order they happened, as "HOST: docker ARGS".
+// Mutations returns every successful state-changing call of every host,
+// in the order they happened, as "HOST: ARGS" (see Mutation).
 func (c *Cluster) Mutations() []string {
 	log := c.Log()
 	out := make([]string, len(log))

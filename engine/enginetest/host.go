@@ -1,26 +1,26 @@
-// Package enginetest is an in-memory docker host for tests: Host implements
-// engine.Runner and answers the exact commands engine sends (docker argv,
-// `sh -c` chains of them, and engine's observe, cleanup and load scripts)
-// with the output real docker prints, so engine's own parsers run against
-// it. State changes happen at the command level: a `docker create` records
-// a container, `docker start` runs it (with the behaviour configured for
-// its image), `docker rm` removes it.
+// Package enginetest is an in-memory docker host for tests: Host serves
+// the Engine API at the HTTP level (DialCommand opens a stream to it, as
+// `docker system dial-stdio` does over SSH), so drover's client, the
+// official Go client, meets the engine's own paths, status codes and JSON
+// shapes (docker's api/types). State changes happen at the API level: a
+// container create records a container, a start runs it (with the
+// behaviour configured for its image: crash, unhealthy, slow to become
+// healthy), a delete removes it; published host ports conflict as they do
+// on a real engine.
 //
 // It is a simulation for unit tests and benchmarks. It knows only the
-// commands and flags drover uses; anything else fails with exit status 127
-// and "enginetest: ... not simulated" on stderr, so a new command engine
-// starts sending shows up as a test failure rather than a silent success.
-// End-to-end tests on real hosts remain the proof.
+// endpoints drover uses; anything else answers 501 "enginetest: ... is not
+// simulated", so a new call engine starts making shows up as a test
+// failure rather than a silent success. End-to-end tests on real hosts
+// remain the proof.
 package enginetest
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net"
+	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -28,6 +28,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/docker/docker/api/types/container"
 
 	"github.com/drover-sh/drover/engine"
 	"github.com/drover-sh/drover/ssh"
@@ -49,11 +51,12 @@ type ImageBehaviour struct {
 	// HealthAfter is how long (on the host's clock) a started container
 	// reports "starting" before Health.
 	HealthAfter time.Duration
-	// Logs is what `docker logs` prints for containers of the image.
+	// Logs is what the logs endpoint streams (on stdout) for containers
+	// of the image.
 	Logs string
 }
 
-// Facts are what `docker info` reports.
+// Facts are what GET /info reports.
 type Facts struct {
 	ServerVersion string
 	OSType        string
@@ -71,29 +74,29 @@ type PortBinding struct {
 // Container is a container of the fake host, as a test sees it.
 type Container struct {
 	ID, Name     string
-	Image        string // reference as given to docker create
+	Image        string // reference as given to the create request
 	ImageID      string
 	Labels       map[string]string
-	Env          []string // K=V, from --env-file
+	Env          []string // K=V, from the create request's body
 	Entrypoint   string
 	Cmd          []string
 	State        string // created | running | restarting | exited
 	Health       string // "", starting, healthy, unhealthy
 	ExitCode     int
 	RestartCount int
-	Restart      string // --restart
+	Restart      string // restart policy as the CLI writes it: always, on-failure:3
 	Created      time.Time
 	StartedAt    time.Time
 	FinishedAt   time.Time
 	Ports        map[string][]PortBinding // "80/tcp" → bindings
 	Networks     map[string][]string      // network → aliases
-	Mounts       []string                 // --mount values
-	// HasHealthcheck is set by --health-cmd or an image with a healthcheck
-	// (ImageBehaviour.Health), unless --no-healthcheck.
+	Mounts       []string                 // "type=volume,source=S,target=T"
+	// HasHealthcheck is set by a Healthcheck in the create request or an
+	// image with one (ImageBehaviour.Health), unless the test is NONE.
 	HasHealthcheck bool
-	StopTimeout    string // --stop-timeout
-	// Limits as docker's HostConfig holds them (--cpus, --memory,
-	// --pids-limit), and whether the container is paused; change them with
+	StopTimeout    string // Config.StopTimeout, in seconds
+	// Limits as docker's HostConfig holds them (NanoCPUs, Memory,
+	// PidsLimit), and whether the container is paused; change them with
 	// Host.Update to simulate `docker update` or `docker pause` by hand.
 	NanoCPUs  int64
 	Memory    int64
@@ -115,45 +118,52 @@ type Volume struct {
 	Labels       map[string]string
 }
 
-// Mutation is one state-changing docker command that succeeded.
+// Mutation is one state-changing API call that succeeded.
 type Mutation struct {
-	Seq  int      // order across the whole Cluster (or the Host alone)
-	Host string   // host name
-	Args []string // docker arguments, without "docker" or "sudo -n docker"
-	// Container is the name of the container the command acted on, when
+	Seq  int    // order across the whole Cluster (or the Host alone)
+	Host string // host name
+	// Args name the change in the docker CLI's words: create NAME,
+	// start REF, stop [--time N] REF, kill REF, rm [--force] REF, network
+	// create|connect|rm ..., volume create|rm NAME, pull REF, load.
+	Args []string
+	// Container is the name of the container the call acted on, when
 	// there is one (resolved from an ID for stop and rm).
 	Container string
 }
 
-// String renders the mutation as "HOST: docker ARGS".
+// String renders the mutation as "HOST: ARGS".
 func (m Mutation) String() string {
-	return m.Host + ": docker " + strings.Join(m.Args, " ")
+	return m.Host + ": " + strings.Join(m.Args, " ")
 }
+
+// DefaultAPIVersion is the API version a Host reports when its
+// APIVersion is empty: Docker Engine 20.10, what the lab runs.
+const DefaultAPIVersion = "1.41"
 
 type failRule struct {
 	pattern string
-	code    int
-	stderr  string
+	code    int    // HTTP status
+	stderr  string // the error message
 }
 
 // Host is one simulated docker host. The exported fields are knobs; set
 // them before use or between calls (they are read under the host's lock
-// by Run, so set them with Set... helpers while commands may be running).
+// by each request, so set them with Set... helpers while calls may be
+// running).
 type Host struct {
 	Name  string
 	Facts Facts
-	// Latency is added to every round trip (honouring ctx).
+	// APIVersion is what /_ping reports; "" means DefaultAPIVersion.
+	APIVersion string
+	// Latency is added to every request (honouring its context).
 	Latency time.Duration
 	// Clock stamps created/started times and drives HealthAfter; nil =
 	// time.Now.
 	Clock *Clock
-	// Registry is where `docker pull` (and `docker create` of a missing
-	// image) find images; nil = nothing can be pulled.
+	// Registry is where a pull (POST /images/create) finds images; nil =
+	// nothing can be pulled. A create of a missing image fails, as the
+	// API's does.
 	Registry *Registry
-	// BeforeRun, when set, is called at the start of every Run; an error
-	// it returns is returned by Run without running anything. Tests use it
-	// to cancel contexts or inject transport errors at a precise point.
-	BeforeRun func(ctx context.Context, args []string) error
 
 	mu         sync.Mutex
 	down       bool
@@ -168,11 +178,18 @@ type Host struct {
 	images     map[string]string // normalized ref → ID
 	behaviour  map[string]ImageBehaviour
 	fail       []failRule
+	platforms  map[string][3]string // image ID → os, arch, variant (default: the host's)
 	calls      int
-	commands   [][]string
+	requests   []string   // "METHOD /path?query"
+	streams    [][]string // argv of every stream opened
 	mutations  []Mutation
 	journal    *journal
 	seq        int // container creation order
+
+	once sync.Once
+	srv  *http.Server
+	ln   *pipeListener
+	open map[net.Conn]bool // server ends of the streams
 }
 
 type ctr struct {
@@ -186,6 +203,7 @@ type ctr struct {
 	cached       []byte
 	cachedRev    int
 	cachedHealth string
+	req          container.CreateRequest // as the client sent it
 }
 
 // NewHost returns an empty host: linux/x86_64, 4 CPUs, 8 GiB, docker 27.3.1,
@@ -213,46 +231,60 @@ func NewHost(name string) *Host {
 	return h
 }
 
-var _ engine.Runner = (*Host)(nil)
+var _ http.Handler = (*Host)(nil)
 
-// SetDown makes every Run (and Cluster.Connect) fail like an unreachable
-// host: connection refused.
-func (h *Host) SetDown(down bool) { h.mu.Lock(); h.down = down; h.mu.Unlock() }
+// SetDown makes the host unreachable: the open streams break, as the SSH
+// connection under them does, and every new one (and Cluster.Connect)
+// fails with connection refused.
+func (h *Host) SetDown(down bool) {
+	h.mu.Lock()
+	h.down = down
+	var open []net.Conn
+	if down {
+		for c := range h.open {
+			open = append(open, c)
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range open {
+		c.Close()
+	}
+}
 
 // Down reports whether the host is set down.
 func (h *Host) Down() bool { h.mu.Lock(); defer h.mu.Unlock(); return h.down }
 
-// SetDaemonDown makes the docker CLI answer but not the daemon.
+// SetDaemonDown makes `docker system dial-stdio` fail as it does when the
+// daemon is not running.
 func (h *Host) SetDaemonDown(v bool) { h.mu.Lock(); h.daemonDown = v; h.mu.Unlock() }
 
-// SetDaemonStuck makes every command hang like the docker CLI in front of
-// a stopped (SIGSTOP) dockerd: until its ssh.Cmd.Timeout passes, when Run
-// returns the transport's *ssh.CommandTimeoutError, or until ctx ends.
+// SetDaemonStuck makes every request hang like a stopped (SIGSTOP)
+// dockerd: it is accepted and never answered, until the client gives up.
 func (h *Host) SetDaemonStuck(v bool) { h.mu.Lock(); h.stuck = v; h.mu.Unlock() }
 
-// SetNeedSudo makes plain `docker` fail with docker's "permission denied"
-// on the socket; `sudo -n docker` works.
+// SetNeedSudo makes plain `docker system dial-stdio` fail with docker's
+// "permission denied" on the socket; `sudo -n docker ...` works.
 func (h *Host) SetNeedSudo(v bool) { h.mu.Lock(); h.needSudo = v; h.mu.Unlock() }
 
-// SetNoDocker makes the docker CLI missing (exit 127).
+// SetNoDocker makes the docker CLI missing: dial-stdio exits 127.
 func (h *Host) SetNoDocker(v bool) { h.mu.Lock(); h.noDocker = v; h.mu.Unlock() }
 
 // SetSudoNeedsPassword makes `sudo -n` refuse ("a password is required").
 func (h *Host) SetSudoNeedsPassword(v bool) { h.mu.Lock(); h.sudoPass = v; h.mu.Unlock() }
 
-// FailNext makes the next docker invocation whose text ("docker ARGS...",
-// without sudo, arguments joined by spaces) contains pattern fail with
-// exit status 1 and a daemon error. Invocations inside scripts and chains
-// count one by one. Rules queue up; each fires once.
+// FailNext makes the next request whose "METHOD /path" (without the
+// version prefix or query: "POST /containers/web.1/start") contains
+// pattern fail with status 500 and an injected error message, as the
+// engine answers a failure of its own. Rules queue up; each fires once.
 func (h *Host) FailNext(pattern string) {
-	h.FailNextWith(pattern, 1, "Error response from daemon: enginetest: injected failure ("+pattern+")")
+	h.FailNextWith(pattern, http.StatusInternalServerError, "enginetest: injected failure ("+pattern+")")
 }
 
-// FailNextWith is FailNext with a chosen exit status and stderr.
-func (h *Host) FailNextWith(pattern string, code int, stderr string) {
+// FailNextWith is FailNext with a chosen HTTP status and message.
+func (h *Host) FailNextWith(pattern string, code int, message string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.fail = append(h.fail, failRule{pattern, code, stderr})
+	h.fail = append(h.fail, failRule{pattern, code, message})
 }
 
 // SetBehaviour sets what started containers of an image do.
@@ -297,22 +329,41 @@ func ImageID(ref string) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// Calls is the number of round trips (Run calls) so far.
-func (h *Host) Calls() int { h.mu.Lock(); defer h.mu.Unlock(); return h.calls }
-
-// Commands returns the argv of every Run so far, in order.
-func (h *Host) Commands() [][]string {
+// SetImagePlatform sets the platform GET /images/{ref}/json reports for
+// an image (by default the host's own).
+func (h *Host) SetImagePlatform(ref, os, arch, variant string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([][]string, len(h.commands))
-	for i, c := range h.commands {
+	if h.platforms == nil {
+		h.platforms = map[string][3]string{}
+	}
+	h.platforms[ImageID(ref)] = [3]string{os, arch, variant}
+}
+
+// Calls is the number of API requests so far.
+func (h *Host) Calls() int { h.mu.Lock(); defer h.mu.Unlock(); return h.calls }
+
+// Requests returns every API request so far, in order, as
+// "METHOD /path?query" without the version prefix. Bodies are not kept.
+func (h *Host) Requests() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.requests...)
+}
+
+// Streams returns the argv of every stream opened (DialCommand) so far.
+func (h *Host) Streams() [][]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([][]string, len(h.streams))
+	for i, c := range h.streams {
 		out[i] = append([]string(nil), c...)
 	}
 	return out
 }
 
-// Mutations returns every state-changing docker command that succeeded on
-// this host, in order, as "HOST: docker ARGS".
+// Mutations returns every state-changing call that succeeded on this
+// host, in order, as "HOST: ARGS" (see Mutation).
 func (h *Host) Mutations() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -330,11 +381,12 @@ func (h *Host) Log() []Mutation {
 	return append([]Mutation(nil), h.mutations...)
 }
 
-// ResetCounters forgets the calls, commands and mutations recorded so far.
+// ResetCounters forgets the calls, requests, streams and mutations
+// recorded so far.
 func (h *Host) ResetCounters() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.calls, h.commands, h.mutations = 0, nil, nil
+	h.calls, h.requests, h.streams, h.mutations = 0, nil, nil, nil
 }
 
 // Containers returns the host's containers sorted by name, with health as
@@ -525,146 +577,10 @@ func copyMap(m map[string]string) map[string]string {
 	return out
 }
 
-// exec is the I/O of one Run.
-type exec struct {
-	ctx    context.Context
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
-}
-
-func (x *exec) errf(format string, a ...any) {
-	fmt.Fprintf(x.stderr, format, a...)
-	if !strings.HasSuffix(format, "\n") {
-		io.WriteString(x.stderr, "\n")
-	}
-}
-
-// Run implements engine.Runner.
-func (h *Host) Run(ctx context.Context, cmd ssh.Cmd) (ssh.Result, error) {
-	h.mu.Lock()
-	h.calls++
-	h.commands = append(h.commands, append([]string(nil), cmd.Args...))
-	down, latency, hook, stuck := h.down, h.Latency, h.BeforeRun, h.stuck
-	h.mu.Unlock()
-	if hook != nil {
-		if err := hook(ctx, cmd.Args); err != nil {
-			return ssh.Result{}, err
-		}
-	}
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ssh.Result{}, ctx.Err()
-		case <-t.C:
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return ssh.Result{}, err
-	}
-	if down {
-		return ssh.Result{}, h.dialError()
-	}
-	if stuck {
-		return ssh.Result{}, h.hang(ctx, cmd)
-	}
-	if len(cmd.Args) == 0 {
-		return ssh.Result{}, fmt.Errorf("%s: empty command", h.Name)
-	}
-	var stdout, stderr bytes.Buffer
-	x := &exec{ctx: ctx, stdin: cmd.Stdin, stdout: &stdout, stderr: &stderr}
-	if cmd.Stdout != nil {
-		x.stdout = cmd.Stdout
-	}
-	var errHead bytes.Buffer // stderr is always captured for the ExitError
-	x.stderr = &errHead
-	if cmd.Stderr != nil {
-		x.stderr = io.MultiWriter(cmd.Stderr, &errHead)
-	}
-	code := h.exec(x, cmd.Args)
-	if ctx.Err() != nil {
-		return ssh.Result{}, ctx.Err()
-	}
-	res := ssh.Result{}
-	if cmd.Stdout == nil {
-		res.Stdout = stdout.Bytes()
-	}
-	if cmd.Stderr == nil {
-		res.Stderr = errHead.Bytes()
-	}
-	if code == 0 {
-		return res, nil
-	}
-	msg := strings.TrimSpace(errHead.String())
-	if len(msg) > 4<<10 {
-		msg = msg[:4<<10] + "\n[...]"
-	}
-	return res, &ssh.ExitError{Host: h.Name, Args: append([]string(nil), cmd.Args[:min(2, len(cmd.Args))]...), Code: code, Stderr: msg}
-}
-
-// hang waits like a command that never finishes, and fails the way the
-// transport does.
-func (h *Host) hang(ctx context.Context, cmd ssh.Cmd) error {
-	if cmd.Timeout <= 0 {
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	t := time.NewTimer(cmd.Timeout)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return &ssh.CommandTimeoutError{Host: h.Name, Args: append([]string(nil), cmd.Args[:min(2, len(cmd.Args))]...), After: cmd.Timeout}
-	}
-}
-
 // dialError is what the transport returns for a host that refuses
 // connections.
 func (h *Host) dialError() error {
 	return &ssh.DialError{Host: h.Name, Addr: h.Name + ":22", Err: &net.OpError{
 		Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED),
 	}}
-}
-
-// exec runs one argv as the login shell would and returns its exit status.
-func (h *Host) exec(x *exec, argv []string) int {
-	if argv[0] == "sh" && len(argv) >= 3 && argv[1] == "-c" {
-		if len(argv) == 3 {
-			return h.chain(x, argv[2])
-		}
-		switch argv[3] {
-		case "drover-create", "drover-remove":
-			return h.chain(x, argv[2])
-		case "drover-observe":
-			return h.observe(x, argv[2], argv[4:])
-		case "drover-cleanup":
-			return h.cleanup(x, argv[2], argv[4:])
-		case "drover-load":
-			return h.load(x, argv[2], argv[4:])
-		}
-		x.errf("enginetest: script %q not simulated", argv[3])
-		return 127
-	}
-	return h.docker(x, argv)
-}
-
-// chain runs a `sh -c` line of quoted docker commands joined by &&, ||
-// and ;, with the shell's semantics.
-func (h *Host) chain(x *exec, line string) int {
-	cmds, err := Split(line)
-	if err != nil || len(cmds) == 0 {
-		x.errf("enginetest: sh -c line not simulated (%v): %s", err, line)
-		return 127
-	}
-	status := 0
-	for i, c := range cmds {
-		if i > 0 && (c.Op == "&&" && status != 0 || c.Op == "||" && status == 0) {
-			continue
-		}
-		status = h.docker(x, c.Args)
-	}
-	return status
 }
