@@ -18,32 +18,34 @@ import (
 // Each case has its own host: the first timeout marks a host stuck for
 // the run (TestLivenessFailsFastAfterATimeout).
 func TestTimeoutsByKind(t *testing.T) {
-	to := engine.Timeouts{Read: 10 * time.Millisecond, Change: 20 * time.Millisecond, Transfer: 30 * time.Millisecond}
+	// Generous enough for the warm-up call to pass on a loaded machine
+	// under -race: it must, or it would mark the host stuck.
+	to := engine.Timeouts{Read: 100 * time.Millisecond, Change: 200 * time.Millisecond, Transfer: 300 * time.Millisecond}
 	tests := []struct {
 		name string
 		op   func(context.Context, *engine.Engine) error
 		want time.Duration // 0: no deadline, ended by the caller
 	}{
-		{"observe", func(ctx context.Context, e *engine.Engine) error { _, err := e.Observe(ctx); return err }, 10 * time.Millisecond},
-		{"info", func(ctx context.Context, e *engine.Engine) error { _, err := e.Info(ctx); return err }, 10 * time.Millisecond},
-		{"inspect", func(ctx context.Context, e *engine.Engine) error { _, err := e.Inspect(ctx, "x"); return err }, 10 * time.Millisecond},
+		{"observe", func(ctx context.Context, e *engine.Engine) error { _, err := e.Observe(ctx); return err }, 100 * time.Millisecond},
+		{"info", func(ctx context.Context, e *engine.Engine) error { _, err := e.Info(ctx); return err }, 100 * time.Millisecond},
+		{"inspect", func(ctx context.Context, e *engine.Engine) error { _, err := e.Inspect(ctx, "x"); return err }, 100 * time.Millisecond},
 		{"create", func(ctx context.Context, e *engine.Engine) error {
 			_, err := e.Create(ctx, engine.Container{Name: "c", Spec: &cluster.ContainerSpec{Image: "web:v1"}})
 			return err
-		}, 20 * time.Millisecond},
+		}, 200 * time.Millisecond},
 		{"network", func(ctx context.Context, e *engine.Engine) error {
 			return e.CreateNetwork(ctx, cluster.Network{Name: "n"}, "s")
-		}, 20 * time.Millisecond},
+		}, 200 * time.Millisecond},
 		// The stop's t is whole seconds: 1 ms of grace is t=1.
-		{"remove adds the grace period", func(ctx context.Context, e *engine.Engine) error { return e.Remove(ctx, "x", time.Millisecond) }, 20*time.Millisecond + time.Second},
-		{"pull", func(ctx context.Context, e *engine.Engine) error { return e.Pull(ctx, "web:v1") }, 30 * time.Millisecond},
+		{"remove adds the grace period", func(ctx context.Context, e *engine.Engine) error { return e.Remove(ctx, "x", time.Millisecond) }, 200*time.Millisecond + time.Second},
+		{"pull", func(ctx context.Context, e *engine.Engine) error { return e.Pull(ctx, "web:v1") }, 300 * time.Millisecond},
 		{"load", func(ctx context.Context, e *engine.Engine) error {
 			_, err := e.Load(ctx, bytes.NewReader(nil))
 			return err
-		}, 30 * time.Millisecond},
+		}, 300 * time.Millisecond},
 		{"logs", func(ctx context.Context, e *engine.Engine) error {
 			return e.Logs(ctx, "x", engine.LogOptions{}, io.Discard, io.Discard)
-		}, 30 * time.Millisecond},
+		}, 300 * time.Millisecond},
 		{"logs --follow", func(ctx context.Context, e *engine.Engine) error {
 			return e.Logs(ctx, "x", engine.LogOptions{Follow: true}, io.Discard, io.Discard)
 		}, 0},
@@ -58,7 +60,7 @@ func TestTimeoutsByKind(t *testing.T) {
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
 			if tt.want == 0 {
-				ctx, cancel = context.WithTimeout(ctx, 50*time.Millisecond)
+				ctx, cancel = context.WithTimeout(ctx, 500*time.Millisecond)
 				defer cancel()
 			}
 			err := tt.op(ctx, e)
@@ -94,7 +96,7 @@ func TestLivenessFailsFastAfterATimeout(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, h := newEngineWith(t, false, engine.Timeouts{Read: 10 * time.Millisecond, Change: 10 * time.Millisecond, Transfer: 10 * time.Millisecond})
+			e, h := newEngineWith(t, false, engine.Timeouts{Read: 100 * time.Millisecond, Change: 100 * time.Millisecond, Transfer: 100 * time.Millisecond})
 			h.AddImage("web:v1")
 			if _, err := e.Info(ctx); err != nil {
 				t.Fatal(err)
@@ -118,7 +120,7 @@ func TestLivenessFailsFastAfterATimeout(t *testing.T) {
 			if h.Calls() != calls {
 				t.Errorf("the call reached the stuck host")
 			}
-			if r := engine.Reason(err); r != "docker did not answer within 10ms" {
+			if r := engine.Reason(err); r != "docker did not answer within 100ms" {
 				t.Errorf("Reason = %q (%v)", r, err)
 			}
 		})

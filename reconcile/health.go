@@ -53,6 +53,11 @@ func (c *Cluster) waitHealthy(ctx context.Context, w *World, list []started, svc
 		startedAt[s.id] = s.at
 	}
 	hosts := sortedHosts(byHost)
+	// The engines' events wake the wait as soon as a replica starts,
+	// exits or changes health; the poll stays, for what they miss.
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	wake := c.watch(wctx, w, hosts, byHost)
 	lastState := map[string]string{}
 	g := &gate{monitor: monitor, limit: limit, begin: c.now(), startedAt: startedAt, readySince: map[string]time.Time{}}
 	for {
@@ -67,6 +72,7 @@ func (c *Cluster) waitHealthy(ctx context.Context, w *World, list []started, svc
 			return ctx.Err()
 		}
 		passed := 0
+		next := poll // until the next look: the poll, or a window closing sooner
 		for hi, host := range hosts {
 			if errs[hi] != nil {
 				return fmt.Errorf("%s: inspect new replicas: %w", host, errs[hi])
@@ -82,19 +88,22 @@ func (c *Cluster) waitHealthy(ctx context.Context, w *World, list []started, svc
 					lastState[r.ID] = state
 					c.report(Event{Kind: EventReplica, Host: host, Service: r.Service, Slot: r.Slot, Container: r.Name, Message: state})
 				}
-				ok, err := g.judge(&r, host, c.now())
+				now := c.now()
+				ok, err := g.judge(&r, host, now)
 				if err != nil {
 					return err
 				}
 				if ok {
 					passed++
+				} else if left, open := g.windowLeft(r.ID, now); open && left < next {
+					next = left
 				}
 			}
 		}
 		if passed == len(list) {
 			return nil
 		}
-		if err := sleep(ctx, poll); err != nil {
+		if err := sleepOrWake(ctx, next, wake); err != nil {
 			return err
 		}
 	}
@@ -141,4 +150,46 @@ func (g *gate) judge(r *cluster.Replica, host string, now time.Time) (bool, erro
 		g.readySince[r.ID] = since
 	}
 	return now.Sub(since) >= g.monitor, nil
+}
+
+// windowLeft is how long replica id's monitor window stays open at now;
+// open is false when it has not opened (not ready yet).
+func (g *gate) windowLeft(id string, now time.Time) (left time.Duration, open bool) {
+	since, ok := g.readySince[id]
+	if !ok {
+		return 0, false
+	}
+	return g.monitor - now.Sub(since), true
+}
+
+// watch merges the hosts' event streams about the new replicas into one
+// wake-up channel (one pending value at most). Hosts whose stream cannot
+// be opened simply never wake it.
+func (c *Cluster) watch(ctx context.Context, w *World, hosts []string, byHost map[string][]string) <-chan struct{} {
+	wake := make(chan struct{}, 1)
+	for _, host := range hosts {
+		ch := w.Engines[host].Watch(ctx, byHost[host])
+		go func() {
+			for range ch {
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	return wake
+}
+
+// sleepOrWake waits d, or less if wake fires.
+func sleepOrWake(ctx context.Context, d time.Duration, wake <-chan struct{}) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	case <-wake:
+	}
+	return nil
 }

@@ -190,6 +190,7 @@ type Host struct {
 	srv  *http.Server
 	ln   *pipeListener
 	open map[net.Conn]bool // server ends of the streams
+	subs []subscriber      // open events streams
 }
 
 type ctr struct {

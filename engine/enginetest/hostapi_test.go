@@ -151,3 +151,55 @@ func TestCreateNeedsTheImage(t *testing.T) {
 		t.Errorf("pulled image %q", got)
 	}
 }
+
+// Watch wakes on the events of the containers it follows, not on others'.
+func TestWatchSeesContainerEvents(t *testing.T) {
+	_, h, e := oneHost(t)
+	h.AddImage("web:v1")
+	spec := &cluster.ContainerSpec{Image: "web:v1"}
+	a, err := create(e, "a", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := create(e, "b", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	ch := e.Watch(wctx, []string{a})
+	// The stream is open once the fake has its subscriber.
+	for i := 0; ; i++ {
+		h.mu.Lock()
+		n := len(h.subs)
+		h.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if i > 1000 {
+			t.Fatal("the events stream did not open")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := e.Remove(ctx, b, 0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+		t.Fatal("woken by another container's events")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := e.Remove(ctx, a, 0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case _, ok := <-ch:
+		if !ok {
+			t.Fatal("the stream ended instead")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no wake-up for the followed container's stop")
+	}
+	cancel()
+	for range ch { // closed once ctx ends
+	}
+}
