@@ -5,30 +5,22 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/docker/docker/api/types/image"
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
 	"github.com/drover-sh/drover/engine/enginetest"
 )
 
-func emptyAPI(t *testing.T) *enginetest.API {
-	t.Helper()
-	f := enginetest.NewAPI(labInfo())
-	t.Cleanup(func() { f.Close() })
-	f.AddImage(image.Summary{ID: "sha256:web1", RepoTags: []string{"web:v1"}})
-	return f
-}
-
-// writes returns the calls that are not reads.
-func writes(f *enginetest.API) []string {
+// writes returns the requests that are not reads, without their query.
+func writes(h *enginetest.Host) []string {
 	var out []string
-	for _, c := range f.Calls() {
+	for _, c := range h.Requests() {
 		if !strings.HasPrefix(c, "GET ") && !strings.HasPrefix(c, "HEAD ") {
+			c, _, _ = strings.Cut(c, "?")
 			out = append(out, c)
 		}
 	}
@@ -40,8 +32,8 @@ func writes(f *enginetest.API) []string {
 // environment (with a newline) and the exec-form healthcheck are in the
 // request body as written.
 func TestAPICreateAndRemove(t *testing.T) {
-	f := emptyAPI(t)
-	e := apiEngine(t, f.Dial, engine.APIConfig{})
+	e, h := newEngine(t, false)
+	h.AddImage("web:v1")
 	for _, n := range []string{"demo_front", "demo_back"} {
 		if err := e.CreateNetwork(ctx, cluster.Network{Name: n}, "demo"); err != nil {
 			t.Fatal(err)
@@ -54,7 +46,7 @@ func TestAPICreateAndRemove(t *testing.T) {
 	spec.Env["MULTI"] = "one\ntwo é"
 	id := mustCreate(t, e, "demo_web.1.a", "web", "1", spec)
 
-	got := writes(f)
+	got := writes(h)
 	want := []string{
 		"POST /networks/create", "POST /networks/create", "POST /networks/create",
 		"POST /containers/create", "POST /networks/demo_back/connect", "POST /containers/" + id + "/start",
@@ -62,7 +54,7 @@ func TestAPICreateAndRemove(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("calls %q\nwant  %q", got, want)
 	}
-	req := f.Created()[0]
+	req := h.Created()[0]
 	if !slices.Contains(req.Env, "MULTI=one\ntwo é") || !slices.Contains(req.Env, "PASSWORD=s3cr3t $(id) 'q'") {
 		t.Errorf("env %q", req.Env)
 	}
@@ -84,7 +76,7 @@ func TestAPICreateAndRemove(t *testing.T) {
 		t.Fatalf("%d replicas", len(obs.Replicas))
 	}
 	r := obs.Replicas[0]
-	if r.ID != id || r.State != "running" || r.SpecHash != spec.Hash() || r.Slot != "1" || r.ImageID != "sha256:web1" ||
+	if r.ID != id || r.State != "running" || r.SpecHash != spec.Hash() || r.Slot != "1" || r.ImageID != enginetest.ImageID("web:v1") ||
 		!reflect.DeepEqual(r.Ports, []string{"8080/tcp"}) {
 		t.Errorf("replica %+v", r)
 	}
@@ -99,14 +91,18 @@ func TestAPICreateAndRemove(t *testing.T) {
 		t.Errorf("%d replicas after Remove", len(obs.Replicas))
 	}
 	gone, err := e.RemoveStackResources(ctx, "demo", false)
-	if err != nil || !reflect.DeepEqual(gone, []string{"network demo_front", "network demo_back"}) {
+	sort.Strings(gone)
+	if err != nil || !reflect.DeepEqual(gone, []string{"network demo_back", "network demo_front"}) {
 		t.Errorf("RemoveStackResources = %v, %v", gone, err)
 	}
 }
 
 func TestAPIDryRunChangesNothing(t *testing.T) {
-	f := emptyAPI(t)
-	e := apiEngine(t, f.Dial, engine.APIConfig{DryRun: true})
+	c := enginetest.NewCluster(1)
+	c.DryRun = true
+	t.Cleanup(func() { c.Close() })
+	e, h := c.Engine("h1"), c.Host("h1")
+	h.AddImage("web:v1")
 	_, err := e.Create(ctx, engine.Container{Name: "demo_web.1.a", Labels: labels("web", "1", webSpec()), Spec: webSpec()})
 	if !errors.Is(err, engine.ErrDryRun) {
 		t.Errorf("Create under dry run: %v, want ErrDryRun", err)
@@ -114,7 +110,7 @@ func TestAPIDryRunChangesNothing(t *testing.T) {
 	if err := e.CreateNetwork(ctx, cluster.Network{Name: "n"}, "demo"); !errors.Is(err, engine.ErrDryRun) {
 		t.Errorf("CreateNetwork under dry run: %v", err)
 	}
-	if w := writes(f); len(w) != 0 {
+	if w := writes(h); len(w) != 0 {
 		t.Errorf("the engine saw %q during a dry run", w)
 	}
 	if _, err := e.Observe(ctx); err != nil {
@@ -123,10 +119,10 @@ func TestAPIDryRunChangesNothing(t *testing.T) {
 }
 
 func TestAPILogsDemultiplexed(t *testing.T) {
-	f := emptyAPI(t)
-	e := apiEngine(t, f.Dial, engine.APIConfig{})
+	e, h := newEngine(t, false)
+	h.AddImage("web:v1")
+	h.SetBehaviour("web:v1", enginetest.ImageBehaviour{Logs: "out 1\nout 2\n", Stderr: "err 1\n"})
 	id := mustCreate(t, e, "demo_web.1.a", "web", "1", &cluster.ContainerSpec{Image: "web:v1"})
-	f.SetLogs("demo_web.1.a", "out 1\nout 2\n", "err 1\n")
 	var stdout, stderr bytes.Buffer
 	if err := e.Logs(ctx, id, engine.LogOptions{Tail: "all"}, &stdout, &stderr); err != nil {
 		t.Fatal(err)

@@ -8,10 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
-
 	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/engine/enginetest"
 	"github.com/drover-sh/drover/planner"
 	"github.com/drover-sh/drover/state"
 )
@@ -46,10 +44,9 @@ func TestExecuteDeploy(t *testing.T) {
 	}
 	// The network carries the stack the plan gave it (stack rm finds it so).
 	for _, h := range l.names {
-		var nets []network.Summary
-		l.get(h, "/networks", &nets)
-		if len(nets) != 1 || nets[0].Name != "demo_default" || nets[0].Labels[cluster.LabelStack] != "demo" {
-			t.Fatalf("%s networks %+v", h, nets)
+		n, ok := l.fakes[h].Network("demo_default")
+		if nets := l.fakes[h].Networks(); len(nets) != 4 || !ok || n.Labels[cluster.LabelStack] != "demo" { // and bridge, host, none
+			t.Fatalf("%s networks %q, demo_default %+v", h, nets, n)
 		}
 	}
 	if len(l.rep.plans) != 1 || len(l.rep.applied) != 1 || l.rep.applied[0] != "3 created, 0 replaced, 0 removed, 3 networks, 0 volumes created (serial 2)" {
@@ -96,7 +93,7 @@ func TestExecuteDrift(t *testing.T) {
 		t.Fatalf("%d containers", len(cs))
 	}
 	// Changed by hand: the spec label still matches, the container does not.
-	l.editContainer("h1", cs[0].ID, func(c *container.InspectResponse) { c.HostConfig.RestartPolicy.Name = "no" })
+	l.editContainer("h1", cs[0].ID, func(c *enginetest.Container) { c.Restart = "no" })
 	res, err := l.run(Request{})
 	if err != nil {
 		t.Fatal(err)
@@ -219,8 +216,8 @@ func TestExecuteLockHeld(t *testing.T) {
 	if !errors.Is(err, state.ErrLockHeld) || !errors.As(err, &held) || held.Holder.Owner != "alice@lap" {
 		t.Fatalf("got %v, want the lock held by alice@lap", err)
 	}
-	if res.Plan != nil || len(l.fakes["h1"].Calls()) != 0 {
-		t.Fatalf("a run without the lock went on: %+v, calls %q", res, l.fakes["h1"].Calls())
+	if res.Plan != nil || l.fakes["h1"].Calls() != 0 {
+		t.Fatalf("a run without the lock went on: %+v, calls %q", res, l.fakes["h1"].Requests())
 	}
 	// A dry run takes no lock.
 	if res, err := l.run(Request{DryRun: true, Mutate: deploy(web(1, imageV1))}); err != nil || res.Changes == 0 {

@@ -2,23 +2,14 @@ package run
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/system"
-	"github.com/rs/zerolog"
-
 	"github.com/drover-sh/drover/cluster"
-	"github.com/drover-sh/drover/engine"
 	"github.com/drover-sh/drover/engine/enginetest"
 	"github.com/drover-sh/drover/planner"
 	"github.com/drover-sh/drover/reconcile"
@@ -66,8 +57,8 @@ func (r *recorder) noticed(sub string) bool {
 type lab struct {
 	t     *testing.T
 	names []string
-	fakes map[string]*enginetest.API
-	apis  map[string]*engine.API
+	fc    *enginetest.Cluster
+	fakes map[string]*enginetest.Host
 	store *state.Local
 	rep   *recorder
 	now   time.Time
@@ -80,23 +71,17 @@ const (
 )
 
 func newLab(t *testing.T, hosts int) *lab {
-	l := &lab{t: t, fakes: map[string]*enginetest.API{}, apis: map[string]*engine.API{}, rep: &recorder{},
+	l := &lab{t: t, fc: enginetest.NewCluster(hosts), fakes: map[string]*enginetest.Host{}, rep: &recorder{},
 		now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+	l.fc.Name = clusterName
+	t.Cleanup(func() { l.fc.Close() })
 	l.store = &state.Local{Path: filepath.Join(t.TempDir(), "drover.state.json"), TTL: time.Minute, Machine: "test"}
-	for i := 1; i <= hosts; i++ {
-		name := fmt.Sprintf("h%d", i)
-		f := enginetest.NewAPI(system.Info{ServerVersion: "20.10.24", OSType: "linux", Architecture: "x86_64", NCPU: 4, MemTotal: 8 << 30, Name: name})
-		t.Cleanup(func() { f.Close() })
-		a, err := engine.NewAPI(engine.APIConfig{Host: name, Dial: f.Dial, Log: zerolog.Nop()})
-		if err != nil {
-			t.Fatal(err)
+	for _, h := range l.fc.Hosts() {
+		for _, ref := range []string{imageV1, imageV2, "demo/db:1"} {
+			h.AddImage(ref)
 		}
-		t.Cleanup(func() { a.Close() })
-		for n, ref := range []string{imageV1, imageV2, "demo/db:1"} {
-			f.AddImage(image.Summary{ID: fmt.Sprintf("sha256:%064d", n+1), RepoTags: []string{ref}})
-		}
-		l.names = append(l.names, name)
-		l.fakes[name], l.apis[name] = f, a
+		l.names = append(l.names, h.Name)
+		l.fakes[h.Name] = h
 	}
 	return l
 }
@@ -111,12 +96,10 @@ func (l *lab) deps() Deps {
 		hosts = append(hosts, cluster.Host{Name: n, Address: n + ".test", Role: role})
 	}
 	return Deps{
-		Store:   l.store,
-		Cluster: clusterName,
-		Hosts:   hosts,
-		Connect: func(_ context.Context, host string) (*engine.Engine, error) {
-			return &engine.Engine{Host: host, Cluster: clusterName, API: l.apis[host]}, nil
-		},
+		Store:    l.store,
+		Cluster:  clusterName,
+		Hosts:    hosts,
+		Connect:  l.fc.Connect,
 		Parallel: 4,
 		Poll:     time.Millisecond,
 		Reporter: l.rep,
@@ -138,8 +121,9 @@ func (l *lab) run(req Request) (*Result, error) {
 // changes are the requests that changed a host, in order, all hosts.
 func (l *lab) changes(host string) []string {
 	var out []string
-	for _, c := range l.fakes[host].Calls() {
+	for _, c := range l.fakes[host].Requests() {
 		if !strings.HasPrefix(c, "GET ") && !strings.HasPrefix(c, "HEAD ") {
+			c, _, _ = strings.Cut(c, "?")
 			out = append(out, c)
 		}
 	}
@@ -158,8 +142,8 @@ func (l *lab) allChanges() int {
 func (l *lab) running(service string) int {
 	n := 0
 	for _, h := range l.names {
-		for _, c := range l.inspectAll(h) {
-			if c.Config.Labels[cluster.LabelService] == service && c.State.Running {
+		for _, c := range l.fakes[h].Containers() {
+			if c.Labels[cluster.LabelService] == service && c.State == "running" {
 				n++
 			}
 		}
@@ -167,43 +151,15 @@ func (l *lab) running(service string) int {
 	return n
 }
 
-func (l *lab) get(host, path string, v any) {
-	l.t.Helper()
-	rec := httptest.NewRecorder()
-	l.fakes[host].ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-	if rec.Code != http.StatusOK {
-		l.t.Fatalf("%s %s: %d %s", host, path, rec.Code, rec.Body)
-	}
-	if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
-		l.t.Fatal(err)
-	}
-}
-
-func (l *lab) inspectAll(host string) []container.InspectResponse {
-	var list []container.Summary
-	l.get(host, "/containers/json?all=1", &list)
-	var out []container.InspectResponse
-	for _, s := range list {
-		var c container.InspectResponse
-		l.get(host, "/containers/"+s.ID+"/json", &c)
-		out = append(out, c)
-	}
-	return out
-}
+// inspectAll returns a host's containers as the fake holds them.
+func (l *lab) inspectAll(host string) []enginetest.Container { return l.fakes[host].Containers() }
 
 // editContainer changes a container by hand, as `docker update` would.
-func (l *lab) editContainer(host, id string, edit func(*container.InspectResponse)) {
+func (l *lab) editContainer(host, id string, edit func(*enginetest.Container)) {
 	l.t.Helper()
-	var c container.InspectResponse
-	l.get(host, "/containers/"+id+"/json", &c)
-	rec := httptest.NewRecorder()
-	l.fakes[host].ServeHTTP(rec, httptest.NewRequest(http.MethodDelete, "/containers/"+id, nil))
-	if rec.Code != http.StatusNoContent {
-		l.t.Fatalf("remove %s: %d", id, rec.Code)
+	if !l.fakes[host].Update(id, edit) {
+		l.t.Fatalf("no container %s on %s", id, host)
 	}
-	edit(&c)
-	raw, _ := json.Marshal(c)
-	l.fakes[host].AddContainer(raw)
 }
 
 func (l *lab) read() *state.State {

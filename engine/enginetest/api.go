@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -20,15 +19,14 @@ import (
 	"github.com/docker/docker/api/types/volume"
 )
 
-// API is an in-process fake of one host's Engine API at the HTTP level:
-// drover's client (the official Go client) talks to it through Dial and
-// meets the real API's paths, query parameters and JSON shapes. It
-// serves the read endpoints drover uses; every request is recorded.
+// API replays recorded engine documents at the HTTP level: the inspect
+// documents of a real engine (AddContainer), networks, volumes, images.
+// It serves the read endpoints drover uses and refuses every change
+// (501); every request is recorded. For a host whose state changes, with
+// behaviours and faults, use Host.
 type API struct {
 	// APIVersion is what /_ping reports; "" means "1.41" (Docker 20.10).
 	APIVersion string
-	// Clock stamps created and started containers; nil means time.Now.
-	Clock func() time.Time
 	// Stuck makes every request but /_ping hang until the client gives
 	// up, as a stopped dockerd (kill -STOP) does.
 	Stuck atomic.Bool
@@ -40,8 +38,6 @@ type API struct {
 	volumes    []*volume.Volume
 	images     []image.Summary
 	calls      []string
-	created    []container.CreateRequest
-	logs       map[string][2]string // container name → stdout, stderr
 
 	srv  *http.Server
 	ln   *pipeListener
@@ -148,11 +144,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte("OK"))
 		}
 	case r.Method != http.MethodGet:
-		if !a.serveWrite(w, r, path) {
-			apiError(w, http.StatusNotImplemented, "enginetest: "+r.Method+" "+path+" is not faked")
-		}
-	case strings.HasPrefix(path, "/containers/") && strings.HasSuffix(path, "/logs"):
-		a.containerLogs(w, strings.TrimSuffix(strings.TrimPrefix(path, "/containers/"), "/logs"))
+		apiError(w, http.StatusNotImplemented, "enginetest: "+r.Method+" "+path+" is not replayed")
 	case path == "/info":
 		writeJSON(w, a.info)
 	case path == "/containers/json":

@@ -127,6 +127,7 @@ type Cluster struct {
 	Name     string          // the drover.cluster label value engines use
 	Sudo     bool            // streams run `sudo -n docker system dial-stdio`
 	Timeouts engine.Timeouts // of the engines Connect returns
+	DryRun   bool            // their API clients refuse every change
 	Clock    *Clock
 	Registry *Registry
 
@@ -174,7 +175,7 @@ func (c *Cluster) API(name string) *engine.API {
 	}
 	h := c.byName[name]
 	argv := engine.DialStdioArgs(c.Sudo)
-	a, err := engine.NewAPI(engine.APIConfig{Host: name, Timeouts: c.Timeouts, Log: zerolog.Nop(),
+	a, err := engine.NewAPI(engine.APIConfig{Host: name, Timeouts: c.Timeouts, DryRun: c.DryRun, Log: zerolog.Nop(),
 		Dial: func(ctx context.Context) (net.Conn, error) { return h.DialCommand(ctx, argv) }})
 	if err != nil {
 		panic(err) // NewAPI fails only on invalid client options, fixed here

@@ -51,9 +51,9 @@ type ImageBehaviour struct {
 	// HealthAfter is how long (on the host's clock) a started container
 	// reports "starting" before Health.
 	HealthAfter time.Duration
-	// Logs is what the logs endpoint streams (on stdout) for containers
-	// of the image.
-	Logs string
+	// Logs and Stderr are what the logs endpoint streams on stdout and
+	// stderr for containers of the image.
+	Logs, Stderr string
 }
 
 // Facts are what GET /info reports.
@@ -179,6 +179,7 @@ type Host struct {
 	behaviour  map[string]ImageBehaviour
 	fail       []failRule
 	platforms  map[string][3]string // image ID → os, arch, variant (default: the host's)
+	created    []container.CreateRequest
 	calls      int
 	requests   []string   // "METHOD /path?query"
 	streams    [][]string // argv of every stream opened
@@ -339,6 +340,14 @@ func (h *Host) SetImagePlatform(ref, os, arch, variant string) {
 		h.platforms = map[string][3]string{}
 	}
 	h.platforms[ImageID(ref)] = [3]string{os, arch, variant}
+}
+
+// Created returns the body of every container create request so far
+// (environment values included: they travel only there).
+func (h *Host) Created() []container.CreateRequest {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]container.CreateRequest(nil), h.created...)
 }
 
 // Calls is the number of API requests so far.

@@ -351,6 +351,7 @@ func (h *Host) createContainer(r *http.Request) (any, error) {
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Config == nil {
 		return nil, errf(http.StatusBadRequest, "bad create request: %v", err)
 	}
+	h.created = append(h.created, req)
 	name := r.URL.Query().Get("name")
 	if name == "" {
 		name = "fake_" + h.newID("name")[:8]
@@ -844,7 +845,7 @@ func (h *Host) containerLogs(w http.ResponseWriter, r *http.Request, ref string)
 		apiError(w, http.StatusNotFound, "No such container: "+ref)
 		return
 	}
-	id, logs, started := c.ID, c.behaviour.Logs, c.StartedAt
+	id, logs, stderr, started := c.ID, c.behaviour.Logs, c.behaviour.Stderr, c.StartedAt
 	h.mu.Unlock()
 	lines := strings.SplitAfter(logs, "\n")
 	if len(lines) > 0 && lines[len(lines)-1] == "" {
@@ -866,6 +867,9 @@ func (h *Host) containerLogs(w http.ResponseWriter, r *http.Request, ref string)
 			l += "\n"
 		}
 		io.WriteString(out, l)
+	}
+	if stderr != "" {
+		io.WriteString(stdcopy.NewStdWriter(w, stdcopy.Stderr), stderr)
 	}
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
