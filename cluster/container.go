@@ -51,10 +51,28 @@ type Port struct {
 	Target    uint32 `json:"target"`
 	Published uint32 `json:"published,omitempty"` // 0 = not published on the host
 	Protocol  string `json:"protocol,omitempty"`  // tcp (default) | udp | sctp
-	// Mode is "host" or "ingress" (compose default). Until drover has a
-	// routing mesh, ingress ports are published like host ports.
+	// Mode is "host" or "ingress" (compose default). An ingress port is
+	// served by the routing mesh on every node (docs/networking.md): the
+	// replica itself binds an ephemeral port on the host's loopback only.
 	Mode   string `json:"mode,omitempty"`
 	HostIP string `json:"host_ip,omitempty"`
+}
+
+// Port modes.
+const (
+	PortIngress = "ingress"
+	PortHost    = "host"
+)
+
+// Ingress reports whether the port is published through the routing mesh.
+func (p Port) Ingress() bool { return p.Published != 0 && p.Mode == PortIngress }
+
+// Proto is the protocol, "tcp" when unset.
+func (p Port) Proto() string {
+	if p.Protocol == "" {
+		return "tcp"
+	}
+	return p.Protocol
 }
 
 // Mount is a volume, bind mount or tmpfs.

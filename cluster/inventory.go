@@ -66,11 +66,14 @@ const MinStateOpTimeout = time.Second
 type Host struct {
 	Name    string
 	Address string
-	Role    Role
-	Labels  map[string]string
-	SSH     SSHSettings    // per-host overrides only; see Inventory.SSHFor
-	Docker  DockerSettings // per-host overrides only; see Inventory.DockerFor
-	Line    int            // line of the host's entry in the file, for messages
+	// PrivateAddress is the IP address the other hosts reach this one on
+	// for the routing mesh (a private interface); empty: Address.
+	PrivateAddress string
+	Role           Role
+	Labels         map[string]string
+	SSH            SSHSettings    // per-host overrides only; see Inventory.SSHFor
+	Docker         DockerSettings // per-host overrides only; see Inventory.DockerFor
+	Line           int            // line of the host's entry in the file, for messages
 }
 
 // Host returns the host with the given name.
@@ -81,6 +84,15 @@ func (inv *Inventory) Host(name string) (*Host, bool) {
 		}
 	}
 	return nil, false
+}
+
+// ClusterAddress is the address the other hosts reach h on for the
+// routing mesh: PrivateAddress, or Address.
+func (h *Host) ClusterAddress() string {
+	if h.PrivateAddress != "" {
+		return h.PrivateAddress
+	}
+	return h.Address
 }
 
 // Names returns the host names in inventory order.
@@ -510,7 +522,7 @@ func ExpandPath(s, home, dir string) string {
 
 func (p *invParser) host(n *yaml.Node) (Host, error) {
 	h := Host{Line: n.Line}
-	f, err := p.fields(n, "host", "name", "address", "role", "labels", "ssh", "docker")
+	f, err := p.fields(n, "host", "name", "address", "private_address", "role", "labels", "ssh", "docker")
 	if err != nil {
 		return h, err
 	}
@@ -533,6 +545,14 @@ func (p *invParser) host(n *yaml.Node) (Host, error) {
 	}
 	if h.Address == "" || strings.ContainsAny(h.Address, " \t/@") {
 		return h, p.errf(an, "host %s: address %q is not a host name or IP address", h.Name, h.Address)
+	}
+	if pn, ok := f["private_address"]; ok {
+		if h.PrivateAddress, err = p.str(pn, "private_address"); err != nil {
+			return h, err
+		}
+		if net.ParseIP(h.PrivateAddress) == nil {
+			return h, p.errf(pn, "host %s: private_address %q is not an IP address", h.Name, h.PrivateAddress)
+		}
 	}
 	h.Role = Worker
 	if rn, ok := f["role"]; ok {

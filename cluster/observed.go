@@ -45,6 +45,12 @@ type Replica struct {
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 	// Ports are the host ports this container binds ("8080/tcp").
 	Ports []string `json:"ports,omitempty"`
+	// Bindings are the host ports docker gave the container, as it runs
+	// (ephemeral ports included): the routing mesh's backends.
+	Bindings []Binding `json:"bindings,omitempty"`
+	// IPs are the container's addresses on its networks, sorted by
+	// network name (the routing mesh's gates reach the replica there).
+	IPs []string `json:"ips,omitempty"`
 	// UnhealthySince is when the current run of failed health checks
 	// began; zero unless Health is unhealthy.
 	UnhealthySince time.Time `json:"unhealthy_since,omitzero"`
@@ -56,6 +62,14 @@ type Replica struct {
 	// Drift lists how the container differs from its spec although its
 	// spec label matches (changed by hand, or its image tag moved).
 	Drift []string `json:"drift,omitempty"`
+}
+
+// Binding is one container port bound on the host.
+type Binding struct {
+	Target   uint32 `json:"target"`
+	Protocol string `json:"protocol"`
+	HostIP   string `json:"host_ip,omitempty"`
+	HostPort uint32 `json:"host_port"`
 }
 
 // Runtime are the settings of a container that can change after it was

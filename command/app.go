@@ -156,6 +156,8 @@ func extraCommands(stdio IO) []*cli.Command {
 		lockCommand(stdio),
 		reconcileCommand(stdio),
 		applyCommand(stdio),
+		ingressCommand(stdio),
+		proxyCommand(stdio),
 	}
 }
 

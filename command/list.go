@@ -135,10 +135,13 @@ func (sn *snapshot) serviceViews(stack string) []serviceView {
 			}
 		}
 		for _, p := range svc.Container.Ports {
-			if p.Published != 0 {
-				// Published on the host of each replica (no routing mesh
-				// yet): "host:", not Swarm's "*:" of every node.
-				v.Ports = append(v.Ports, fmt.Sprintf("host:%d->%d/%s", p.Published, p.Target, orDefault(p.Protocol, "tcp")))
+			switch {
+			case p.Ingress():
+				// Every node, through the routing mesh: Swarm's "*:".
+				v.Ports = append(v.Ports, fmt.Sprintf("*:%d->%d/%s", p.Published, p.Target, p.Proto()))
+			case p.Published != 0:
+				// Only the hosts that run a replica (mode: host).
+				v.Ports = append(v.Ports, fmt.Sprintf("host:%d->%d/%s", p.Published, p.Target, p.Proto()))
 			}
 		}
 		if _, sv, ok := sn.state.FindService(v.Name); ok && sv.Update != nil {

@@ -200,7 +200,19 @@ func runNodeInspect(c *cli.Context, stdio IO) error {
 	if err := c.Context.Err(); err != nil {
 		return err
 	}
-	return writeJSON(stdio.Stdout, toView(nodes[0]))
+	out := struct {
+		nodeView
+		Proxy *proxyView `json:"proxy,omitempty"`
+	}{nodeView: toView(nodes[0])}
+	if nodes[0].Ready {
+		// The routing mesh's proxy on this host (docs/networking.md).
+		v, _, err := e.hostProxy(c.Context, name)
+		if err != nil {
+			v.Error = err.Error()
+		}
+		out.Proxy = &v
+	}
+	return writeJSON(stdio.Stdout, out)
 }
 
 func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {

@@ -149,6 +149,10 @@ func runNodeRm(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return fmt.Errorf("draining %s: %w (the host stays in the inventory)", name, err)
 	}
+	// Drained, it still answered on the ingress ports; leaving, it loses
+	// its routing mesh proxy (a host that cannot be reached keeps it: see
+	// docs/networking.md to remove it by hand).
+	e.removeProxyFrom(c.Context, name)
 	if err := cluster.EditInventory(e.inv.Path, e.home, func(root *yaml.Node) error {
 		hosts := cluster.MapGet(root, "hosts")
 		var keep []*yaml.Node

@@ -98,6 +98,9 @@ func (e *runEnv) deps(st state.Store) run.Deps {
 		Platforms: func(ctx context.Context, w *reconcile.World, services []*cluster.Service, local bool) (map[string][]cluster.Platform, map[string]map[string]cluster.Platform) {
 			return e.imagePlatforms(ctx, w, services, local, true)
 		},
+		Mesh: func(cl *reconcile.Cluster, services map[string]*cluster.Service) run.MeshRun {
+			return e.newMesh(cl, services)
+		},
 	}
 }
 

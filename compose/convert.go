@@ -16,8 +16,7 @@ import (
 )
 
 const (
-	overlayWarning = "overlay networks are per-host bridges in drover: containers on different hosts cannot reach each other through it"
-	ingressWarning = "ports published in ingress mode are published on each replica's host (mode: host) until drover has a routing mesh"
+	overlayWarning = "overlay networks are per-host bridges in drover: across hosts, a service is reached by its name on the ports it declares, through the routing mesh (docs/networking.md), not container to container"
 )
 
 // converter maps one loaded compose-go project onto a cluster.Stack.
@@ -33,7 +32,6 @@ type converter struct {
 	// networks and volumes referenced by the services (compose keys)
 	usedNetworks map[string]bool
 	usedVolumes  map[string]bool
-	ingress      bool
 }
 
 func (c *converter) convert() (*cluster.Stack, error) {
@@ -92,9 +90,6 @@ func (c *converter) convert() (*cluster.Stack, error) {
 			st.Volumes = map[string]cluster.Volume{}
 		}
 		st.Volumes[key] = c.volume(key)
-	}
-	if c.ingress {
-		c.warnings = append(c.warnings, Warning{Message: ingressWarning})
 	}
 	return st, nil
 }
@@ -420,9 +415,7 @@ func (c *converter) ports(s types.ServiceConfig) ([]cluster.Port, error) {
 			return nil, errors.New("ports: target port is required")
 		}
 		switch port.Mode {
-		case "ingress":
-			c.ingress = true
-		case "host":
+		case "ingress", "host":
 		default:
 			return nil, fmt.Errorf("ports: unknown mode %q (ingress or host)", p.Mode)
 		}

@@ -87,10 +87,10 @@ var serviceRules = map[string]rule{
 	"deploy.placement.preferences":                    ruleDescend,
 	"deploy.placement.preferences.spread":             ruleMapped,
 	"deploy.endpoint_mode": {kind: check, check: func(v reflect.Value) string {
-		if v.String() == "dnsrr" {
-			return "" // what drover does: the service name resolves to its replicas
+		if v.String() != "dnsrr" {
+			return "" // vip: what drover's routing mesh does (docs/networking.md)
 		}
-		return "drover has no virtual IPs: the service name resolves to the addresses of the replicas on the same host (like dnsrr)"
+		return "dnsrr is served as vip: the service name resolves to its virtual address, which the routing mesh's proxy on each host balances over the replicas of every host (docs/networking.md)"
 	}},
 
 	"restart": ruleMapped,

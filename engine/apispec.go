@@ -336,6 +336,9 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
+// MeshBindIP is where the replicas of a routed port bind on their host.
+const MeshBindIP = "127.0.0.1"
+
 // portSpec writes a port as docker's port specs do, for nat.ParsePortSpecs:
 // [ip:][published:]target/proto, IPv6 addresses in brackets.
 func portSpec(p cluster.Port) string {
@@ -344,8 +347,12 @@ func portSpec(p cluster.Port) string {
 		proto = "tcp"
 	}
 	target := strconv.FormatUint(uint64(p.Target), 10) + "/" + proto
-	if p.Published == 0 {
-		return target
+	if p.Published == 0 || p.Ingress() {
+		// Not published, or published by the routing mesh on every node:
+		// docker picks a port on the loopback, which the host's proxy
+		// opens on the cluster address while the replica is ready
+		// (docs/networking.md).
+		return MeshBindIP + "::" + target
 	}
 	pub := strconv.FormatUint(uint64(p.Published), 10)
 	if p.HostIP != "" {

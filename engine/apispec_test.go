@@ -103,7 +103,7 @@ func TestCreateRequest(t *testing.T) {
 		t.Errorf("stop timeout %v, want 2 (rounded up)", cfg.StopTimeout)
 	}
 	b, _ := json.Marshal(hc.PortBindings)
-	if got := string(b); got != `{"443/tcp":[{"HostIp":"127.0.0.1","HostPort":"8443"}],"53/udp":[{"HostIp":"","HostPort":""}],"80/tcp":[{"HostIp":"","HostPort":"8080"}]}` {
+	if got := string(b); got != `{"443/tcp":[{"HostIp":"127.0.0.1","HostPort":"8443"}],"53/udp":[{"HostIp":"127.0.0.1","HostPort":""}],"80/tcp":[{"HostIp":"","HostPort":"8080"}]}` {
 		t.Errorf("port bindings %s", got)
 	}
 	if len(cfg.ExposedPorts) != 3 {

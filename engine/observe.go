@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/go-connections/nat"
 
 	"github.com/drover-sh/drover/cluster"
 )
@@ -95,7 +96,53 @@ func replicaOf(host string, c container.InspectResponse) cluster.Replica {
 		}
 		sort.Strings(r.Ports)
 	}
+	if ns := c.NetworkSettings; ns != nil {
+		r.Bindings = bindingsOf(ns.Ports)
+		names := make([]string, 0, len(ns.Networks))
+		for n := range ns.Networks {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if es := ns.Networks[n]; es != nil && es.IPAddress != "" {
+				r.IPs = append(r.IPs, es.IPAddress)
+			}
+		}
+	}
 	return r
+}
+
+// bindingsOf lists the ports docker bound, as it runs them (ephemeral
+// ones included): the routing mesh's backends.
+func bindingsOf(ports nat.PortMap) []cluster.Binding {
+	var out []cluster.Binding
+	for port, binds := range ports {
+		target := uint32(port.Int())
+		if target == 0 {
+			continue
+		}
+		for _, b := range binds {
+			hp, err := strconv.ParseUint(b.HostPort, 10, 16)
+			if err != nil || hp == 0 {
+				continue
+			}
+			out = append(out, cluster.Binding{Target: target, Protocol: port.Proto(), HostIP: b.HostIP, HostPort: uint32(hp)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Target != b.Target {
+			return a.Target < b.Target
+		}
+		if a.Protocol != b.Protocol {
+			return a.Protocol < b.Protocol
+		}
+		if a.HostIP != b.HostIP {
+			return a.HostIP < b.HostIP
+		}
+		return a.HostPort < b.HostPort
+	})
+	return out
 }
 
 // healthLog is the engine's health log without entries it left null.

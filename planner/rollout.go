@@ -51,10 +51,10 @@ func PlanRollout(svc *cluster.Service, pol cluster.UpdatePolicy, replaces []Acti
 }
 
 // publishesHostPorts reports whether two replicas of the spec could not
-// run side by side on one host.
+// run side by side on one host (ingress ports are the mesh's: they can).
 func publishesHostPorts(s *cluster.ContainerSpec) bool {
 	for _, p := range s.Ports {
-		if p.Published != 0 {
+		if p.Published != 0 && !p.Ingress() {
 			return true
 		}
 	}

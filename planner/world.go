@@ -92,6 +92,7 @@ type service struct {
 	constraints []constraint
 	spread      []attribute
 	ports       []string                    // host ports one replica binds, "8080/tcp"
+	published   []string                    // every published port (ingress too): no two services share one
 	platforms   []cluster.Platform          // of the image; nil: unknown
 	copies      map[string]cluster.Platform // host → platform of its copy of the image
 	cpu, mem    int64                       // reservations of one replica
@@ -186,7 +187,8 @@ func newWorld(in *Input) (*world, error) {
 			hash:      cs.Container.Hash(),
 			global:    cs.Mode == cluster.Global,
 			inScope:   in.inScope(cs.Stack),
-			ports:     publishedPorts(&cs.Container),
+			ports:     hostPorts(&cs.Container),
+			published: publishedPorts(&cs.Container),
 			platforms: in.ImagePlatforms[cs.Container.Image],
 			copies:    imageCopies(in.HostImagePlatforms, cs.Container.Image),
 			cpu:       cs.Reservations.NanoCPUs,
@@ -219,8 +221,22 @@ func newWorld(in *Input) (*world, error) {
 	return w, nil
 }
 
-// publishedPorts lists the host ports a replica binds. Ingress ports bind on
-// the host too until drover has a routing mesh.
+// hostPorts lists the host ports a replica binds on its node (mode:
+// host). Ingress ports are the routing mesh's, on every node: they keep no
+// replica off a node.
+func hostPorts(c *cluster.ContainerSpec) []string {
+	var ports []string
+	for _, p := range c.Ports {
+		if p.Published == 0 || p.Ingress() {
+			continue
+		}
+		ports = append(ports, strconv.FormatUint(uint64(p.Published), 10)+"/"+protocol(p.Protocol))
+	}
+	return ports
+}
+
+// publishedPorts lists every published port, ingress or host: no two
+// services may publish the same one.
 func publishedPorts(c *cluster.ContainerSpec) []string {
 	var ports []string
 	for _, p := range c.Ports {
@@ -254,8 +270,8 @@ func (w *world) checkPortClashes() []error {
 	var errs []error
 	owner := make(map[string]*service)
 	for _, s := range w.services {
-		seen := make(map[string]bool, len(s.ports))
-		for _, p := range s.ports {
+		seen := make(map[string]bool, len(s.published))
+		for _, p := range s.published {
 			if seen[p] {
 				continue
 			}

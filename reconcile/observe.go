@@ -24,6 +24,21 @@ type Cluster struct {
 	// Clock is the time of rollouts (health waits, monitor windows,
 	// elapsed times); nil = time.Now.
 	Clock func() time.Time
+	// Mesh, when set, is the routing mesh: told before a running replica
+	// is stopped (it takes the replica out of every proxy and drains it),
+	// and once new replicas passed their health wait (it adds them).
+	Mesh MeshHooks
+}
+
+// MeshHooks are the routing mesh's calls in an apply. They report their
+// own problems: a proxy that cannot be told must not stop a rollout.
+type MeshHooks interface {
+	BeforeStop(ctx context.Context, r *cluster.Replica)
+	Started(ctx context.Context)
+	// ExtraHosts are the /etc/hosts entries a new replica of svc gets:
+	// the names of the services it can reach through the mesh. They are
+	// not part of the spec (its hash): adding a service replaces nothing.
+	ExtraHosts(svc *cluster.Service) []string
 }
 
 func (c *Cluster) now() time.Time {

@@ -50,6 +50,9 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 		if err == nil {
 			err = c.waitHealthy(uctx, w, news, svc, pol.Monitor, opt.Poll)
 		}
+		if err == nil && c.Mesh != nil {
+			c.Mesh.Started(uctx)
+		}
 		if err == nil && !stopFirst {
 			// start-first: the old replicas go only once the new ones passed.
 			_, err = c.forEach(uctx, batch, func(ctx context.Context, a planner.Action) error {

@@ -136,6 +136,9 @@ func (c *Cluster) remove(ctx context.Context, w *World, a planner.Action, grace 
 		return fmt.Errorf("%s: host is not reachable", a.Host)
 	}
 	c.report(Event{Kind: EventActionStart, Action: planner.Remove, Host: a.Host, Service: a.Service, Slot: a.Slot, Container: a.Old.Name, Message: a.Reason})
+	if c.Mesh != nil && a.Old.Running() {
+		c.Mesh.BeforeStop(ctx, a.Old)
+	}
 	err := eng.Remove(ctx, a.Old.ID, grace)
 	c.reportDone(planner.Remove, a.Host, a.Service, a.Slot, a.Old.Name, err)
 	if err != nil {
@@ -162,7 +165,15 @@ func (c *Cluster) create(ctx context.Context, w *World, a planner.Action, svc *c
 	}
 	name := a.ContainerName(opt.NewID())
 	c.report(Event{Kind: EventActionStart, Action: planner.Create, Host: a.Host, Service: a.Service, Slot: a.Slot, Container: name, Message: a.Reason})
-	id, err := eng.Create(ctx, engine.Container{Name: name, Labels: labelsFor(eng.Cluster, svc, a.Slot), Spec: &svc.Container})
+	spec := &svc.Container
+	if c.Mesh != nil {
+		if hosts := c.Mesh.ExtraHosts(svc); len(hosts) > 0 {
+			cp := svc.Container
+			cp.ExtraHosts = append(append([]string(nil), cp.ExtraHosts...), hosts...)
+			spec = &cp
+		}
+	}
+	id, err := eng.Create(ctx, engine.Container{Name: name, Labels: labelsFor(eng.Cluster, svc, a.Slot), Spec: spec})
 	c.reportDone(planner.Create, a.Host, a.Service, a.Slot, name, err)
 	if err != nil {
 		// A container that was created but failed to start would block

@@ -41,6 +41,18 @@ type Deps struct {
 	// reference, and per host and image. local says the local engine's
 	// images will be pushed (deploy --push). Nil means none known.
 	Platforms func(ctx context.Context, w *reconcile.World, services []*cluster.Service, local bool) (map[string][]cluster.Platform, map[string]map[string]cluster.Platform)
+	// Mesh, when set, gives an applying run its routing mesh
+	// (docs/networking.md): hooks around replicas that stop and start,
+	// and the last step that puts every proxy in line with what runs.
+	Mesh func(cl *reconcile.Cluster, services map[string]*cluster.Service) MeshRun
+}
+
+// MeshRun is one run's routing mesh.
+type MeshRun interface {
+	reconcile.MeshHooks
+	// Sync computes every host's routes from w (observed again first when
+	// observeAgain: the apply changed things) and puts them on the hosts.
+	Sync(ctx context.Context, w *reconcile.World, observeAgain bool) error
 }
 
 func (d *Deps) now() time.Time {

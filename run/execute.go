@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/drover-sh/drover/planner"
 	"github.com/drover-sh/drover/reconcile"
@@ -137,6 +138,18 @@ func (d *Deps) execute(ctx context.Context, req Request, out *Result) error {
 			return err
 		}
 	}
+	var mesh MeshRun
+	if d.Mesh != nil {
+		// Stacks left unclaimed (stack deploy --adopt) run replicas whose
+		// specs the state lacks: routes computed without them would drop
+		// theirs, so the mesh is left as it is until they are claimed.
+		if len(s.Unclaimed) == 0 {
+			mesh = d.Mesh(cl, desired.Services)
+			cl.Mesh = mesh
+		} else {
+			rep.Notice(Notice{Level: LevelWarn, Message: "routing mesh left as it is while stacks are unclaimed (deploy or remove them): " + strings.Join(s.Unclaimed, ", ")})
+		}
+	}
 	var applyErr error
 	res := &reconcile.Result{}
 	if !p.Empty() {
@@ -155,6 +168,10 @@ func (d *Deps) execute(ctx context.Context, req Request, out *Result) error {
 	extra := ""
 	if req.AfterApply != nil && applyErr == nil {
 		extra, applyErr = req.AfterApply(ctx, w, s)
+	}
+	var meshErr error
+	if mesh != nil && ctx.Err() == nil {
+		meshErr = mesh.Sync(ctx, w, !p.Empty() || extra != "")
 	}
 	changed := res.Changed() || extra != ""
 	done := summarize(res)
@@ -191,7 +208,10 @@ func (d *Deps) execute(ctx context.Context, req Request, out *Result) error {
 		if ctx.Err() != nil {
 			d.reportInterrupted(ctx, cl, in)
 		}
-		return applyErr
+		return errors.Join(applyErr, meshErr)
+	}
+	if meshErr != nil {
+		return meshErr
 	}
 	return pendingError(p)
 }

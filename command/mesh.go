@@ -1,0 +1,248 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/engine"
+	"github.com/drover-sh/drover/imagexfer"
+	"github.com/drover-sh/drover/mesh"
+	"github.com/drover-sh/drover/reconcile"
+	"github.com/drover-sh/drover/run"
+	"github.com/drover-sh/drover/ssh"
+)
+
+// meshRun is one run's routing mesh: the hooks the apply calls around
+// replicas that stop and start, and the final sync of every proxy.
+type meshRun struct {
+	e        *runEnv
+	cl       *reconcile.Cluster // quiet copy: observing again reports nothing twice
+	services map[string]*cluster.Service
+
+	binOnce sync.Once
+	bin     []byte
+	binPath string
+	binErr  error
+	imgOnce sync.Once
+	img     imagexfer.Image
+	imgErr  error
+
+	mu      sync.Mutex
+	exclude map[string]bool
+}
+
+var _ run.MeshRun = (*meshRun)(nil)
+
+func (e *runEnv) newMesh(cl *reconcile.Cluster, services map[string]*cluster.Service) *meshRun {
+	quiet := *cl
+	quiet.Report, quiet.Mesh = nil, nil
+	return &meshRun{e: e, cl: &quiet, services: services, exclude: map[string]bool{}}
+}
+
+// routed reports whether the mesh serves the replica (it binds a port for
+// the mesh on the loopback).
+func routed(r *cluster.Replica) bool {
+	for _, b := range r.Bindings {
+		if b.HostIP == engine.MeshBindIP {
+			return true
+		}
+	}
+	return false
+}
+
+// BeforeStop takes the replica out of every proxy, then waits for the
+// proxies to have reloaded before it is stopped (its established
+// connections end within its stop grace period).
+func (m *meshRun) BeforeStop(ctx context.Context, r *cluster.Replica) {
+	if !routed(r) {
+		return
+	}
+	m.mu.Lock()
+	m.exclude[r.ID] = true
+	err := m.push(ctx, true)
+	m.mu.Unlock()
+	if err != nil {
+		m.e.log.Warn().Err(err).Str("container", r.Name).Msg("routing mesh: could not take the replica out of every proxy before stopping it")
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(mesh.DefaultDrain):
+	}
+}
+
+// ExtraHosts: the names of the services a new replica of svc reaches
+// through the mesh (docs/networking.md, discovery).
+func (m *meshRun) ExtraHosts(svc *cluster.Service) []string {
+	return mesh.ExtraHosts(svc, m.services)
+}
+
+// Started adds the replicas that passed their health wait.
+func (m *meshRun) Started(ctx context.Context) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.push(ctx, true); err != nil {
+		m.e.log.Warn().Err(err).Msg("routing mesh: could not add the new replicas to the proxies")
+	}
+}
+
+// push observes every host and writes the proxies' configurations.
+func (m *meshRun) push(ctx context.Context, configOnly bool) error {
+	w := m.cl.Observe(ctx)
+	_, err := m.sync(ctx, w, configOnly)
+	return err
+}
+
+// sync computes every host's routes from w and puts them on the hosts.
+func (m *meshRun) sync(ctx context.Context, w *reconcile.World, configOnly bool) ([]mesh.HostResult, error) {
+	in := mesh.Input{Services: m.services, Exclude: m.exclude, Version: Version, Replicas: w.Replicas()}
+	var targets []mesh.Target
+	for _, h := range w.Hosts {
+		n := h.Node
+		in.Nodes = append(in.Nodes, mesh.Node{Name: n.Name, Address: m.e.clusterIP(n.Name), Ready: n.Ready, Availability: n.Availability})
+		if !n.Ready {
+			continue
+		}
+		eng := w.Engines[n.Name]
+		targets = append(targets, mesh.Target{
+			Name: n.Name,
+			Exec: func(ctx context.Context, argv []string) error {
+				if m.e.sudo(n.Name) {
+					argv = append([]string{"sudo", "-n"}, argv...)
+				}
+				_, err := m.e.pool.Runner(n.Name).Run(ctx, ssh.Cmd{Args: argv})
+				return err
+			},
+			Engine: func(context.Context) (mesh.Host, error) { return eng, nil },
+			Files: func(ctx context.Context) (mesh.Files, error) {
+				return m.e.pool.Client(ctx, n.Name)
+			},
+		})
+	}
+	configs, warnings := mesh.Compute(in)
+	for _, wmsg := range warnings {
+		m.e.log.Warn().Msg(wmsg)
+	}
+	opt := mesh.SyncOptions{Cluster: m.e.inv.Cluster, Parallel: m.e.parallel, ConfigOnly: configOnly}
+	if !configOnly {
+		if len(configs) > 0 {
+			bin, path, err := m.binary()
+			if err != nil {
+				return nil, err
+			}
+			opt.ImageName = mesh.ImageTag(bin, Version)
+			opt.Image = func() (imagexfer.Image, error) {
+				m.imgOnce.Do(func() { m.img, m.imgErr = mesh.ProxyImage(path, Version) })
+				return m.img, m.imgErr
+			}
+		} else {
+			// Nothing to route: only removals, no image needed.
+			opt.ImageName = "-"
+			opt.Image = func() (imagexfer.Image, error) { return imagexfer.Image{}, fmt.Errorf("no image needed") }
+		}
+	}
+	return mesh.Sync(ctx, targets, configs, opt)
+}
+
+// binary is the drover binary the proxy image is made of: this one, or
+// DROVER_PROXY_BINARY (a linux build, when drover runs elsewhere).
+func (m *meshRun) binary() ([]byte, string, error) {
+	m.binOnce.Do(func() {
+		m.binPath = m.e.stdio.Environ("DROVER_PROXY_BINARY")
+		if m.binPath == "" {
+			m.binPath, m.binErr = os.Executable()
+			if m.binErr != nil {
+				return
+			}
+		}
+		m.bin, m.binErr = os.ReadFile(m.binPath)
+	})
+	return m.bin, m.binPath, m.binErr
+}
+
+// clusterIP is the IP address the other hosts reach name on: its
+// private_address, or its address (resolved here when it is a name; "" when
+// that fails, which leaves the host out of the mesh with a warning).
+func (e *runEnv) clusterIP(name string) string {
+	h, ok := e.inv.Host(name)
+	if !ok {
+		return ""
+	}
+	a := h.ClusterAddress()
+	if net.ParseIP(a) != nil {
+		return a
+	}
+	ips, err := net.LookupIP(a)
+	if err != nil || len(ips) == 0 {
+		return a
+	}
+	for _, ip := range ips {
+		if ip.To4() != nil {
+			return ip.String()
+		}
+	}
+	return ips[0].String()
+}
+
+// logMesh writes one line per host that changed.
+func (e *runEnv) logMesh(res []mesh.HostResult) {
+	for _, r := range res {
+		if len(r.Actions) == 1 && (r.Actions[0] == mesh.UpToDate || r.Actions[0] == mesh.NoProxy) {
+			continue
+		}
+		l := e.log.Info()
+		if r.Error != "" {
+			l = e.log.Error().Str("error", r.Error)
+		}
+		l.Str("host", r.Host).Int("routes", r.Routes).Str("took", r.Took.Round(time.Millisecond).String()).Msgf("routing mesh: %v", r.Actions)
+	}
+}
+
+// Sync is the run's last step: every proxy gets the routes of what now
+// runs (observed again when the apply changed something), and the proxies
+// are created, restarted or removed as the routes need.
+func (m *meshRun) Sync(ctx context.Context, w *reconcile.World, observeAgain bool) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	if observeAgain {
+		w = m.cl.Observe(ctx)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.exclude = map[string]bool{}
+	res, err := m.sync(ctx, w, false)
+	m.e.logMesh(res)
+	return err
+}
+
+// removeProxyFrom removes the host's routing mesh proxy and its files
+// (node rm); a failure is a warning.
+func (e *runEnv) removeProxyFrom(ctx context.Context, name string) {
+	t := mesh.Target{
+		Name:   name,
+		Engine: func(ctx context.Context) (mesh.Host, error) { return e.engineFor(ctx, name) },
+		Files:  func(ctx context.Context) (mesh.Files, error) { return e.pool.Client(ctx, name) },
+	}
+	res, err := mesh.Sync(ctx, []mesh.Target{t}, nil, mesh.SyncOptions{Cluster: e.inv.Cluster, ImageName: "-",
+		Image: func() (imagexfer.Image, error) { return imagexfer.Image{}, fmt.Errorf("no image needed") }})
+	if err != nil {
+		e.log.Warn().Err(err).Str("host", name).Msg("routing mesh: the proxy could not be removed (see docs/networking.md to remove it by hand)")
+		return
+	}
+	e.logMesh(res)
+}
+
+// sudo reports whether the host's commands run with sudo -n.
+func (e *runEnv) sudo(name string) bool {
+	h, ok := e.inv.Host(name)
+	if !ok {
+		return false
+	}
+	s := e.inv.SSHFor(h)
+	return s.Sudo != nil && *s.Sudo
+}

@@ -1,0 +1,355 @@
+package mesh
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/drover-sh/drover/engine"
+	"github.com/drover-sh/drover/imagexfer"
+	"github.com/drover-sh/drover/mesh/proxy"
+)
+
+// Where the proxy lives on each host. Its directory is mounted (not the
+// file) so that a file renamed over the old one is seen inside.
+const (
+	ContainerName = "drover-proxy"
+	ConfigDir     = "/var/lib/drover/mesh"
+	ConfigFile    = ConfigDir + "/config.json"
+	StatusFile    = ConfigDir + "/status.json"
+	DockerSocket  = "/var/run/docker.sock"
+)
+
+// Labels of the proxy container and image. The proxy carries no
+// drover.cluster label: it is no replica, and no plan ever touches it.
+const (
+	LabelProxy   = "drover.proxy"
+	LabelCluster = "drover.proxy.cluster"
+	LabelVersion = "drover.proxy.version"
+)
+
+// DefaultDrain is how long a replica stays running, once it left every
+// proxy, before it is stopped: the proxies see the new file within their
+// poll (250ms) and stop sending it new connections; established ones go on
+// through the stop's grace period.
+const DefaultDrain = time.Second
+
+// Host is what Sync needs of one host's engine (*engine.Engine).
+type Host interface {
+	imagexfer.Host
+	InspectNamed(ctx context.Context, name string) (engine.ProxyContainer, bool, error)
+	RunProxy(ctx context.Context, s engine.ProxySpec) (string, error)
+	StartContainer(ctx context.Context, id string) error
+	Remove(ctx context.Context, id string, grace time.Duration) error
+}
+
+var _ Host = (*engine.Engine)(nil)
+
+// Files is what Sync needs of one host's files (*ssh.Client, over SFTP).
+type Files interface {
+	WriteFileAtomic(ctx context.Context, name string, r io.Reader, mode os.FileMode) error
+	ReadFile(ctx context.Context, name string) ([]byte, error)
+	MkdirAll(ctx context.Context, dir string) error
+	Chmod(ctx context.Context, name string, mode os.FileMode) error
+	Remove(ctx context.Context, name string) error
+}
+
+// ForeignProxyError: the host runs another cluster's proxy. One host
+// serves one cluster's routing mesh.
+type ForeignProxyError struct {
+	Host, Cluster string
+}
+
+func (e *ForeignProxyError) Error() string {
+	return fmt.Sprintf("%s runs the routing mesh proxy of cluster %q (container %s): one host serves one cluster's mesh", e.Host, e.Cluster, ContainerName)
+}
+
+// Target is one ready host.
+type Target struct {
+	Name   string
+	Engine func(ctx context.Context) (Host, error)
+	Files  func(ctx context.Context) (Files, error)
+	// Exec runs one command on the host (as root: with sudo when the
+	// inventory says so); argv is quoted by the transport.
+	Exec func(ctx context.Context, argv []string) error
+}
+
+// Action says what Sync did on a host.
+type Action string
+
+const (
+	Created   Action = "proxy created"
+	Replaced  Action = "proxy replaced" // another version
+	Started   Action = "proxy started"  // it was stopped
+	Reloaded  Action = "config written"
+	UpToDate  Action = "up to date"
+	Removed   Action = "proxy removed"
+	NoProxy   Action = "no proxy"
+	SyncError Action = "failed"
+)
+
+// HostResult is one host's outcome.
+type HostResult struct {
+	Host    string        `json:"host"`
+	Actions []Action      `json:"actions"`
+	Routes  int           `json:"routes"`
+	Took    time.Duration `json:"took"`
+	Error   string        `json:"error,omitempty"`
+}
+
+// SyncOptions tune Sync.
+type SyncOptions struct {
+	Cluster string
+	// ImageName is the proxy image expected (ImageTag); Image builds it,
+	// called only when some host lacks it.
+	ImageName string
+	Image     func() (imagexfer.Image, error)
+	Parallel  int
+	// ConfigOnly writes the configurations and touches no container
+	// (the drain before a replica stops: fast, the proxies exist).
+	ConfigOnly bool
+}
+
+// Sync puts each target's configuration on it (configs[name]; nil: the
+// host needs no proxy) and makes its proxy run the expected image: the
+// image is loaded where missing, the container created, started or
+// replaced, and removed where no route is left.
+func Sync(ctx context.Context, targets []Target, configs map[string]*proxy.Config, opt SyncOptions) ([]HostResult, error) {
+	if (opt.ImageName == "" || opt.Image == nil) && !opt.ConfigOnly {
+		return nil, errors.New("routing mesh: no proxy image")
+	}
+	par := max(opt.Parallel, 1)
+	out := make([]HostResult, len(targets))
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, par)
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			began := time.Now()
+			res := HostResult{Host: t.Name}
+			err := syncHost(ctx, t, configs[t.Name], opt, &res)
+			res.Took = time.Since(began)
+			if err != nil {
+				res.Actions = append(res.Actions, SyncError)
+				res.Error = err.Error()
+				errs[i] = fmt.Errorf("%s: routing mesh: %w", t.Name, err)
+			}
+			out[i] = res
+		}()
+	}
+	wg.Wait()
+	sort.Slice(out, func(i, j int) bool { return out[i].Host < out[j].Host })
+	return out, errors.Join(errs...)
+}
+
+func syncHost(ctx context.Context, t Target, cfg *proxy.Config, opt SyncOptions, res *HostResult) error {
+	if cfg == nil && !opt.ConfigOnly {
+		return removeProxy(ctx, t, opt, res)
+	}
+	files, err := t.Files(ctx)
+	if err != nil {
+		return err
+	}
+	if cfg == nil {
+		// Draining the last routes of a host: its proxy stays until the
+		// run's final sync, with no listener from now on. A host that
+		// has no proxy is left alone.
+		if _, err := files.ReadFile(ctx, ConfigFile); err != nil {
+			return nil
+		}
+		cfg = &proxy.Config{}
+	}
+	res.Routes = len(cfg.Routes)
+	if !opt.ConfigOnly && hasVIP(cfg) && t.Exec != nil {
+		if err := t.Exec(ctx, VIPRouteArgs); err != nil {
+			return fmt.Errorf("service addresses %s: %w", VIPRange, err)
+		}
+	}
+	b, err := cfg.Marshal()
+	if err != nil {
+		return err
+	}
+	old, rerr := files.ReadFile(ctx, ConfigFile)
+	if rerr != nil || !bytes.Equal(old, b) {
+		if err := files.MkdirAll(ctx, ConfigDir); err != nil {
+			return err
+		}
+		if err := files.Chmod(ctx, ConfigDir, 0o700); err != nil {
+			return err
+		}
+		if err := files.WriteFileAtomic(ctx, ConfigFile, bytes.NewReader(b), 0o600); err != nil {
+			return err
+		}
+		res.Actions = append(res.Actions, Reloaded)
+	}
+	if opt.ConfigOnly {
+		return nil
+	}
+	h, err := t.Engine(ctx)
+	if err != nil {
+		return err
+	}
+	pc, exists, err := h.InspectNamed(ctx, ContainerName)
+	if err != nil {
+		return err
+	}
+	if exists && pc.Labels[LabelCluster] != opt.Cluster {
+		return &ForeignProxyError{Host: t.Name, Cluster: pc.Labels[LabelCluster]}
+	}
+	if exists && pc.Image == opt.ImageName {
+		if !pc.Running() {
+			files.Remove(ctx, StatusFile) // the old one would say it serves
+			if err := h.StartContainer(ctx, pc.ID); err != nil {
+				return err
+			}
+			res.Actions = append(res.Actions, Started)
+			return waitListening(ctx, files, cfg)
+		}
+		if len(res.Actions) == 0 {
+			res.Actions = append(res.Actions, UpToDate)
+		}
+		return nil
+	}
+	// The tag names the binary's digest: a host that has it has this
+	// image, and building it (compressing drover) is skipped.
+	if _, have, err := h.ImageFacts(ctx, opt.ImageName); err != nil {
+		return err
+	} else if !have {
+		im, err := opt.Image()
+		if err != nil {
+			return err
+		}
+		if err := loadImage(ctx, t.Name, h, im); err != nil {
+			return err
+		}
+	}
+	action := Created
+	if exists {
+		// Another drover's proxy: replaced (its established connections
+		// end; see docs/networking.md).
+		if err := h.Remove(ctx, pc.ID, 5*time.Second); err != nil {
+			return err
+		}
+		action = Replaced
+	}
+	files.Remove(ctx, StatusFile) // a stale one would say it serves
+	_, err = h.RunProxy(ctx, engine.ProxySpec{
+		Name:         ContainerName,
+		Image:        opt.ImageName,
+		Labels:       map[string]string{LabelProxy: "true", LabelCluster: opt.Cluster, LabelVersion: cfg.Version},
+		ConfigDir:    ConfigDir,
+		DockerSocket: DockerSocket,
+		Cmd:          []string{"--config", ConfigFile, "--status", StatusFile, "--docker-socket", DockerSocket},
+	})
+	if err != nil {
+		return err
+	}
+	res.Actions = append(res.Actions, action)
+	return waitListening(ctx, files, cfg)
+}
+
+// waitListening waits (a few seconds at most) for a new proxy to report
+// that it serves its configuration, so that a deploy that returns has its
+// ports answering. A proxy that is slow is not an error: it reports itself.
+func waitListening(ctx context.Context, f Files, cfg *proxy.Config) error {
+	want := map[string]bool{}
+	for _, r := range cfg.Routes {
+		if r.Gate == "" {
+			want[string(r.Protocol)+" "+r.Listen] = true
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if st, err := ReadStatus(ctx, f); err == nil && serves(st, want) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func serves(st *proxy.Status, want map[string]bool) bool {
+	open := 0
+	for _, r := range st.Routes {
+		if want[string(r.Protocol)+" "+r.Listen] && r.Open {
+			open++
+		}
+	}
+	return open == len(want)
+}
+
+func hasVIP(cfg *proxy.Config) bool {
+	_, vipNet, _ := net.ParseCIDR(VIPRange)
+	for _, r := range cfg.Routes {
+		host, _, _ := net.SplitHostPort(r.Listen)
+		if ip := net.ParseIP(host); ip != nil && vipNet.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// removeProxy removes the proxy and its files from a host with no route.
+func removeProxy(ctx context.Context, t Target, opt SyncOptions, res *HostResult) error {
+	h, err := t.Engine(ctx)
+	if err != nil {
+		return err
+	}
+	pc, exists, err := h.InspectNamed(ctx, ContainerName)
+	if errors.Is(err, engine.ErrNeedsAPI) || (err == nil && (!exists || pc.Labels[LabelCluster] != opt.Cluster)) {
+		// None, or another cluster's: not ours to remove.
+		res.Actions = append(res.Actions, NoProxy)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.Remove(ctx, pc.ID, 5*time.Second); err != nil {
+		return err
+	}
+	res.Actions = append(res.Actions, Removed)
+	files, err := t.Files(ctx)
+	if err != nil {
+		return err
+	}
+	for _, f := range []string{ConfigFile, StatusFile} {
+		if err := files.Remove(ctx, f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadImage sends the proxy image when the host lacks it.
+func loadImage(ctx context.Context, name string, h Host, im imagexfer.Image) error {
+	a := &imagexfer.Archive{Path: "drover's proxy image", Images: []imagexfer.Image{im}}
+	_, err := imagexfer.LoadArchive(ctx, a, []imagexfer.Target{{Name: name, Connect: func(context.Context) (imagexfer.Host, error) { return h, nil }}}, imagexfer.Options{})
+	return err
+}
+
+// ReadStatus reads what a host's proxy last wrote about itself.
+func ReadStatus(ctx context.Context, f Files) (*proxy.Status, error) {
+	b, err := f.ReadFile(ctx, StatusFile)
+	if err != nil {
+		return nil, err
+	}
+	var st proxy.Status
+	if err := jsonUnmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w", StatusFile, err)
+	}
+	return &st, nil
+}
