@@ -142,7 +142,34 @@ func cleanupStack(t *testing.T, inv, stack string) {
 		for _, c := range stackContainers(t, stack) {
 			hostDockerErr(t, c.Host, "rm", "-f", c.ID)
 		}
+		removeLeftProxies(t, inv)
 	})
+}
+
+// removeLeftProxies removes the routing mesh proxies of inv's cluster that
+// a test's last run could not remove (it changed the inventory, stopped a
+// host): one host serves one cluster's mesh, and the next test has its own.
+func removeLeftProxies(t *testing.T, inv string) {
+	b, err := os.ReadFile(inv)
+	if err != nil {
+		return
+	}
+	m := clusterLine.FindString(string(b))
+	name := strings.TrimSpace(strings.TrimPrefix(m, "cluster:"))
+	if name == "" {
+		return
+	}
+	for _, h := range lab(t).Hosts {
+		ids, err := hostDockerErr(t, h.Name, "ps", "-aq", "--filter", "label=drover.proxy.cluster="+name)
+		if err != nil {
+			continue
+		}
+		for _, id := range strings.Fields(ids) {
+			t.Logf("%s: removing the proxy %s the test left", h.Name, id)
+			hostDockerErr(t, h.Name, "rm", "-f", id)
+			labCmdErr(t, "exec", h.Name, "rm", "-rf", "/var/lib/drover/mesh")
+		}
+	}
 }
 
 func TestStackDeploy(t *testing.T) {

@@ -330,6 +330,8 @@ func droverBin(t testing.TB) string {
 		droverPath = filepath.Join(tmpDir, "drover")
 		cmd := exec.Command("go", "build", "-o", droverPath, "github.com/drover-sh/drover")
 		cmd.Dir = l.RepoRoot
+		// Static: the binary is also the routing mesh's proxy image.
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			droverErr = fmt.Errorf("go build github.com/drover-sh/drover: %v\n%s", err, out)
 		}
@@ -444,6 +446,8 @@ func ensureImages(t testing.TB) {
 		dir := filepath.Join(tmpDir, "images")
 		cmd := exec.Command("bash", filepath.Join(l.RepoRoot, "scripts", "build-test-images.sh"), dir)
 		cmd.Dir = l.RepoRoot
+		// Static: the binary is also the routing mesh's proxy image.
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			imagesErr = fmt.Errorf("build-test-images.sh: %v\n%s", err, out)
 			return
