@@ -43,6 +43,7 @@ mkdir -p "$DEMO/bin"
 cp "$LAB_DIR/inventory.yaml" "$DEMO/inventory.yaml"
 
 step "build drover and the test images"
+export CGO_ENABLED=0 # static: drover is also the routing mesh's proxy
 show go build -o "$DEMO/bin/drover" .
 echo "$ bash scripts/build-test-images.sh $DEMO/images"
 bash scripts/build-test-images.sh "$DEMO/images" >/dev/null

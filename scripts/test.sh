@@ -88,7 +88,7 @@ bash scripts/lab.sh load "$images/all.tar"
 export DROVER_TEST_IMAGES=$images
 
 step "end-to-end tests"
-go build -o "$images/drover" .
+CGO_ENABLED=0 go build -o "$images/drover" .   # static: it is also the routing mesh proxy (docs/networking.md)
 # The drover of before the Engine API (it drove the docker CLI), for the
 # upgrade test: its containers must be adopted as they are.
 old_commit=dd863c80cddc36da82fea450a66cd5b40080eece
