@@ -118,11 +118,7 @@ func (e *runEnv) hostProxy(ctx context.Context, name string) (proxyView, *proxy.
 		return proxyView{Container: "none"}, nil, nil
 	}
 	v := proxyView{Container: pc.State, ID: pc.ID[:min(12, len(pc.ID))], Image: pc.Image, Version: pc.Labels[mesh.LabelVersion], Started: pc.Started}
-	f, err := e.pool.Client(ctx, name)
-	if err != nil {
-		return v, nil, err
-	}
-	st, err := mesh.ReadStatus(ctx, f)
+	st, err := mesh.ReadStatus(ctx, eng)
 	if errors.Is(err, fs.ErrNotExist) {
 		return v, nil, nil
 	}

@@ -118,9 +118,6 @@ func (m *meshRun) sync(ctx context.Context, w *reconcile.World, configOnly bool)
 				return err
 			},
 			Engine: func(context.Context) (mesh.Host, error) { return eng, nil },
-			Files: func(ctx context.Context) (mesh.Files, error) {
-				return m.e.pool.Client(ctx, n.Name)
-			},
 		})
 	}
 	configs, warnings := mesh.Compute(in)
@@ -226,7 +223,6 @@ func (e *runEnv) removeProxyFrom(ctx context.Context, name string) {
 	t := mesh.Target{
 		Name:   name,
 		Engine: func(ctx context.Context) (mesh.Host, error) { return e.engineFor(ctx, name) },
-		Files:  func(ctx context.Context) (mesh.Files, error) { return e.pool.Client(ctx, name) },
 	}
 	res, err := mesh.Sync(ctx, []mesh.Target{t}, nil, mesh.SyncOptions{Cluster: e.inv.Cluster, ImageName: "-",
 		Image: func() (imagexfer.Image, error) { return imagexfer.Image{}, fmt.Errorf("no image needed") }})

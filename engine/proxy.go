@@ -1,13 +1,21 @@
 package engine
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
+	dcontainer "github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 )
 
@@ -86,8 +94,9 @@ func (e *Engine) RunProxy(ctx context.Context, s ProxySpec) (string, error) {
 	hc := &container.HostConfig{
 		NetworkMode:   "host",
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
+		// A bind in Binds form: docker creates the directory when missing.
+		Binds: []string{s.ConfigDir + ":" + s.ConfigDir},
 		Mounts: []mount.Mount{
-			{Type: mount.TypeBind, Source: s.ConfigDir, Target: s.ConfigDir},
 			{Type: mount.TypeBind, Source: s.DockerSocket, Target: s.DockerSocket, ReadOnly: true},
 		},
 		// The proxy needs nothing but its sockets.
@@ -146,4 +155,62 @@ func (e *Engine) MemoryUsage(ctx context.Context, id string) (uint64, error) {
 		return 0, fmt.Errorf("%s: stats %s: %w", e.Host, id, err)
 	}
 	return v.MemoryStats.Usage, nil
+}
+
+// ReadContainerFile reads one regular file from a container (a bind mount
+// included) through the Engine API: no file access but docker's is needed
+// on the host. A missing file is an error matching fs.ErrNotExist.
+func (e *Engine) ReadContainerFile(ctx context.Context, container, path string) ([]byte, error) {
+	if e.API == nil {
+		return nil, fmt.Errorf("%s: read %s: %w", e.Host, path, ErrNeedsAPI)
+	}
+	c, err := e.API.ready(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rc, _, err := c.CopyFromContainer(ctx, container, path)
+	if cerrdefs.IsNotFound(err) {
+		return nil, fmt.Errorf("%s: %s in %s: %w", e.Host, path, container, fs.ErrNotExist)
+	}
+	if err != nil {
+		return nil, e.API.classify(err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return nil, fmt.Errorf("%s: read %s in %s: %w", e.Host, path, container, err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			return io.ReadAll(io.LimitReader(tr, 16<<20))
+		}
+	}
+}
+
+// WriteContainerFile writes one file into a container's directory (a bind
+// mount: the host's file) through the Engine API, owned by root with mode.
+func (e *Engine) WriteContainerFile(ctx context.Context, container, path string, data []byte, mode os.FileMode) error {
+	if e.API == nil {
+		return fmt.Errorf("%s: write %s: %w", e.Host, path, ErrNeedsAPI)
+	}
+	c, err := e.API.ready(ctx)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: filepath.Base(path), Mode: int64(mode.Perm()), Size: int64(len(data)), Typeflag: tar.TypeReg, ModTime: time.Now()}); err != nil {
+		return err
+	}
+	tw.Write(data)
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	err = c.CopyToContainer(ctx, container, filepath.Dir(path), &buf, dcontainer.CopyToContainerOptions{})
+	e.audit([]string{"cp", "-", container + ":" + path}, err)
+	if err != nil {
+		return e.API.classify(err)
+	}
+	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"sort"
@@ -48,18 +47,13 @@ type Host interface {
 	RunProxy(ctx context.Context, s engine.ProxySpec) (string, error)
 	StartContainer(ctx context.Context, id string) error
 	Remove(ctx context.Context, id string, grace time.Duration) error
+	// The proxy's files are read and written through the proxy container
+	// (its mounted directory): docker's access is all drover needs.
+	ReadContainerFile(ctx context.Context, container, path string) ([]byte, error)
+	WriteContainerFile(ctx context.Context, container, path string, data []byte, mode os.FileMode) error
 }
 
 var _ Host = (*engine.Engine)(nil)
-
-// Files is what Sync needs of one host's files (*ssh.Client, over SFTP).
-type Files interface {
-	WriteFileAtomic(ctx context.Context, name string, r io.Reader, mode os.FileMode) error
-	ReadFile(ctx context.Context, name string) ([]byte, error)
-	MkdirAll(ctx context.Context, dir string) error
-	Chmod(ctx context.Context, name string, mode os.FileMode) error
-	Remove(ctx context.Context, name string) error
-}
 
 // ForeignProxyError: the host runs another cluster's proxy. One host
 // serves one cluster's routing mesh.
@@ -75,7 +69,6 @@ func (e *ForeignProxyError) Error() string {
 type Target struct {
 	Name   string
 	Engine func(ctx context.Context) (Host, error)
-	Files  func(ctx context.Context) (Files, error)
 	// Exec runs one command on the host (as root: with sudo when the
 	// inventory says so); argv is quoted by the transport.
 	Exec func(ctx context.Context, argv []string) error
@@ -157,45 +150,6 @@ func syncHost(ctx context.Context, t Target, cfg *proxy.Config, opt SyncOptions,
 	if cfg == nil && !opt.ConfigOnly {
 		return removeProxy(ctx, t, opt, res)
 	}
-	files, err := t.Files(ctx)
-	if err != nil {
-		return err
-	}
-	if cfg == nil {
-		// Draining the last routes of a host: its proxy stays until the
-		// run's final sync, with no listener from now on. A host that
-		// has no proxy is left alone.
-		if _, err := files.ReadFile(ctx, ConfigFile); err != nil {
-			return nil
-		}
-		cfg = &proxy.Config{}
-	}
-	res.Routes = len(cfg.Routes)
-	if !opt.ConfigOnly && hasVIP(cfg) && t.Exec != nil {
-		if err := t.Exec(ctx, VIPRouteArgs); err != nil {
-			return fmt.Errorf("service addresses %s: %w", VIPRange, err)
-		}
-	}
-	b, err := cfg.Marshal()
-	if err != nil {
-		return err
-	}
-	old, rerr := files.ReadFile(ctx, ConfigFile)
-	if rerr != nil || !bytes.Equal(old, b) {
-		if err := files.MkdirAll(ctx, ConfigDir); err != nil {
-			return err
-		}
-		if err := files.Chmod(ctx, ConfigDir, 0o700); err != nil {
-			return err
-		}
-		if err := files.WriteFileAtomic(ctx, ConfigFile, bytes.NewReader(b), 0o600); err != nil {
-			return err
-		}
-		res.Actions = append(res.Actions, Reloaded)
-	}
-	if opt.ConfigOnly {
-		return nil
-	}
 	h, err := t.Engine(ctx)
 	if err != nil {
 		return err
@@ -207,62 +161,111 @@ func syncHost(ctx context.Context, t Target, cfg *proxy.Config, opt SyncOptions,
 	if exists && pc.Labels[LabelCluster] != opt.Cluster {
 		return &ForeignProxyError{Host: t.Name, Cluster: pc.Labels[LabelCluster]}
 	}
-	if exists && pc.Image == opt.ImageName {
+	if opt.ConfigOnly {
+		// Draining or adding replicas mid-run: only proxies that run are
+		// told; the run's final sync creates the missing ones. A host
+		// whose last route goes keeps its proxy until then, listening on
+		// nothing.
+		if !exists || !pc.Running() {
+			return nil
+		}
+		if cfg == nil {
+			cfg = &proxy.Config{}
+		}
+		return writeConfig(ctx, h, cfg, res)
+	}
+	if !opt.ConfigOnly && hasVIP(cfg) && t.Exec != nil {
+		if err := t.Exec(ctx, VIPRouteArgs); err != nil {
+			// Discovery needs it; ingress does not: a warning, through
+			// the result's error, and the run goes on.
+			res.Error = fmt.Sprintf("service addresses %s: %v (names of services do not resolve across hosts from here)", VIPRange, err)
+		}
+	}
+	fresh := false
+	switch {
+	case exists && pc.Image == opt.ImageName:
 		if !pc.Running() {
-			files.Remove(ctx, StatusFile) // the old one would say it serves
 			if err := h.StartContainer(ctx, pc.ID); err != nil {
 				return err
 			}
 			res.Actions = append(res.Actions, Started)
-			return waitListening(ctx, files, cfg)
+			fresh = true
 		}
-		if len(res.Actions) == 0 {
-			res.Actions = append(res.Actions, UpToDate)
+	default:
+		// The tag names the binary's digest: a host that has it has this
+		// image, and building it (compressing drover) is skipped.
+		if _, have, err := h.ImageFacts(ctx, opt.ImageName); err != nil {
+			return err
+		} else if !have {
+			im, err := opt.Image()
+			if err != nil {
+				return err
+			}
+			if err := loadImage(ctx, t.Name, h, im); err != nil {
+				return err
+			}
 		}
-		return nil
-	}
-	// The tag names the binary's digest: a host that has it has this
-	// image, and building it (compressing drover) is skipped.
-	if _, have, err := h.ImageFacts(ctx, opt.ImageName); err != nil {
-		return err
-	} else if !have {
-		im, err := opt.Image()
+		action := Created
+		if exists {
+			// Another drover's proxy: replaced (its established
+			// connections end; see docs/networking.md).
+			if err := h.Remove(ctx, pc.ID, 5*time.Second); err != nil {
+				return err
+			}
+			action = Replaced
+		}
+		_, err = h.RunProxy(ctx, engine.ProxySpec{
+			Name:         ContainerName,
+			Image:        opt.ImageName,
+			Labels:       map[string]string{LabelProxy: "true", LabelCluster: opt.Cluster, LabelVersion: cfg.Version},
+			ConfigDir:    ConfigDir,
+			DockerSocket: DockerSocket,
+			Cmd:          []string{"--config", ConfigFile, "--status", StatusFile, "--docker-socket", DockerSocket},
+		})
 		if err != nil {
 			return err
 		}
-		if err := loadImage(ctx, t.Name, h, im); err != nil {
-			return err
-		}
+		res.Actions = append(res.Actions, action)
+		fresh = true
 	}
-	action := Created
-	if exists {
-		// Another drover's proxy: replaced (its established connections
-		// end; see docs/networking.md).
-		if err := h.Remove(ctx, pc.ID, 5*time.Second); err != nil {
-			return err
-		}
-		action = Replaced
+	if fresh {
+		// The old status would say it serves.
+		h.WriteContainerFile(ctx, ContainerName, StatusFile, []byte("{}\n"), 0o600)
 	}
-	files.Remove(ctx, StatusFile) // a stale one would say it serves
-	_, err = h.RunProxy(ctx, engine.ProxySpec{
-		Name:         ContainerName,
-		Image:        opt.ImageName,
-		Labels:       map[string]string{LabelProxy: "true", LabelCluster: opt.Cluster, LabelVersion: cfg.Version},
-		ConfigDir:    ConfigDir,
-		DockerSocket: DockerSocket,
-		Cmd:          []string{"--config", ConfigFile, "--status", StatusFile, "--docker-socket", DockerSocket},
-	})
+	res.Routes = len(cfg.Routes)
+	if err := writeConfig(ctx, h, cfg, res); err != nil {
+		return err
+	}
+	if len(res.Actions) == 0 {
+		res.Actions = append(res.Actions, UpToDate)
+	}
+	if fresh {
+		return waitListening(ctx, h, cfg)
+	}
+	return nil
+}
+
+// writeConfig writes the configuration where it differs.
+func writeConfig(ctx context.Context, h Host, cfg *proxy.Config, res *HostResult) error {
+	b, err := cfg.Marshal()
 	if err != nil {
 		return err
 	}
-	res.Actions = append(res.Actions, action)
-	return waitListening(ctx, files, cfg)
+	old, rerr := h.ReadContainerFile(ctx, ContainerName, ConfigFile)
+	if rerr == nil && bytes.Equal(old, b) {
+		return nil
+	}
+	if err := h.WriteContainerFile(ctx, ContainerName, ConfigFile, b, 0o600); err != nil {
+		return err
+	}
+	res.Actions = append(res.Actions, Reloaded)
+	return nil
 }
 
 // waitListening waits (a few seconds at most) for a new proxy to report
 // that it serves its configuration, so that a deploy that returns has its
 // ports answering. A proxy that is slow is not an error: it reports itself.
-func waitListening(ctx context.Context, f Files, cfg *proxy.Config) error {
+func waitListening(ctx context.Context, f Host, cfg *proxy.Config) error {
 	want := map[string]bool{}
 	for _, r := range cfg.Routes {
 		if r.Gate == "" {
@@ -318,19 +321,16 @@ func removeProxy(ctx context.Context, t Target, opt SyncOptions, res *HostResult
 	if err != nil {
 		return err
 	}
+	// Its files go with it: an empty configuration first (a proxy that
+	// comes back by hand listens on nothing).
+	if pc.Running() {
+		h.WriteContainerFile(ctx, ContainerName, ConfigFile, []byte("{\"health\":{},\"routes\":[]}\n"), 0o600)
+		h.WriteContainerFile(ctx, ContainerName, StatusFile, []byte("{}\n"), 0o600)
+	}
 	if err := h.Remove(ctx, pc.ID, 5*time.Second); err != nil {
 		return err
 	}
 	res.Actions = append(res.Actions, Removed)
-	files, err := t.Files(ctx)
-	if err != nil {
-		return err
-	}
-	for _, f := range []string{ConfigFile, StatusFile} {
-		if err := files.Remove(ctx, f); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -342,8 +342,8 @@ func loadImage(ctx context.Context, name string, h Host, im imagexfer.Image) err
 }
 
 // ReadStatus reads what a host's proxy last wrote about itself.
-func ReadStatus(ctx context.Context, f Files) (*proxy.Status, error) {
-	b, err := f.ReadFile(ctx, StatusFile)
+func ReadStatus(ctx context.Context, h Host) (*proxy.Status, error) {
+	b, err := h.ReadContainerFile(ctx, ContainerName, StatusFile)
 	if err != nil {
 		return nil, err
 	}

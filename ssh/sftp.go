@@ -211,14 +211,3 @@ func (c *Client) MkdirAll(ctx context.Context, dir string) error {
 	})
 	return err
 }
-
-// Chmod sets the mode of name.
-func (c *Client) Chmod(ctx context.Context, name string, mode os.FileMode) error {
-	_, err := fileOp(ctx, c, "chmod "+name, func(ctx context.Context, s *sftp.Client) (struct{}, error) {
-		if err := s.Chmod(name, mode); err != nil {
-			return struct{}{}, c.fileError("chmod", name, err)
-		}
-		return struct{}{}, nil
-	})
-	return err
-}

@@ -35,6 +35,8 @@ func Run(ctx context.Context, o Options) error {
 	if o.Docker != "" {
 		hs = NewDockerHealth(o.Docker)
 	}
+	// Root-only: docker created the directory 0755 for its bind mount.
+	os.Chmod(filepath.Dir(o.Config), 0o700)
 	s := NewServer(ctx, o.Log, hs)
 	defer s.Close()
 	changed := make(chan struct{}, 1)
