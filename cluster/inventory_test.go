@@ -130,3 +130,21 @@ func TestInventoryStateOpTimeout(t *testing.T) {
 		t.Errorf("op timeout %v", inv.State.OpTimeout)
 	}
 }
+
+func TestInventoryPrivateAddress(t *testing.T) {
+	src := "cluster: c\nhosts:\n  - {name: a, address: a.example.com, private_address: 10.1.0.5}\n  - {name: b, address: 10.0.0.2}\n"
+	inv, err := ParseInventory("/d/inv.yaml", []byte(src), "/h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := inv.Hosts[0].ClusterAddress(); got != "10.1.0.5" {
+		t.Errorf("a: cluster address %q, want the private_address", got)
+	}
+	if got := inv.Hosts[1].ClusterAddress(); got != "10.0.0.2" {
+		t.Errorf("b: cluster address %q, want the address", got)
+	}
+	_, err = ParseInventory("/d/inv.yaml", []byte("cluster: c\nhosts:\n  - {name: a, address: a, private_address: priv.example}\n"), "/h")
+	if err == nil || !strings.Contains(err.Error(), "private_address") || !strings.Contains(err.Error(), "not an IP address") {
+		t.Errorf("a name as private_address: %v", err)
+	}
+}
