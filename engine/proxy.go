@@ -15,7 +15,6 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
-	dcontainer "github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 )
 
@@ -160,7 +159,7 @@ func (e *Engine) MemoryUsage(ctx context.Context, id string) (uint64, error) {
 // ReadContainerFile reads one regular file from a container (a bind mount
 // included) through the Engine API: no file access but docker's is needed
 // on the host. A missing file is an error matching fs.ErrNotExist.
-func (e *Engine) ReadContainerFile(ctx context.Context, container, path string) ([]byte, error) {
+func (e *Engine) ReadContainerFile(ctx context.Context, name, path string) ([]byte, error) {
 	if e.API == nil {
 		return nil, fmt.Errorf("%s: read %s: %w", e.Host, path, ErrNeedsAPI)
 	}
@@ -168,9 +167,9 @@ func (e *Engine) ReadContainerFile(ctx context.Context, container, path string) 
 	if err != nil {
 		return nil, err
 	}
-	rc, _, err := c.CopyFromContainer(ctx, container, path)
+	rc, _, err := c.CopyFromContainer(ctx, name, path)
 	if cerrdefs.IsNotFound(err) {
-		return nil, fmt.Errorf("%s: %s in %s: %w", e.Host, path, container, fs.ErrNotExist)
+		return nil, fmt.Errorf("%s: %s in %s: %w", e.Host, path, name, fs.ErrNotExist)
 	}
 	if err != nil {
 		return nil, e.API.classify(err)
@@ -180,7 +179,7 @@ func (e *Engine) ReadContainerFile(ctx context.Context, container, path string) 
 	for {
 		h, err := tr.Next()
 		if err != nil {
-			return nil, fmt.Errorf("%s: read %s in %s: %w", e.Host, path, container, err)
+			return nil, fmt.Errorf("%s: read %s in %s: %w", e.Host, path, name, err)
 		}
 		if h.Typeflag == tar.TypeReg {
 			return io.ReadAll(io.LimitReader(tr, 16<<20))
@@ -190,7 +189,7 @@ func (e *Engine) ReadContainerFile(ctx context.Context, container, path string) 
 
 // WriteContainerFile writes one file into a container's directory (a bind
 // mount: the host's file) through the Engine API, owned by root with mode.
-func (e *Engine) WriteContainerFile(ctx context.Context, container, path string, data []byte, mode os.FileMode) error {
+func (e *Engine) WriteContainerFile(ctx context.Context, name, path string, data []byte, mode os.FileMode) error {
 	if e.API == nil {
 		return fmt.Errorf("%s: write %s: %w", e.Host, path, ErrNeedsAPI)
 	}
@@ -207,8 +206,8 @@ func (e *Engine) WriteContainerFile(ctx context.Context, container, path string,
 	if err := tw.Close(); err != nil {
 		return err
 	}
-	err = c.CopyToContainer(ctx, container, filepath.Dir(path), &buf, dcontainer.CopyToContainerOptions{})
-	e.audit([]string{"cp", "-", container + ":" + path}, err)
+	err = c.CopyToContainer(ctx, name, filepath.Dir(path), &buf, container.CopyToContainerOptions{})
+	e.audit([]string{"cp", "-", name + ":" + path}, err)
 	if err != nil {
 		return e.API.classify(err)
 	}

@@ -3,6 +3,7 @@ package mesh
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -348,7 +349,7 @@ func ReadStatus(ctx context.Context, h Host) (*proxy.Status, error) {
 		return nil, err
 	}
 	var st proxy.Status
-	if err := jsonUnmarshal(b, &st); err != nil {
+	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("%s: %w", StatusFile, err)
 	}
 	return &st, nil
