@@ -29,6 +29,13 @@ func NewDockerHealth(path string) *DockerHealth {
 	return &DockerHealth{client: &http.Client{Transport: tr}}
 }
 
+// NotReadyError is docker's own answer that a container is not fit for
+// traffic (not running, unhealthy, gone); any other error (the socket did
+// not answer in time) leaves a gate as it was.
+type NotReadyError struct{ Reason string }
+
+func (e *NotReadyError) Error() string { return e.Reason }
+
 // ContainerReady: running and, with a healthcheck, healthy.
 func (d *DockerHealth) ContainerReady(ctx context.Context, id string) (bool, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/containers/"+url.PathEscape(id)+"/json", nil)
@@ -41,7 +48,7 @@ func (d *DockerHealth) ContainerReady(ctx context.Context, id string) (bool, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
-		return false, fmt.Errorf("container %s: not found", short(id))
+		return false, &NotReadyError{Reason: fmt.Sprintf("container %s: not found", short(id))}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return false, fmt.Errorf("docker inspect %s: %s", short(id), resp.Status)
@@ -56,10 +63,10 @@ func (d *DockerHealth) ContainerReady(ctx context.Context, id string) (bool, err
 		return false, fmt.Errorf("docker inspect %s: %w", short(id), err)
 	}
 	if !v.State.Running {
-		return false, fmt.Errorf("container %s: not running", short(id))
+		return false, &NotReadyError{Reason: fmt.Sprintf("container %s: not running", short(id))}
 	}
 	if v.State.Health != nil && v.State.Health.Status != "healthy" {
-		return false, fmt.Errorf("container %s: %s", short(id), v.State.Health.Status)
+		return false, &NotReadyError{Reason: fmt.Sprintf("container %s: %s", short(id), v.State.Health.Status)}
 	}
 	return true, nil
 }

@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// gateCheckTimeout bounds one read of the container's state from docker.
+const gateCheckTimeout = 2 * time.Second
+
 // gate is a TCP route that listens only while its container is ready by
 // docker (healthy, or running without a healthcheck). Closing the listener
 // refuses new connections, which is what every other host's checker sees;
@@ -67,11 +70,18 @@ func (g *gate) watch(ctx context.Context) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		ready, err := g.ready(ctx, every)
+		ready, err := g.ready(ctx, gateCheckTimeout)
 		if ctx.Err() != nil {
 			return
 		}
-		if g.set(ready, err) && g.s.onChange != nil {
+		var nr *NotReadyError
+		if err != nil && !errors.As(err, &nr) {
+			// docker did not answer (a busy engine): no news, the gate
+			// stays as it is.
+			g.mu.Lock()
+			g.lastErr = err.Error()
+			g.mu.Unlock()
+		} else if g.set(ready, err) && g.s.onChange != nil {
 			g.s.onChange()
 		}
 		select {

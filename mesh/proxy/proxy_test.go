@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -371,7 +370,7 @@ func (f *fakeHealth) ContainerReady(context.Context, string) (bool, error) {
 	if f.ready.Load() {
 		return true, nil
 	}
-	return false, errors.New("container abc: unhealthy")
+	return false, &NotReadyError{Reason: "container abc: unhealthy"}
 }
 
 func TestGateListensOnlyWhileContainerReady(t *testing.T) {
@@ -587,5 +586,33 @@ func TestLocalGateShortCircuit(t *testing.T) {
 		if got := askOnce(t, listen); got != "b" {
 			t.Fatalf("request %d through a closed local gate went to %s", i, got)
 		}
+	}
+}
+
+// flakyHealth answers ready, then only with transport errors.
+type flakyHealth struct{ calls atomic.Int64 }
+
+func (f *flakyHealth) ContainerReady(context.Context, string) (bool, error) {
+	if f.calls.Add(1) == 1 {
+		return true, nil
+	}
+	return false, context.DeadlineExceeded
+}
+
+// TestGateKeepsStateWhenDockerIsSilent: an engine that does not answer is
+// no news; only docker's own "not ready" closes a gate.
+func TestGateKeepsStateWhenDockerIsSilent(t *testing.T) {
+	a := startEcho(t, "a", "")
+	hs := &flakyHealth{}
+	s := newTestServer(t, hs)
+	listen := freeAddr(t)
+	r := tcpRoute(listen, a.addr())
+	r.Gate = "abc"
+	if err := s.Apply(Config{Health: fastHealth, Routes: []Route{r}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a few silent checks", func() bool { return hs.calls.Load() > 5 })
+	if ok, msg := s.Status(time.Now()).Routes[0].Open, s.Status(time.Now()).Routes[0].Error; !ok {
+		t.Errorf("gate closed on a silent engine (%s)", msg)
 	}
 }
