@@ -8,37 +8,46 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/drover-sh/drover/cluster"
-	"github.com/drover-sh/drover/compose"
 	"github.com/drover-sh/drover/planner"
+	"github.com/drover-sh/drover/reconcile"
 	"github.com/drover-sh/drover/state"
 )
 
-// planFileFormat is the version of saved plan files.
-const planFileFormat = 1
+// planFileFormat is the version of saved plan files. Format 1 (before
+// apply carried out the saved plan) named only the compose files; apply
+// planned again and compared. Format 2 carries everything apply needs.
+const planFileFormat = 2
 
 // savedPlan is what `drover plan --out FILE` writes and `drover apply FILE`
-// carries out. It holds no environment values: the compose files are
-// named by path and digest and read again at apply time, and the desired
-// state they give must hash to DesiredDigest.
+// carries out as it is, once the state (lineage, serial), the compose
+// files (digests) and the hosts (Observed) are found as they were.
 type savedPlan struct {
-	Format        int           `json:"format"`
-	Created       time.Time     `json:"created"`
-	By            string        `json:"by"`
-	Cluster       string        `json:"cluster"`
-	Stack         string        `json:"stack"`
-	Files         []fileDigest  `json:"files"`
-	Prune         bool          `json:"prune"`
-	Lineage       string        `json:"lineage"`
-	Serial        int64         `json:"serial"`
-	DesiredDigest string        `json:"desired_digest"`
-	Plan          *planner.Plan `json:"plan"`
+	Format  int          `json:"format"`
+	Created time.Time    `json:"created"`
+	By      string       `json:"by"`
+	Cluster string       `json:"cluster"`
+	Stack   string       `json:"stack"`
+	Files   []fileDigest `json:"files"`
+	Prune   bool         `json:"prune"`
+	Lineage string       `json:"lineage"`
+	Serial  int64        `json:"serial"`
+	// Observed is the fingerprint of the hosts the plan was made on
+	// (reconcile.World.Fingerprint).
+	Observed string `json:"observed"`
+	// Summary is the history's summary of the edit (stack X: added …).
+	Summary string `json:"summary"`
+	// Desired is the stack as the state holds it once the plan is applied:
+	// the specs the plan starts containers from, their earlier
+	// generations (for the automatic rollback), networks and volumes.
+	// Its environment values are sealed with the state key, as in the
+	// state file.
+	Desired *state.Stack  `json:"desired"`
+	Plan    *planner.Plan `json:"plan"`
 }
 
 type fileDigest struct {
@@ -48,6 +57,49 @@ type fileDigest struct {
 
 // ErrStalePlan is returned when a saved plan no longer fits the state.
 var ErrStalePlan = errors.New("stale plan")
+
+// sealStack returns a copy of st whose environment values are sealed
+// with k, exactly as the state file holds them.
+func sealStack(st *state.Stack, k *state.Key) (*state.Stack, error) {
+	sealed, err := state.SealEnv(&state.State{Stacks: map[string]*state.Stack{st.Name: st}}, k)
+	if err != nil {
+		return nil, err
+	}
+	return sealed.Stacks[st.Name], nil
+}
+
+// openStack opens st's sealed environment values in place.
+func openStack(st *state.Stack, k *state.Key) error {
+	return state.OpenEnv(&state.State{Stacks: map[string]*state.Stack{st.Name: st}}, k)
+}
+
+// attachSpecs gives the plan the specs of the services it changes, from
+// the desired stack the plan file carries: the plan's JSON never holds
+// them (they hold environment values).
+func attachSpecs(p *planner.Plan, st *state.Stack) error {
+	p.Services, p.Previous = map[string]*cluster.Service{}, map[string]*cluster.Service{}
+	for _, svc := range st.Services {
+		name := svc.Current.FullName()
+		p.Services[name] = svc.Current
+		if g, err := svc.RollbackTarget(0); err == nil {
+			p.Previous[name] = g.Spec
+		}
+	}
+	var errs []error
+	for i, a := range p.Actions {
+		if a.Kind != planner.Create && a.Kind != planner.Replace {
+			continue
+		}
+		svc := p.Services[a.Service]
+		switch {
+		case svc == nil:
+			errs = append(errs, fmt.Errorf("plan.actions[%d]: %s is not a service of stack %s", i, a.Service, st.Name))
+		case svc.Container.Hash() != a.SpecHash:
+			errs = append(errs, fmt.Errorf("plan.actions[%d]: spec %s of %s is not the desired spec %s", i, a.SpecHash, a.Service, svc.Container.Hash()))
+		}
+	}
+	return errors.Join(errs...)
+}
 
 func digestFiles(paths []string) ([]fileDigest, error) {
 	var out []fileDigest
@@ -64,42 +116,6 @@ func digestFiles(paths []string) ([]fileDigest, error) {
 		out = append(out, fileDigest{Path: abs, SHA256: hex.EncodeToString(sum[:])})
 	}
 	return out, nil
-}
-
-// desiredDigest hashes a stack's desired services as the state holds them.
-func desiredDigest(s *state.State, stack string) string {
-	var svcs []*cluster.Service
-	if st, ok := s.Stacks[stack]; ok {
-		for _, k := range sortedKeys(st.Services) {
-			svcs = append(svcs, st.Services[k].Current)
-		}
-	}
-	b, _ := json.Marshal(svcs)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
-// actionKeys lists a plan's changes as comparable strings.
-func actionKeys(p *planner.Plan) []string {
-	var out []string
-	for _, a := range p.Actions {
-		if a.Kind == planner.Keep {
-			continue
-		}
-		old := ""
-		if a.Old != nil {
-			old = a.Old.ID
-		}
-		out = append(out, fmt.Sprintf("%s %s.%s@%s %s gen%d", a.Kind, a.Service, a.Slot, a.Host, old, a.Generation))
-	}
-	for _, n := range p.Networks {
-		out = append(out, "network "+n.Name+"@"+n.Host)
-	}
-	for _, v := range p.Volumes {
-		out = append(out, "volume "+v.Name+"@"+v.Host)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func writePlanFile(path string, sp *savedPlan) error {
@@ -161,12 +177,8 @@ func runApply(c *cli.Context, stdio IO) error {
 			return fmt.Errorf("%w: %s changed since the plan was made: make a new plan", ErrStalePlan, now[i].Path)
 		}
 	}
-	stack, warnings, err := compose.Load(c.Context, compose.Options{Files: paths, StackName: sp.Stack, Environ: envList()})
-	if err != nil {
-		return err
-	}
-	for _, w := range warnings {
-		e.log.Warn().Msg(w.String())
+	if err := e.openPlan(sp); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
 	}
 	return e.runChange(c, change{
 		Command: commandLine(c) + " (stack deploy " + sp.Stack + ")",
@@ -180,19 +192,48 @@ func runApply(c *cli.Context, stdio IO) error {
 			}
 			return nil
 		},
+		// The state is as it was when the plan was made (same serial):
+		// the desired stack the plan was made for goes in as it is.
 		Mutate: func(s *state.State) (string, error) {
-			sum := mergeStack(s, stack, sp.Prune, "apply "+file)
-			if got := desiredDigest(s, sp.Stack); got != sp.DesiredDigest {
-				return "", fmt.Errorf("%w: the compose files give another desired state than when the plan was made (environment variables changed?)", ErrStalePlan)
-			}
-			return sum, nil
+			s.Stacks[sp.Stack] = sp.Desired
+			s.Claim(sp.Stack)
+			return sp.Summary, nil
 		},
-		CheckPlan: func(s *state.State, p *planner.Plan) error {
-			want, got := actionKeys(sp.Plan), actionKeys(p)
-			if strings.Join(want, "\n") != strings.Join(got, "\n") {
-				return fmt.Errorf("%w: the cluster changed since the plan was made (%d planned steps, %d needed now): make a new plan", ErrStalePlan, len(want), len(got))
+		Plan: sp.Plan,
+		CheckWorld: func(w *reconcile.World) error {
+			if w.Fingerprint() != sp.Observed {
+				return fmt.Errorf("%w: the cluster changed since the plan was made (containers, networks, volumes or hosts up): make a new plan", ErrStalePlan)
 			}
 			return nil
 		},
 	})
+}
+
+// openPlan opens the sealed values of a plan file's desired stack and
+// gives its plan the specs.
+func (e *runEnv) openPlan(sp *savedPlan) error {
+	tmp := &state.State{Stacks: map[string]*state.Stack{sp.Stack: sp.Desired}}
+	if state.HasSealed(tmp) {
+		k, err := e.stateKey(false)
+		if err != nil {
+			return err
+		}
+		if err := openStack(sp.Desired, k); err != nil {
+			return fmt.Errorf("the plan's environment values are sealed: %w", err)
+		}
+	}
+	return attachSpecs(sp.Plan, sp.Desired)
+}
+
+// savePlan writes a dry run's plan to path, its environment values
+// sealed with the state key.
+func (e *runEnv) savePlan(path string, sp *savedPlan) error {
+	k, err := e.stateKey(true)
+	if err != nil {
+		return err
+	}
+	if sp.Desired, err = sealStack(sp.Desired, k); err != nil {
+		return err
+	}
+	return writePlanFile(path, sp)
 }

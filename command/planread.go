@@ -2,9 +2,11 @@ package command
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 
+	"github.com/drover-sh/drover/planner"
 	"github.com/drover-sh/drover/state"
 )
 
@@ -13,19 +15,55 @@ import (
 // plan, no stack, files without a path or digest. Whatever it accepts,
 // apply can work with without a nil check.
 func parsePlanFile(name string, b []byte) (*savedPlan, error) {
+	// The format first: an older file has other fields, and saying so
+	// beats naming the first field it lacks.
+	var head struct {
+		Format int `json:"format"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, fmt.Errorf("%s: not a drover plan file: %w", name, err)
+	}
+	switch {
+	case head.Format < planFileFormat:
+		return nil, fmt.Errorf("%s: %w: plan file format %d was written by an older drover, which planned again at apply; this one carries out the saved plan (format %d): make a new plan with `drover plan --out`", name, ErrStalePlan, head.Format, planFileFormat)
+	case head.Format > planFileFormat:
+		return nil, fmt.Errorf("%s: plan file format %d was written by a newer drover (this one reads format %d)", name, head.Format, planFileFormat)
+	}
 	var sp savedPlan
 	if err := state.DecodeStrict(b, &sp); err != nil {
 		return nil, fmt.Errorf("%s: not a drover plan file: %w", name, err)
-	}
-	if sp.Format != planFileFormat {
-		return nil, fmt.Errorf("%s: plan file format %d is not supported (want %d)", name, sp.Format, planFileFormat)
 	}
 	var errs []error
 	if sp.Plan == nil {
 		errs = append(errs, errors.New("plan: missing or null"))
 	}
+	if sp.Plan != nil {
+		errs = append(errs, planErrors(sp.Plan)...)
+	}
 	if sp.Stack == "" {
 		errs = append(errs, errors.New("stack: missing"))
+	}
+	if sp.Observed == "" {
+		errs = append(errs, errors.New("observed: missing"))
+	}
+	switch {
+	case sp.Desired == nil:
+		errs = append(errs, errors.New("desired: missing or null"))
+	case sp.Desired.Name != sp.Stack:
+		errs = append(errs, fmt.Errorf("desired.name: %q is not the plan's stack %q", sp.Desired.Name, sp.Stack))
+	default:
+		for n, svc := range sp.Desired.Services {
+			if svc == nil || svc.Current == nil {
+				errs = append(errs, fmt.Errorf("desired.services.%s.current: missing or null", n))
+			}
+			if svc != nil {
+				for i, g := range svc.Previous {
+					if g.Spec == nil {
+						errs = append(errs, fmt.Errorf("desired.services.%s.previous[%d].spec: missing or null", n, i))
+					}
+				}
+			}
+		}
 	}
 	if sp.Serial < 0 {
 		errs = append(errs, fmt.Errorf("serial: %d is negative", sp.Serial))
@@ -45,4 +83,37 @@ func parsePlanFile(name string, b []byte) (*savedPlan, error) {
 		return nil, fmt.Errorf("%s: malformed plan file: %w", name, err)
 	}
 	return &sp, nil
+}
+
+// planErrors lists what apply could not carry out in a plan: an action of
+// no known kind, one without the host or the old container it works on,
+// a network or volume without a host or name.
+func planErrors(p *planner.Plan) []error {
+	var errs []error
+	for i, a := range p.Actions {
+		switch a.Kind {
+		case planner.Create:
+		case planner.Replace, planner.Remove, planner.Keep:
+			if a.Old == nil {
+				errs = append(errs, fmt.Errorf("plan.actions[%d].old: missing for a %s", i, a.Kind))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("plan.actions[%d].kind: %q is not create, replace, remove or keep", i, a.Kind))
+		}
+		if a.Host == "" || a.Service == "" || a.Slot == "" {
+			errs = append(errs, fmt.Errorf("plan.actions[%d]: host, service and slot must be set", i))
+		}
+	}
+	for _, rs := range []struct {
+		what string
+		list []planner.ResourceAction
+	}{{"networks", p.Networks}, {"volumes", p.Volumes}} {
+		what := rs.what
+		for i, r := range rs.list {
+			if r.Host == "" || r.Name == "" {
+				errs = append(errs, fmt.Errorf("plan.%s[%d]: host and name must be set", what, i))
+			}
+		}
+	}
+	return errs
 }

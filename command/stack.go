@@ -105,12 +105,19 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 		e.log.Warn().Msg(w.String())
 	}
 	prune := c.Bool("prune")
+	summary := ""
 	ch := change{
 		Scope:  []string{name},
 		DryRun: dryRun,
 		Adopt:  c.Bool("adopt"),
 		Mutate: func(s *state.State) (string, error) {
-			return mergeStack(s, stack, prune, commandLine(c)), nil
+			who := commandLine(c)
+			if out := c.String("out"); out != "" {
+				// The generation is made when the saved plan is applied.
+				who = "apply " + out
+			}
+			summary = mergeStack(s, stack, prune, who)
+			return summary, nil
 		},
 	}
 	if out := c.String("out"); out != "" {
@@ -118,11 +125,12 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 		if err != nil {
 			return err
 		}
-		ch.SavePlan = func(lineage string, serial int64, s *state.State, p *planner.Plan) error {
+		ch.SavePlan = func(lineage string, serial int64, s *state.State, w *reconcile.World, p *planner.Plan) error {
 			who, _ := whoami()
 			sp := &savedPlan{Format: planFileFormat, Created: time.Now().UTC(), By: who, Cluster: e.inv.Cluster, Stack: name,
-				Files: files, Prune: prune, Lineage: lineage, Serial: serial, DesiredDigest: desiredDigest(s, name), Plan: p}
-			if err := writePlanFile(out, sp); err != nil {
+				Files: files, Prune: prune, Lineage: lineage, Serial: serial, Observed: w.Fingerprint(), Summary: summary,
+				Desired: s.Stacks[name], Plan: p}
+			if err := e.savePlan(out, sp); err != nil {
 				return err
 			}
 			e.log.Info().Str("file", out).Msg("plan saved: run `drover apply " + out + "` to carry it out")
@@ -131,7 +139,7 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 	}
 	if c.Bool("push") {
 		ch.PushLocal = true
-		ch.BeforeApply = func(ctx context.Context, w *reconcile.World, p *planner.Plan, d reconcile.Desired) error {
+		ch.BeforeApply = func(ctx context.Context, w *reconcile.World, p *planner.Plan) error {
 			return e.pushForPlan(ctx, w, stack)
 		}
 	}

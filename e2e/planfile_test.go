@@ -53,9 +53,37 @@ func TestPlanApply(t *testing.T) {
 	if _, stderr, code := runDrover(t, inv, "apply", p3); code != 1 || !strings.Contains(stderr, "changed since the plan") {
 		t.Errorf("edited compose file: exit %d\n%s", code, stderr)
 	}
-	// The plan file holds no environment values.
-	data, _ := os.ReadFile(p3)
-	if strings.Contains(string(data), `"env"`) {
-		t.Errorf("plan file carries environment values:\n%s", data)
+
+	// The plan file carries the specs apply starts containers from, their
+	// environment values sealed with the state key, never in clear text.
+	const secret = "pl4n-e2e-s3cr3t"
+	withEnv := filepath.Join(dir, "env.yml")
+	os.WriteFile(withEnv, []byte(strings.Replace(string(b), "    image: drover-test/app:nohc\n", "    image: drover-test/app:nohc\n    environment: {PLAN_SECRET: "+secret+"}\n", 1)), 0o644)
+	p4 := filepath.Join(dir, "p4.json")
+	mustDrover(t, inv, "plan", "-c", withEnv, "--out", p4, stack)
+	data, _ := os.ReadFile(p4)
+	if strings.Contains(string(data), secret) || !strings.Contains(string(data), "drover-sealed:v1:") {
+		t.Errorf("plan file holds an environment value in clear text, or none sealed:\n%s", data)
+	}
+	// A cluster that moved since (a replica stopped by hand) refuses it.
+	cs := stackContainers(t, stack)
+	hostDocker(t, cs[0].Host, "stop", "-t", "1", cs[0].ID)
+	if _, stderr, code := runDrover(t, inv, "apply", p4); code != 1 || !strings.Contains(stderr, "stale plan") || !strings.Contains(stderr, "cluster changed") {
+		t.Errorf("plan made before a replica stopped: exit %d\n%s", code, stderr)
+	}
+	// Planned again, apply carries it out as saved: the rollout the plan
+	// shows, the sealed value opened into the containers.
+	p5 := filepath.Join(dir, "p5.json")
+	stdout, _, _ := runDrover(t, inv, "plan", "-c", withEnv, "--out", p5, stack)
+	if !strings.Contains(stdout, "rolling updates:") || !strings.Contains(stdout, stack+"_app  batches [") {
+		t.Errorf("the plan shows no rollout:\n%s", stdout)
+	}
+	mustDrover(t, inv, "apply", p5)
+	cs = stackContainers(t, stack)
+	slotsOK(t, cs, 6)
+	for _, c := range running(cs) {
+		if env := hostDocker(t, c.Host, "inspect", "--format", "{{json .Config.Env}}", c.ID); !strings.Contains(env, "PLAN_SECRET="+secret) {
+			t.Errorf("%s has env %s", c.Name, env)
+		}
 	}
 }

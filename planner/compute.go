@@ -70,6 +70,7 @@ func (w *world) plan() *Plan {
 	}
 	p.Levels = levels(w.order)
 	p.Rollouts = w.rollouts(p)
+	w.specs(p)
 	p.Networks, p.Volumes = w.resources(p.Actions)
 	p.Warnings = w.warnings
 	p.Pending = w.pending

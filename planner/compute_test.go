@@ -576,10 +576,11 @@ func TestNetworksAndVolumes(t *testing.T) {
 		Volumes:  map[string]cluster.Volume{"ext": {Name: "ext", External: true}},
 	}
 	p := mustCompute(t, in)
-	if want := []ResourceAction{{Create, "h2", "demo_default", "demo"}}; !reflect.DeepEqual(p.Networks, want) {
+	def, data := &cluster.Network{Name: "demo_default"}, &cluster.Volume{Name: "demo_data"}
+	if want := []ResourceAction{{Create, "h2", "demo_default", "demo", def, nil}}; !reflect.DeepEqual(p.Networks, want) {
 		t.Errorf("networks %v", p.Networks)
 	}
-	if want := []ResourceAction{{Create, "h1", "demo_data", "demo"}, {Create, "h2", "demo_data", "demo"}}; !reflect.DeepEqual(p.Volumes, want) {
+	if want := []ResourceAction{{Create, "h1", "demo_data", "demo", nil, data}, {Create, "h2", "demo_data", "demo", nil, data}}; !reflect.DeepEqual(p.Volumes, want) {
 		t.Errorf("volumes %v", p.Volumes)
 	}
 	if p.Changes() != 5 {

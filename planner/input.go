@@ -12,6 +12,10 @@ type Input struct {
 	// stacks: out-of-scope services are never changed, but their ports and
 	// reservations count when placing the others.
 	Services []*cluster.Service
+	// Previous holds each service's previous generation (by full name),
+	// for the automatic rollback of a failed update; the plan carries
+	// those of the services it changes.
+	Previous map[string]*cluster.Service
 	// Scope lists the stacks this run may change; nil or empty means all.
 	Scope map[string]bool
 	// Observed has one entry per host, Ready or not. Down hosts carry no

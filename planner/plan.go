@@ -29,12 +29,19 @@ type Plan struct {
 	// Levels are the in-scope services (STACK_SERVICE) by dependency
 	// level: apply rolls out one level after the other, the services of a
 	// level side by side. Services of removed stacks have no level and go
-	// first. Not saved with the plan: apply PLANFILE plans again.
-	Levels [][]string `json:"-"`
+	// first.
+	Levels [][]string `json:"levels,omitempty"`
 	// Rollouts are the rolling updates of the services that replace
-	// running replicas: batches, stop-first or start-first. Not saved
-	// either.
-	Rollouts []Rollout `json:"-"`
+	// running replicas: batches, stop-first or start-first, and the
+	// policy they roll under.
+	Rollouts []Rollout `json:"rollouts,omitempty"`
+	// Services are the desired specs of the services the actions start or
+	// stop containers of, by full name; Previous their previous
+	// generation, for the automatic rollback. They hold environment
+	// values, so they are never part of the plan's JSON: a plan file
+	// carries them sealed (see command/planfile.go).
+	Services map[string]*cluster.Service `json:"-"`
+	Previous map[string]*cluster.Service `json:"-"`
 }
 
 // Level is a service's dependency level; 0 for a service with none.
@@ -55,8 +62,12 @@ type ResourceAction struct {
 	Host string `json:"host"`
 	Name string `json:"name"`
 	// Stack is the stack of the first service the plan starts there with
-	// it: the created network or volume carries its label. Not saved.
-	Stack string `json:"-"`
+	// it: the created network or volume carries its label.
+	Stack string `json:"stack,omitempty"`
+	// Network or Volume is the definition to create (the one of the
+	// plan's networks or volumes, a named one of the other).
+	Network *cluster.Network `json:"network,omitempty"`
+	Volume  *cluster.Volume  `json:"volume,omitempty"`
 }
 
 // Action is one container-level step.

@@ -17,6 +17,10 @@ import (
 //	  + create  demo_web.3   gen 2  (new replica)
 //	  ~ replace demo_api.1   gen 3  (image app:v1 → app:v2)
 //	  - remove  demo_old.1          (service removed)
+//
+// then the order of the dependency levels (when there are several) and
+// the rolling updates (renderOrder, renderRollouts), the pending replicas,
+// the summary and the warnings.
 func (p *Plan) Render(w io.Writer) error {
 	type line struct{ sign, kind, name, gen, note string }
 	byHost := make(map[string][]line)
@@ -78,8 +82,19 @@ func (p *Plan) Render(w io.Writer) error {
 			fmt.Fprintf(&b, "  %s %-7s %-*s  %-*s  (%s)\n", l.sign, l.kind, nameW, l.name, genW, l.gen, l.note)
 		}
 	}
+	sections := len(hosts) > 0
+	for _, section := range []func(*bytes.Buffer) bool{p.renderOrder, p.renderRollouts} {
+		var sb bytes.Buffer
+		if section(&sb) {
+			if sections {
+				b.WriteString("\n")
+			}
+			b.Write(sb.Bytes())
+			sections = true
+		}
+	}
 	if len(p.Pending) > 0 {
-		if len(hosts) > 0 {
+		if sections {
 			b.WriteString("\n")
 		}
 		b.WriteString("pending (no node can take them now; every run tries again):\n")
@@ -96,7 +111,7 @@ func (p *Plan) Render(w io.Writer) error {
 			fmt.Fprintf(&b, "  ! %s  (%s)\n", strings.Join(names, ", "), note)
 		}
 	}
-	if len(hosts) > 0 || len(p.Pending) > 0 {
+	if sections || len(p.Pending) > 0 {
 		b.WriteString("\n")
 	}
 	b.WriteString(p.summary(counts))

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/drover-sh/drover/cluster"
 )
@@ -43,8 +45,9 @@ func rollout() Input {
 	})
 	web := svc("demo", "web", 3, image("web:v2"), gen(4), net, publish(8080), func(s *cluster.Service) {
 		s.Container.Env = map[string]string{"TOKEN": "n3w-s3cr3t", "DEBUG": "1"}
+		s.Update = cluster.UpdatePolicy{Parallelism: 2, Order: "start-first", Delay: time.Second, Monitor: 5 * time.Second, FailureAction: "rollback", MaxFailureRatio: 0.5}
 	})
-	api := svc("demo", "api", 1, gen(2), net)
+	api := svc("demo", "api", 1, gen(2), net, func(s *cluster.Service) { s.DependsOn = []string{"db"} })
 	db := svc("demo", "db", 1, net, func(s *cluster.Service) {
 		s.Container.Mounts = []cluster.Mount{{Type: "volume", Source: "demo_data", Target: "/var/lib/db"}}
 	})
@@ -74,6 +77,14 @@ func TestRenderGolden(t *testing.T) {
 	// of the golden file.
 	js = specHash.ReplaceAll(js, []byte(`"spec": "HASH"`))
 	golden(t, "rollout.json", append(js, '\n'))
+	// The plan carries the specs apply starts containers from, but its
+	// JSON (--output json, plan files) never their environment values.
+	if p.Services["demo_web"] == nil || p.Services["demo_web"].Container.Env["TOKEN"] != "n3w-s3cr3t" {
+		t.Errorf("the plan does not carry demo_web's spec: %+v", p.Services)
+	}
+	if strings.Contains(string(js), "s3cr3t") {
+		t.Errorf("the plan's JSON holds an environment value:\n%s", js)
+	}
 	// Once applied, nothing is left to do.
 	golden(t, "converged.txt", []byte(mustCompute(t, apply(in, p)).String()))
 }

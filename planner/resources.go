@@ -1,6 +1,10 @@
 package planner
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/drover-sh/drover/cluster"
+)
 
 // builtinNetworks exist on every docker host and cannot be created.
 var builtinNetworks = map[string]bool{"bridge": true, "host": true, "none": true}
@@ -23,7 +27,11 @@ func (w *world) resources(actions []Action) (networks, volumes []ResourceAction)
 				continue
 			}
 			seenNet[k] = true
-			networks = append(networks, ResourceAction{Kind: Create, Host: a.Host, Name: att.Name, Stack: s.spec.Stack})
+			def, ok := w.in.Networks[att.Name]
+			if !ok {
+				def = cluster.Network{Name: att.Name}
+			}
+			networks = append(networks, ResourceAction{Kind: Create, Host: a.Host, Name: att.Name, Stack: s.spec.Stack, Network: &def})
 		}
 		for _, m := range s.spec.Container.Mounts {
 			k := key{a.Host, m.Source}
@@ -32,7 +40,11 @@ func (w *world) resources(actions []Action) (networks, volumes []ResourceAction)
 				continue
 			}
 			seenVol[k] = true
-			volumes = append(volumes, ResourceAction{Kind: Create, Host: a.Host, Name: m.Source, Stack: s.spec.Stack})
+			def, ok := w.in.Volumes[m.Source]
+			if !ok {
+				def = cluster.Volume{Name: m.Source}
+			}
+			volumes = append(volumes, ResourceAction{Kind: Create, Host: a.Host, Name: m.Source, Stack: s.spec.Stack, Volume: &def})
 		}
 	}
 	byHostName := func(rs []ResourceAction) func(i, j int) bool {

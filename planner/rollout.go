@@ -7,12 +7,16 @@ import "github.com/drover-sh/drover/cluster"
 // plan decides it; apply carries it out batch by batch, each gated on
 // health.
 type Rollout struct {
-	Service   string
-	StopFirst bool
+	Service   string `json:"service"`
+	StopFirst bool   `json:"stop_first"`
 	// Fallback says why the rollout is stop-first although the policy
 	// says start-first; "" when it follows the policy.
-	Fallback string
-	Batches  [][]string // slots, in the plan's order
+	Fallback string     `json:"fallback,omitempty"`
+	Batches  [][]string `json:"batches"` // slots, in the plan's order
+	// Policy is what the batches roll under: the delay between them, the
+	// monitor window, failure_action and max_failure_ratio
+	// (update_config, or rollback_config for a rollback).
+	Policy cluster.UpdatePolicy `json:"policy"`
 }
 
 // fallbackPorts is why a start-first rollout of a service that publishes
@@ -30,7 +34,7 @@ func Rolls(a *Action) bool {
 // order) roll under pol: svc.Update for an update, svc.Rollback for a
 // rollback.
 func PlanRollout(svc *cluster.Service, pol cluster.UpdatePolicy, replaces []Action) Rollout {
-	r := Rollout{Service: svc.FullName(), StopFirst: pol.Order != "start-first"}
+	r := Rollout{Service: svc.FullName(), StopFirst: pol.Order != "start-first", Policy: pol}
 	if !r.StopFirst && publishesHostPorts(&svc.Container) {
 		r.StopFirst, r.Fallback = true, fallbackPorts
 	}
@@ -93,4 +97,29 @@ func (p *Plan) Rollout(service string) (Rollout, bool) {
 		}
 	}
 	return Rollout{}, false
+}
+
+// specs attaches the desired spec, and the previous generation, of every
+// service the plan changes: apply needs nothing but the plan.
+func (w *world) specs(p *Plan) {
+	for i := range p.Actions {
+		a := &p.Actions[i]
+		if a.Kind == Keep {
+			continue
+		}
+		s, ok := w.svcByName[a.Service]
+		if !ok {
+			continue // a removed service: its removes need no spec
+		}
+		if p.Services == nil {
+			p.Services = map[string]*cluster.Service{}
+		}
+		p.Services[a.Service] = s.spec
+		if prev := w.in.Previous[a.Service]; prev != nil {
+			if p.Previous == nil {
+				p.Previous = map[string]*cluster.Service{}
+			}
+			p.Previous[a.Service] = prev
+		}
+	}
 }

@@ -12,10 +12,12 @@ import (
 // rollback) rollback_config.
 func TestPlanRollouts(t *testing.T) {
 	old := svc("app", "web", 5, gen(1))
+	pol := func(order string, parallelism int) cluster.UpdatePolicy {
+		return cluster.UpdatePolicy{Parallelism: parallelism, Order: order, FailureAction: "pause"}
+	}
 	policy := func(order string, parallelism int) svcMod {
 		return func(s *cluster.Service) {
-			s.Update = cluster.UpdatePolicy{Parallelism: parallelism, Order: order, FailureAction: "pause"}
-			s.Rollback = cluster.UpdatePolicy{Parallelism: 1, Order: "stop-first", FailureAction: "pause"}
+			s.Update, s.Rollback = pol(order, parallelism), pol("stop-first", 1)
 		}
 	}
 	// One replica per host (a published port fits), slot 4's exited.
@@ -32,23 +34,23 @@ func TestPlanRollouts(t *testing.T) {
 		{
 			name: "batches of two, start-first; the exited replica is not rolled",
 			next: svc("app", "web", 5, gen(2), image("web:2"), policy("start-first", 2)),
-			want: Rollout{Service: "app_web", Batches: [][]string{{"1", "2"}, {"3", "5"}}},
+			want: Rollout{Service: "app_web", Batches: [][]string{{"1", "2"}, {"3", "5"}}, Policy: pol("start-first", 2)},
 		},
 		{
 			name: "parallelism 0 is one batch",
 			next: svc("app", "web", 5, gen(2), image("web:2"), policy("stop-first", 0)),
-			want: Rollout{Service: "app_web", StopFirst: true, Batches: [][]string{{"1", "2", "3", "5"}}},
+			want: Rollout{Service: "app_web", StopFirst: true, Batches: [][]string{{"1", "2", "3", "5"}}, Policy: pol("stop-first", 0)},
 		},
 		{
 			name: "a published host port makes start-first stop-first",
 			next: svc("app", "web", 5, gen(2), image("web:2"), policy("start-first", 3), publish(8080)),
-			want: Rollout{Service: "app_web", StopFirst: true, Fallback: fallbackPorts, Batches: [][]string{{"1", "2", "3"}, {"5"}}},
+			want: Rollout{Service: "app_web", StopFirst: true, Fallback: fallbackPorts, Batches: [][]string{{"1", "2", "3"}, {"5"}}, Policy: pol("start-first", 3)},
 		},
 		{
 			name:     "service rollback rolls with rollback_config",
 			next:     svc("app", "web", 5, gen(2), image("web:2"), policy("start-first", 4)),
 			rollback: true,
-			want:     Rollout{Service: "app_web", StopFirst: true, Batches: [][]string{{"1"}, {"2"}, {"3"}, {"5"}}},
+			want:     Rollout{Service: "app_web", StopFirst: true, Batches: [][]string{{"1"}, {"2"}, {"3"}, {"5"}}, Policy: pol("stop-first", 1)},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,7 +17,8 @@ import (
 	"github.com/drover-sh/drover/planner"
 )
 
-// Desired is what the plan was computed for.
+// Desired is the desired state a plan is computed for (drift detection
+// and the planner's input); Apply needs only the plan.
 type Desired struct {
 	Services map[string]*cluster.Service // by full name
 	// Previous holds each service's previous generation, for automatic
@@ -98,7 +99,7 @@ func (e *UpdateError) Error() string {
 // Apply carries out a plan. Images are made present on every host that
 // needs them before anything changes; a host that lacks one and cannot pull
 // it stops the run with nothing changed.
-func (c *Cluster) Apply(ctx context.Context, p *planner.Plan, w *World, d Desired, opt ApplyOptions) (*Result, error) {
+func (c *Cluster) Apply(ctx context.Context, p *planner.Plan, w *World, opt ApplyOptions) (*Result, error) {
 	if opt.Poll <= 0 {
 		opt.Poll = 250 * time.Millisecond
 	}
@@ -106,7 +107,7 @@ func (c *Cluster) Apply(ctx context.Context, p *planner.Plan, w *World, d Desire
 		opt.NewID = randomID
 	}
 	res := &Result{}
-	if err := c.ensureImages(ctx, p, w, d); err != nil {
+	if err := c.ensureImages(ctx, p, w); err != nil {
 		return res, err
 	}
 	if opt.BeforeChanges != nil {
@@ -114,7 +115,7 @@ func (c *Cluster) Apply(ctx context.Context, p *planner.Plan, w *World, d Desire
 			return res, &PreflightError{Err: err}
 		}
 	}
-	if err := c.createResources(ctx, p, w, d, res); err != nil {
+	if err := c.createResources(ctx, p, w, res); err != nil {
 		return res, err
 	}
 	var mu sync.Mutex
@@ -133,7 +134,7 @@ func (c *Cluster) Apply(ctx context.Context, p *planner.Plan, w *World, d Desire
 			go func() {
 				defer wg.Done()
 				name := group[0].Service
-				out, err := c.applyService(ctx, group, rollouts[name], d.Services[name], d.Previous[name], w, opt)
+				out, err := c.applyService(ctx, group, rollouts[name], p.Services[name], p.Previous[name], w, opt)
 				mu.Lock()
 				defer mu.Unlock()
 				outcomes[name] = out
@@ -206,7 +207,7 @@ func randomID() string {
 
 // ensureImages checks every (host, image) the plan starts containers from
 // and pulls the missing ones, all before any change.
-func (c *Cluster) ensureImages(ctx context.Context, p *planner.Plan, w *World, d Desired) error {
+func (c *Cluster) ensureImages(ctx context.Context, p *planner.Plan, w *World) error {
 	type need struct{ host, image string }
 	seen := map[need]bool{}
 	var missing []need
@@ -214,7 +215,10 @@ func (c *Cluster) ensureImages(ctx context.Context, p *planner.Plan, w *World, d
 		if a.Kind != planner.Create && a.Kind != planner.Replace {
 			continue
 		}
-		svc := d.Services[a.Service]
+		svc := p.Services[a.Service]
+		if svc == nil {
+			return &PreflightError{Err: fmt.Errorf("the plan starts %s on %s but carries no spec of it", a.Service, a.Host)}
+		}
 		n := need{a.Host, svc.Container.Image}
 		if seen[n] {
 			continue
@@ -257,16 +261,16 @@ func firstLine(s string) string {
 
 // createResources creates the plan's networks and volumes, hosts in
 // parallel, each labelled with the stack the plan gives it.
-func (c *Cluster) createResources(ctx context.Context, p *planner.Plan, w *World, d Desired, res *Result) error {
+func (c *Cluster) createResources(ctx context.Context, p *planner.Plan, w *World, res *Result) error {
 	var mu sync.Mutex
 	var errs []error
 	var g errgroup.Group
 	g.SetLimit(max(1, c.Parallel))
 	byHost := map[string][]func() error{}
 	for _, n := range p.Networks {
-		def, ok := d.Networks[n.Name]
-		if !ok {
-			def = cluster.Network{Name: n.Name}
+		def := cluster.Network{Name: n.Name}
+		if n.Network != nil {
+			def = *n.Network
 		}
 		stack := n.Stack
 		byHost[n.Host] = append(byHost[n.Host], func() error {
@@ -281,9 +285,9 @@ func (c *Cluster) createResources(ctx context.Context, p *planner.Plan, w *World
 		})
 	}
 	for _, v := range p.Volumes {
-		def, ok := d.Volumes[v.Name]
-		if !ok {
-			def = cluster.Volume{Name: v.Name}
+		def := cluster.Volume{Name: v.Name}
+		if v.Volume != nil {
+			def = *v.Volume
 		}
 		stack := v.Stack
 		byHost[v.Host] = append(byHost[v.Host], func() error {

@@ -129,7 +129,7 @@ func (h *harness) plan(w *World, svcs []*cluster.Service, prev map[string]*clust
 	for _, s := range prev {
 		specs[s.Container.Hash()] = s.Container
 	}
-	p, err := planner.Compute(planner.Input{Services: svcs, Observed: w.Hosts, Specs: specs, Networks: d.Networks, Volumes: d.Volumes, Now: time.Now()})
+	p, err := planner.Compute(planner.Input{Services: svcs, Previous: prev, Observed: w.Hosts, Specs: specs, Networks: d.Networks, Volumes: d.Volumes, Now: time.Now()})
 	if err != nil {
 		h.t.Fatalf("Compute: %v", err)
 	}
@@ -140,8 +140,8 @@ func (h *harness) plan(w *World, svcs []*cluster.Service, prev map[string]*clust
 func (h *harness) run(ctx context.Context, svcs []*cluster.Service, prev map[string]*cluster.Service, opt ApplyOptions) (*planner.Plan, *Result, error) {
 	h.t.Helper()
 	w := h.c.Observe(ctx)
-	p, d := h.plan(w, svcs, prev)
-	res, err := h.c.Apply(ctx, p, w, d, opt)
+	p, _ := h.plan(w, svcs, prev)
+	res, err := h.c.Apply(ctx, p, w, opt)
 	return p, res, err
 }
 

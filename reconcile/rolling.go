@@ -14,7 +14,7 @@ import (
 // each batch gated on its replicas staying up (and healthy) for the monitor
 // window. A failure past max_failure_ratio triggers failure_action.
 func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, ro planner.Rollout, svc, prev *cluster.Service, w *World, opt ApplyOptions, out Outcome) (Outcome, error) {
-	pol := svc.Update
+	pol := ro.Policy
 	// --timeout wins over the service's x-drover.update_timeout, which
 	// wins over the default.
 	timeout := opt.UpdateTimeout

@@ -89,28 +89,30 @@ func (d *Deps) execute(ctx context.Context, req Request, out *Result) error {
 	scope := d.scope(s, w, req)
 	desired := DesiredOf(s)
 	reconcile.DetectDrift(w, desired.Services)
-	if req.UseRollbackPolicy {
-		for name, svc := range desired.Services {
-			cp := *svc
-			cp.Update = svc.Rollback
-			desired.Services[name] = &cp
-		}
-	}
 	in := PlanInput(s, w, desired, scope, d.now())
 	in.UnhealthyGrace, in.FixDrift, in.UseRollbackPolicy = req.UnhealthyGrace, req.FixDrift, req.UseRollbackPolicy
-	if d.Platforms != nil {
-		in.ImagePlatforms, in.HostImagePlatforms = d.Platforms(ctx, w, s.Services(), req.PushLocal)
-	}
-	p, err := planner.Compute(in)
-	if err != nil {
-		return refused(req.DryRun, err)
-	}
-	// A new desired state that no inventoried node could ever run is a
-	// mistake in the spec: refuse it before anything changes. Shortages
-	// that time mends only leave replicas pending.
-	if ue := unsatisfiableChanges(p, specsBefore, serviceSpecs(s)); ue != nil {
-		out.Plan, out.Changes, out.Pending = p, p.Changes(), p.PendingReplicas()
-		return refused(req.DryRun, ue)
+	p := req.Plan
+	if p != nil {
+		// A saved plan is carried out as it was reviewed, or not at all.
+		if req.CheckWorld != nil {
+			if err := req.CheckWorld(w); err != nil {
+				return err
+			}
+		}
+	} else {
+		if d.Platforms != nil {
+			in.ImagePlatforms, in.HostImagePlatforms = d.Platforms(ctx, w, s.Services(), req.PushLocal)
+		}
+		if p, err = planner.Compute(in); err != nil {
+			return refused(req.DryRun, err)
+		}
+		// A new desired state that no inventoried node could ever run is a
+		// mistake in the spec: refuse it before anything changes. Shortages
+		// that time mends only leave replicas pending.
+		if ue := unsatisfiableChanges(p, specsBefore, serviceSpecs(s)); ue != nil {
+			out.Plan, out.Changes, out.Pending = p, p.Changes(), p.PendingReplicas()
+			return refused(req.DryRun, ue)
+		}
 	}
 	for _, warn := range p.Warnings {
 		rep.Notice(Notice{Level: LevelWarn, Message: warn})
@@ -126,7 +128,7 @@ func (d *Deps) execute(ctx context.Context, req Request, out *Result) error {
 	}
 	if req.DryRun {
 		if req.SavePlan != nil {
-			if err := req.SavePlan(readLineage, readSerial, s, p); err != nil {
+			if err := req.SavePlan(readLineage, readSerial, s, w, p); err != nil {
 				return err
 			}
 		}
@@ -134,7 +136,7 @@ func (d *Deps) execute(ctx context.Context, req Request, out *Result) error {
 		return pendingError(p)
 	}
 	if req.BeforeApply != nil {
-		if err := req.BeforeApply(ctx, w, p, desired); err != nil {
+		if err := req.BeforeApply(ctx, w, p); err != nil {
 			return err
 		}
 	}
@@ -157,7 +159,7 @@ func (d *Deps) execute(ctx context.Context, req Request, out *Result) error {
 		if s.Serial == 0 {
 			opts.BeforeChanges = func(ctx context.Context) error { return d.startState(ctx, s, req.Command) }
 		}
-		res, applyErr = cl.Apply(ctx, p, w, desired, opts)
+		res, applyErr = cl.Apply(ctx, p, w, opts)
 	}
 	var pre *reconcile.PreflightError
 	if errors.As(applyErr, &pre) {

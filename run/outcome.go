@@ -46,6 +46,7 @@ func DesiredOf(s *state.State) reconcile.Desired {
 func PlanInput(s *state.State, w *reconcile.World, d reconcile.Desired, scope map[string]bool, now time.Time) planner.Input {
 	return planner.Input{
 		Services: s.Services(),
+		Previous: d.Previous,
 		Scope:    scope,
 		Observed: w.Hosts,
 		Specs:    s.Specs(),

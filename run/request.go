@@ -49,10 +49,15 @@ type Request struct {
 	// the lineage and serial the state had when read.
 	CheckState func(s *state.State) error
 	CheckPlan  func(s *state.State, p *planner.Plan) error
-	SavePlan   func(lineage string, serial int64, s *state.State, p *planner.Plan) error
+	SavePlan   func(lineage string, serial int64, s *state.State, w *reconcile.World, p *planner.Plan) error
+	// Plan, when set, is carried out as it is (apply PLANFILE): the run
+	// observes the hosts, CheckWorld refuses a cluster that moved since
+	// the plan was made, and nothing is planned again.
+	Plan       *planner.Plan
+	CheckWorld func(w *reconcile.World) error
 	// BeforeApply runs after the plan is shown and before anything
 	// changes (e.g. image push).
-	BeforeApply func(ctx context.Context, w *reconcile.World, p *planner.Plan, d reconcile.Desired) error
+	BeforeApply func(ctx context.Context, w *reconcile.World, p *planner.Plan) error
 	// AfterApply runs after the containers (e.g. stack rm's networks) and
 	// says what it changed ("" for nothing), for the run's summary.
 	AfterApply func(ctx context.Context, w *reconcile.World, s *state.State) (string, error)
