@@ -103,7 +103,7 @@ func (c *Cluster) waitHealthy(ctx context.Context, w *World, list []started, svc
 		if passed == len(list) {
 			return nil
 		}
-		if err := sleepOrWake(ctx, next, wake); err != nil {
+		if err := c.sleepOrWake(ctx, next, wake); err != nil {
 			return err
 		}
 	}
@@ -181,15 +181,17 @@ func (c *Cluster) watch(ctx context.Context, w *World, hosts []string, byHost ma
 	return wake
 }
 
-// sleepOrWake waits d, or less if wake fires.
-func sleepOrWake(ctx context.Context, d time.Duration, wake <-chan struct{}) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-	case <-wake:
-	}
-	return nil
+// sleepOrWake waits d on the cluster's clock, or less if wake fires.
+func (c *Cluster) sleepOrWake(ctx context.Context, d time.Duration, wake <-chan struct{}) error {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-wake:
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	c.sleep(sctx, d)
+	return ctx.Err()
 }

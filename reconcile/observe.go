@@ -10,6 +10,7 @@ import (
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
+	"github.com/drover-sh/drover/internal/clock"
 )
 
 // Connect returns the docker engine of a host (dialling it if needed).
@@ -21,9 +22,10 @@ type Cluster struct {
 	Connect  Connect
 	Parallel int
 	Report   Reporter
-	// Clock is the time of rollouts (health waits, monitor windows,
-	// elapsed times); nil = time.Now.
-	Clock func() time.Time
+	// Clock is the time of rollouts and what they wait on: the poll
+	// between inspections, the delay between batches, the monitor window,
+	// the update timeout; nil = the wall clock.
+	Clock clock.Clock
 	// Mesh, when set, is the routing mesh: told before a running replica
 	// is stopped (it takes the replica out of every proxy and drains it),
 	// and once new replicas passed their health wait (it adds them).
@@ -41,11 +43,11 @@ type MeshHooks interface {
 	ExtraHosts(svc *cluster.Service) []string
 }
 
-func (c *Cluster) now() time.Time {
-	if c.Clock == nil {
-		return time.Now()
-	}
-	return c.Clock()
+func (c *Cluster) now() time.Time { return clock.Or(c.Clock).Now() }
+
+// sleep waits d on the cluster's clock.
+func (c *Cluster) sleep(ctx context.Context, d time.Duration) error {
+	return clock.Or(c.Clock).Sleep(ctx, d)
 }
 
 // World is the observed state of every host.

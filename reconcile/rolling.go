@@ -2,11 +2,11 @@ package reconcile
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/internal/clock"
 	"github.com/drover-sh/drover/planner"
 )
 
@@ -24,7 +24,7 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 	if timeout <= 0 {
 		timeout = DefaultUpdateTimeout
 	}
-	uctx, cancel := context.WithTimeout(ctx, timeout)
+	uctx, cancel := clock.Or(c.Clock).WithTimeout(ctx, timeout)
 	defer cancel()
 
 	var done []started // replaced in this run, for rollback
@@ -39,7 +39,7 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 	for i, batch := range all {
 		var err error
 		if i > 0 && pol.Delay > 0 {
-			err = sleep(uctx, pol.Delay)
+			err = c.sleep(uctx, pol.Delay)
 		}
 		var news []started
 		if err == nil {
@@ -64,7 +64,8 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 			out.Replaced += len(news)
 			continue
 		}
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		timedOut := uctx.Err() != nil && ctx.Err() == nil
+		if timedOut {
 			err = fmt.Errorf("update did not finish within %s (update_timeout)", timeout)
 		}
 		if ctx.Err() != nil { // interrupted: the next run continues from here
@@ -81,7 +82,7 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 			c.dropStarted(ctx, w, news)
 			done = done[:len(done)-len(news)]
 		}
-		step := afterFailure(pol, failures, len(replaces), uctx.Err() != nil, prev != nil)
+		step := afterFailure(pol, failures, len(replaces), timedOut, prev != nil)
 		switch step {
 		case goOn:
 			continue
@@ -162,17 +163,6 @@ func batchesOf(ro planner.Rollout, replaces []planner.Action) [][]planner.Action
 		out = append(out, batch)
 	}
 	return out
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // dropStarted removes containers this run started.

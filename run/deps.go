@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/internal/clock"
 	"github.com/drover-sh/drover/reconcile"
 	"github.com/drover-sh/drover/state"
 )
@@ -25,8 +26,10 @@ type Deps struct {
 	// on them; 0 = reconcile's default.
 	Poll     time.Duration
 	Reporter Reporter
-	// Clock is the time of history entries and plans; nil = time.Now.
-	Clock func() time.Time
+	// Clock is the time of history entries, plans and rollouts (what
+	// their health waits, delays and update timeouts wait on); nil = the
+	// wall clock.
+	Clock clock.Clock
 	// Holder says who takes the lock (owner, machine, pid, process
 	// identity); the run fills in the command. User is the history's
 	// user@machine.
@@ -55,12 +58,7 @@ type MeshRun interface {
 	Sync(ctx context.Context, w *reconcile.World, observeAgain bool) error
 }
 
-func (d *Deps) now() time.Time {
-	if d.Clock == nil {
-		return time.Now()
-	}
-	return d.Clock()
-}
+func (d *Deps) now() time.Time { return clock.Or(d.Clock).Now() }
 
 func (d *Deps) reporter() Reporter {
 	if d.Reporter == nil {
@@ -127,5 +125,5 @@ func Nodes(hosts []cluster.Host, s *state.State) []cluster.Node {
 
 // ClusterOf is the reconcile view of the hosts for a state.
 func (d *Deps) ClusterOf(s *state.State) *reconcile.Cluster {
-	return &reconcile.Cluster{Nodes: Nodes(d.Hosts, s), Connect: d.Connect, Parallel: d.Parallel, Report: d.reporter()}
+	return &reconcile.Cluster{Nodes: Nodes(d.Hosts, s), Connect: d.Connect, Parallel: d.Parallel, Report: d.reporter(), Clock: d.Clock}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine/enginetest"
+	"github.com/drover-sh/drover/internal/clock"
 	"github.com/drover-sh/drover/planner"
 	"github.com/drover-sh/drover/reconcile"
 	"github.com/drover-sh/drover/state"
@@ -61,7 +62,10 @@ type lab struct {
 	fakes map[string]*enginetest.Host
 	store *state.Local
 	rep   *recorder
-	now   time.Time
+	now   time.Time // when the lab's clock starts
+	// clock is the run's clock: rollouts wait on it, and it moves on by
+	// what they wait, so they take no real time.
+	clock *clock.Fake
 }
 
 const (
@@ -73,6 +77,7 @@ const (
 func newLab(t *testing.T, hosts int) *lab {
 	l := &lab{t: t, fc: enginetest.NewCluster(hosts), fakes: map[string]*enginetest.Host{}, rep: &recorder{},
 		now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+	l.clock = clock.NewFake(l.now)
 	l.fc.Name = clusterName
 	t.Cleanup(func() { l.fc.Close() })
 	l.store = &state.Local{Path: filepath.Join(t.TempDir(), "drover.state.json"), TTL: time.Minute, Machine: "test"}
@@ -103,7 +108,7 @@ func (l *lab) deps() Deps {
 		Parallel: 4,
 		Poll:     time.Millisecond,
 		Reporter: l.rep,
-		Clock:    func() time.Time { return l.now },
+		Clock:    l.clock,
 		Holder:   state.LockInfo{Owner: "tester@test", Machine: "test", PID: 1},
 		User:     "tester@test",
 	}
