@@ -228,12 +228,31 @@ func (e *runEnv) openPlan(sp *savedPlan) error {
 // savePlan writes a dry run's plan to path, its environment values
 // sealed with the state key.
 func (e *runEnv) savePlan(path string, sp *savedPlan) error {
-	k, err := e.stateKey(true)
-	if err != nil {
-		return err
-	}
-	if sp.Desired, err = sealStack(sp.Desired, k); err != nil {
-		return err
+	if hasEnv(sp.Desired) {
+		// The key the state will be sealed with (made now when there is
+		// none, as the first state write would).
+		k, err := e.stateKey(true)
+		if err != nil {
+			return err
+		}
+		if sp.Desired, err = sealStack(sp.Desired, k); err != nil {
+			return err
+		}
 	}
 	return writePlanFile(path, sp)
+}
+
+// hasEnv reports whether a stack's specs hold any environment value.
+func hasEnv(st *state.Stack) bool {
+	for _, svc := range st.Services {
+		if len(svc.Current.Container.Env) > 0 {
+			return true
+		}
+		for _, g := range svc.Previous {
+			if g.Spec != nil && len(g.Spec.Container.Env) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
