@@ -104,6 +104,7 @@ func planErrors(p *planner.Plan) []error {
 			errs = append(errs, fmt.Errorf("plan.actions[%d]: host, service and slot must be set", i))
 		}
 	}
+	errs = append(errs, rolloutErrors(p)...)
 	for _, rs := range []struct {
 		what string
 		list []planner.ResourceAction
@@ -112,6 +113,47 @@ func planErrors(p *planner.Plan) []error {
 		for i, r := range rs.list {
 			if r.Host == "" || r.Name == "" {
 				errs = append(errs, fmt.Errorf("plan.%s[%d]: host and name must be set", what, i))
+			}
+		}
+	}
+	return errs
+}
+
+// rolloutErrors lists the rolling replaces of a plan that its rollouts do
+// not put in exactly one batch, and batches naming other slots: apply
+// carries out the batches, so a replace left out of them would be left
+// out of the run.
+func rolloutErrors(p *planner.Plan) []error {
+	rolls := map[string]map[string]int{} // service → slot → times batched
+	for i := range p.Actions {
+		if a := &p.Actions[i]; a.Old != nil && planner.Rolls(a) {
+			if rolls[a.Service] == nil {
+				rolls[a.Service] = map[string]int{}
+			}
+			rolls[a.Service][a.Slot] = 0
+		}
+	}
+	var errs []error
+	for i, r := range p.Rollouts {
+		slots, ok := rolls[r.Service]
+		if !ok {
+			errs = append(errs, fmt.Errorf("plan.rollouts[%d]: %s replaces no running replica", i, r.Service))
+			continue
+		}
+		for _, batch := range r.Batches {
+			for _, slot := range batch {
+				if _, ok := slots[slot]; !ok {
+					errs = append(errs, fmt.Errorf("plan.rollouts[%d]: slot %s of %s is not replaced", i, slot, r.Service))
+					continue
+				}
+				slots[slot]++
+			}
+		}
+	}
+	for _, svc := range sortedKeys(rolls) {
+		for _, slot := range sortedKeys(rolls[svc]) {
+			if n := rolls[svc][slot]; n != 1 {
+				errs = append(errs, fmt.Errorf("plan.rollouts: slot %s of %s is in %d batches, not one", slot, svc, n))
 			}
 		}
 	}

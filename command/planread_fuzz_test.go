@@ -32,6 +32,10 @@ func TestParsePlanFileRefuses(t *testing.T) {
 	if _, err := parsePlanFile("p.json", []byte(goodPlanFile)); err != nil {
 		t.Fatalf("good plan file: %v", err)
 	}
+	rolled := strings.Replace(goodPlanFile, `"actions":[]`, `"actions":[{"kind":"replace","service":"s_web","slot":"1","host":"h1","old":{"id":"a","state":"running"}}],"rollouts":[{"service":"s_web","batches":[["1"]]}]`, 1)
+	if _, err := parsePlanFile("p.json", []byte(rolled)); err != nil {
+		t.Fatalf("a plan file with a rollout: %v", err)
+	}
 	for _, bad := range []string{
 		goodPlanFile + "\n{}",
 		strings.Replace(goodPlanFile, `"format":2`, `"format":3`, 1),
@@ -46,6 +50,10 @@ func TestParsePlanFileRefuses(t *testing.T) {
 		strings.Replace(goodPlanFile, `"services":{}`, `"services":{"web":{"current":null}}`, 1),
 		strings.Replace(goodPlanFile, `"actions":[]`, `"actions":[{"kind":"replace","service":"s_web","slot":"1","host":"h1"}]`, 1),
 		strings.Replace(goodPlanFile, `"actions":[]`, `"actions":[{"kind":"explode","service":"s_web","slot":"1","host":"h1"}]`, 1),
+		// A rolling replace its rollout leaves out, or puts in twice.
+		strings.Replace(goodPlanFile, `"actions":[]`, `"actions":[{"kind":"replace","service":"s_web","slot":"1","host":"h1","old":{"id":"a","state":"running"}}]`, 1),
+		strings.Replace(goodPlanFile, `"actions":[]`, `"actions":[{"kind":"replace","service":"s_web","slot":"1","host":"h1","old":{"id":"a","state":"running"}}],"rollouts":[{"service":"s_web","batches":[["1"],["1"]]}]`, 1),
+		strings.Replace(goodPlanFile, `"actions":[]`, `"actions":[],"rollouts":[{"service":"s_web","batches":[["1"]]}]`, 1),
 		strings.Replace(goodPlanFile, `"actions":[]`, `"actions":[],"networks":[{"kind":"create","host":"","name":"n"}]`, 1),
 	} {
 		if _, err := parsePlanFile("p.json", []byte(bad)); err == nil {
