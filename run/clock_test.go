@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/engine/enginetest"
 	"github.com/drover-sh/drover/reconcile"
 )
 
@@ -92,5 +93,54 @@ func TestRolloutTimeoutRollsBackOnTheClock(t *testing.T) {
 	}
 	if got := l.read().Stacks["demo"].Services["web"].Update; got == nil || got.State != "rollback_completed" {
 		t.Fatalf("state's update status %+v", got)
+	}
+}
+
+// A replica that stays "starting" fails once the health limit (docker's
+// defaults: 3 × (30s + 30s)) passed on the clock; failure_action pause.
+func TestRolloutHealthLimitOnTheClock(t *testing.T) {
+	l := newLab(t, 2)
+	if _, err := l.run(Request{Mutate: deploy(web(2, imageV1))}); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range l.fakes {
+		h.SetBehaviour(imageV2, enginetest.ImageBehaviour{Health: "starting"})
+	}
+	began := l.clock.Now()
+	res, err := l.runPolled(Request{Mutate: deploy(web(2, imageV2))}, time.Second)
+	if err == nil {
+		t.Fatal("a replica that never became healthy passed")
+	}
+	o := res.Result.Services[0]
+	if o.State != "paused" || !strings.Contains(o.Reason, "did not become healthy within 3m0s") {
+		t.Fatalf("outcome %+v", o)
+	}
+	if took := l.clock.Now().Sub(began); took < 3*time.Minute || took > 3*time.Minute+5*time.Second {
+		t.Fatalf("the health wait took %s on the clock, want 3m and a little", took)
+	}
+}
+
+// Failed batches go on while the failure ratio stays within
+// max_failure_ratio, and the rollout pauses past it: 1/4 and 2/4 go on,
+// 3/4 is over 0.5.
+func TestRolloutFailureRatio(t *testing.T) {
+	l := newLab(t, 2)
+	if _, err := l.run(Request{Mutate: deploy(web(4, imageV1))}); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range l.fakes {
+		h.SetBehaviour(imageV2, enginetest.ImageBehaviour{ExitImmediately: true, ExitCode: 3})
+	}
+	res, err := l.runPolled(Request{Mutate: deploy(web(4, imageV2, func(s *cluster.Service) {
+		s.Update.MaxFailureRatio = 0.5
+	}))}, time.Second)
+	if err == nil {
+		t.Fatal("a rollout past its failure ratio succeeded")
+	}
+	if o := res.Result.Services[0]; o.State != "paused" || o.Replaced != 0 {
+		t.Fatalf("outcome %+v", o)
+	}
+	if batches := l.batchEvents(); len(batches) != 3 || !strings.HasPrefix(batches[2], "batch 3 of 4") {
+		t.Fatalf("batches %q", batches)
 	}
 }
