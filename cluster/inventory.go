@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,7 +24,22 @@ type Inventory struct {
 	SSH     SSHSettings
 	Docker  DockerSettings
 	State   StateSettings
+	Build   BuildSettings
 	Hosts   []Host
+}
+
+// DefaultKeepBuilds is how many generations' built images prune keeps by
+// default: the current one and the two before it (rollback targets).
+const DefaultKeepBuilds = 3
+
+// BuildSettings is the build: section (stack deploy --build).
+type BuildSettings struct {
+	// On is the host that builds services without x-drover.build_on
+	// ("" builds with the local docker engine).
+	On string
+	// Keep is how many generations of each service's built images stay on
+	// the hosts after a successful rollout (and after image prune).
+	Keep int
 }
 
 // SSHSettings are the ssh: keys, at the top level (defaults) or per host
@@ -285,11 +301,11 @@ func (p *invParser) str(n *yaml.Node, key string) (string, error) {
 }
 
 func (p *invParser) inventory(root *yaml.Node) (*Inventory, error) {
-	f, err := p.fields(root, "the inventory", "cluster", "ssh", "docker", "state", "hosts")
+	f, err := p.fields(root, "the inventory", "cluster", "ssh", "docker", "state", "build", "hosts")
 	if err != nil {
 		return nil, err
 	}
-	inv := &Inventory{State: StateSettings{Backend: "local", LockTTL: 2 * time.Minute, OpTimeout: 10 * time.Second}}
+	inv := &Inventory{State: StateSettings{Backend: "local", LockTTL: 2 * time.Minute, OpTimeout: 10 * time.Second}, Build: BuildSettings{Keep: DefaultKeepBuilds}}
 	cn, ok := f["cluster"]
 	if !ok {
 		return nil, p.errf(root, "missing key cluster (the cluster's name)")
@@ -312,6 +328,11 @@ func (p *invParser) inventory(root *yaml.Node) (*Inventory, error) {
 	}
 	if n, ok := f["state"]; ok {
 		if err := p.state(n, &inv.State); err != nil {
+			p.note(err)
+		}
+	}
+	if n, ok := f["build"]; ok {
+		if err := p.build(n, &inv.Build); err != nil {
 			p.note(err)
 		}
 	}
@@ -355,6 +376,11 @@ func (p *invParser) inventory(root *yaml.Node) (*Inventory, error) {
 			return nil, err
 		}
 	}
+	if on := inv.Build.On; on != "" && len(p.problems) == 0 {
+		if _, ok := names[on]; !ok {
+			return nil, p.errf(f["build"], "build.on: no host %q in hosts", on)
+		}
+	}
 	if inv.State.Backend == "managers" && len(p.problems) == 0 {
 		n := 0
 		for _, h := range inv.Hosts {
@@ -367,6 +393,26 @@ func (p *invParser) inventory(root *yaml.Node) (*Inventory, error) {
 		}
 	}
 	return inv, nil
+}
+
+func (p *invParser) build(n *yaml.Node, b *BuildSettings) error {
+	f, err := p.fields(n, "build", "on", "keep")
+	if err != nil {
+		return err
+	}
+	if v, ok := f["on"]; ok {
+		if b.On, err = p.str(v, "build.on"); err != nil {
+			return err
+		}
+	}
+	if v, ok := f["keep"]; ok {
+		k, err := strconv.Atoi(v.Value)
+		if err != nil || v.Kind != yaml.ScalarNode || k < 1 {
+			return p.errf(v, "build.keep must be a whole number of generations, at least 1, not %q", v.Value)
+		}
+		b.Keep = k
+	}
+	return nil
 }
 
 func (p *invParser) state(n *yaml.Node, s *StateSettings) error {

@@ -9,6 +9,9 @@ type Stack struct {
 	Services map[string]*Service `json:"services"` // keyed by the compose service name
 	Networks map[string]Network  `json:"networks,omitempty"`
 	Volumes  map[string]Volume   `json:"volumes,omitempty"`
+	// Builds are the services' build: sections, by compose service name.
+	// They are not kept in the state (only what they produced is).
+	Builds map[string]*Build `json:"-"`
 }
 
 // Network is a compose network. Each is realised as a bridge network on every

@@ -39,6 +39,10 @@ type Options struct {
 	// Environ is the environment for ${VAR} interpolation, KEY=VALUE as
 	// os.Environ() returns it. It takes precedence over WorkingDir/.env.
 	Environ []string
+	// Build maps the services' build: sections into Stack.Builds (stack
+	// deploy --build). Without it a service with build: runs its image:
+	// as it is, and one without image: is refused.
+	Build bool
 }
 
 // Warning is something of the compose files that drover ignores or treats
@@ -80,11 +84,12 @@ func Load(ctx context.Context, opts Options) (*cluster.Stack, []Warning, error) 
 		return nil, nil, err
 	}
 	c := &converter{
-		stack:   opts.StackName,
-		project: l.project,
-		p:       l.p,
-		raws:    l.raws,
-		sources: l.sources,
+		stack:     opts.StackName,
+		project:   l.project,
+		p:         l.p,
+		raws:      l.raws,
+		sources:   l.sources,
+		withBuild: opts.Build,
 	}
 	for _, msg := range l.logged {
 		c.warnings = append(c.warnings, Warning{Message: msg})

@@ -205,6 +205,7 @@ func TestRulesNameRealKeys(t *testing.T) {
 		{reflect.TypeFor[types.ServiceConfig](), serviceRules},
 		{reflect.TypeFor[types.NetworkConfig](), networkRules},
 		{reflect.TypeFor[types.VolumeConfig](), volumeRules},
+		{reflect.TypeFor[types.BuildConfig](), buildRules},
 	} {
 		known := map[string]bool{}
 		typeKeys(tc.root, "", known, 0)
@@ -379,9 +380,9 @@ func TestErrors(t *testing.T) {
 		{"wrong type", "services:\n  web:\n    image: x\n    ports: 80\n",
 			[]string{"compose.yml:4:12: services.web.ports must be a list, not number"}},
 		{"no image", "services:\n  web:\n    command: [x]\n",
-			[]string{"service web: no image (drover does not build; use image: and drover image push)"}},
+			[]string{"service web: no image (set image:, or build: and deploy with --build)"}},
 		{"build but no image", "services:\n  web:\n    build: .\n",
-			[]string{"service web: no image (drover does not build; use image: and drover image push)"}},
+			[]string{"compose.yml:3:5: service web: no image: its build: is only used with --build"}},
 		{"replicated-job", "services:\n  web:\n    image: x\n    deploy: {mode: replicated-job}\n",
 			[]string{"service web", "replicated-job", "not supported"}},
 		{"global-job", "services:\n  web:\n    image: x\n    deploy: {mode: global-job}\n",
@@ -594,12 +595,12 @@ func TestUnsupportedKeys(t *testing.T) {
 		"a/volumes.consistency",
 		"a/volumes.bind.selinux",
 		"a/volumes_from",
-		"a/build",
 		"a/expose",
 		"a/ports.name",
 		"a/ports.app_protocol",
 		"a/stdin_open",
 		"a/tty",
+		"a/build", // without --build: reported by convert, after the walk
 		"a/volumes", // type npipe
 		"b/network_mode",
 		"b/restart",
@@ -620,8 +621,8 @@ func TestUnsupportedKeys(t *testing.T) {
 			t.Errorf("warning renders as %q", w)
 		}
 	}
-	if w := warnings[slices.Index(got, "a/build")]; !strings.Contains(w.Message, "drover image push") {
-		t.Errorf("build warning %q does not point at drover image push", w)
+	if w := warnings[slices.Index(got, "a/build")]; !strings.Contains(w.Message, "without --build") {
+		t.Errorf("build warning %q does not point at --build", w)
 	}
 }
 

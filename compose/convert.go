@@ -32,6 +32,9 @@ type converter struct {
 	// networks and volumes referenced by the services (compose keys)
 	usedNetworks map[string]bool
 	usedVolumes  map[string]bool
+	// withBuild maps build: sections (--build); builds holds them.
+	withBuild bool
+	builds    map[string]*cluster.Build
 }
 
 func (c *converter) convert() (*cluster.Stack, error) {
@@ -66,6 +69,12 @@ func (c *converter) convert() (*cluster.Stack, error) {
 			continue
 		}
 		st.Services[name] = svc
+		if b := c.builds[name]; b != nil {
+			if st.Builds == nil {
+				st.Builds = map[string]*cluster.Build{}
+			}
+			st.Builds[name] = b
+		}
 	}
 	if len(problems) > 0 {
 		c.sortProblems(problems)
@@ -218,7 +227,24 @@ func (c *converter) volume(key string) cluster.Volume {
 }
 
 func (c *converter) service(s types.ServiceConfig) (*cluster.Service, error) {
-	if s.Image == "" {
+	x, err := xDrover(s.Extensions)
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.build(s, x.buildOn)
+	if err != nil {
+		return nil, err
+	}
+	image := s.Image
+	if b != nil {
+		// The tag is the built image's, set once it is built.
+		image = b.Repository
+		if c.builds == nil {
+			c.builds = map[string]*cluster.Build{}
+		}
+		c.builds[s.Name] = b
+	}
+	if image == "" {
 		return nil, errors.New(strings.TrimPrefix(noImage(s.Name), "service "+s.Name+": "))
 	}
 	svc := &cluster.Service{
@@ -229,7 +255,7 @@ func (c *converter) service(s types.ServiceConfig) (*cluster.Service, error) {
 		Rollback:  cluster.DefaultRollbackPolicy(),
 	}
 	ct := &svc.Container
-	ct.Image = s.Image
+	ct.Image = image
 	if s.Command != nil {
 		ct.Command = append([]string{}, s.Command...)
 	}
@@ -250,7 +276,6 @@ func (c *converter) service(s types.ServiceConfig) (*cluster.Service, error) {
 	}
 	ct.Labels = copyMap(s.Labels)
 
-	var err error
 	if ct.Ports, err = c.ports(s); err != nil {
 		return nil, err
 	}
@@ -394,9 +419,7 @@ func (c *converter) service(s types.ServiceConfig) (*cluster.Service, error) {
 	if svc.Rollback, err = updatePolicy("deploy.rollback_config", deploy.RollbackConfig, cluster.DefaultRollbackPolicy(), false); err != nil {
 		return nil, err
 	}
-	if svc.UpdateTimeout, err = xDrover(s.Extensions); err != nil {
-		return nil, err
-	}
+	svc.UpdateTimeout = x.updateTimeout
 	return svc, nil
 }
 
@@ -684,34 +707,46 @@ func updatePolicy(key string, u *types.UpdateConfig, def cluster.UpdatePolicy, u
 	return p, nil
 }
 
+// xDroverService is a service's `x-drover:` extension.
+type xDroverService struct {
+	updateTimeout time.Duration
+	buildOn       string // a host of the inventory, checked by the caller
+}
+
 // xDrover reads the service's `x-drover:` extension.
-func xDrover(ext types.Extensions) (time.Duration, error) {
+func xDrover(ext types.Extensions) (xDroverService, error) {
+	var x xDroverService
 	raw, ok := ext["x-drover"]
 	if !ok || raw == nil {
-		return 0, nil
+		return x, nil
 	}
 	m, ok := raw.(map[string]any)
 	if !ok {
-		return 0, fmt.Errorf("x-drover must be a mapping, not %T", raw)
+		return x, fmt.Errorf("x-drover must be a mapping, not %T", raw)
 	}
-	var timeout time.Duration
 	for _, k := range sortedKeys(m) {
 		switch k {
 		case "update_timeout":
 			s, ok := m[k].(string)
 			if !ok {
-				return 0, fmt.Errorf("x-drover.update_timeout must be a duration like 10m, not %v", m[k])
+				return x, fmt.Errorf("x-drover.update_timeout must be a duration like 10m, not %v", m[k])
 			}
 			d, err := time.ParseDuration(s)
 			if err != nil || d < 0 {
-				return 0, fmt.Errorf("x-drover.update_timeout: invalid duration %q", s)
+				return x, fmt.Errorf("x-drover.update_timeout: invalid duration %q", s)
 			}
-			timeout = d
+			x.updateTimeout = d
+		case "build_on":
+			s, ok := m[k].(string)
+			if !ok || s == "" {
+				return x, fmt.Errorf("x-drover.build_on must be the name of a host of the inventory, not %v", m[k])
+			}
+			x.buildOn = s
 		default:
-			return 0, fmt.Errorf("x-drover: unknown key %q (known: update_timeout)", k)
+			return x, fmt.Errorf("x-drover: unknown key %q (known: build_on, update_timeout)", k)
 		}
 	}
-	return timeout, nil
+	return x, nil
 }
 
 // checkPorts fails when two services, or one twice, publish the same host

@@ -86,5 +86,5 @@ func unknownKey(file, parent string, keys ...string) string {
 }
 
 func noImage(service string) string {
-	return fmt.Sprintf("service %s: no image (drover does not build; use image: and drover image push)", service)
+	return fmt.Sprintf("service %s: no image (set image:, or build: and deploy with --build)", service)
 }

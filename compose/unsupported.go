@@ -96,7 +96,9 @@ var serviceRules = map[string]rule{
 	"restart": ruleMapped,
 	"scale":   ruleMapped, // replicas when deploy.replicas is not set
 
-	"build":          ruleUnsupported("drover does not build images: build them, push them with drover image push and set image:"),
+	// build: is read by convert (build.go): with --build through
+	// buildRules, without it a warning or an error.
+	"build":          rule{kind: quiet, note: "handled by convert"},
 	"container_name": ruleUnsupported("drover names containers itself"),
 	"links":          ruleUnsupported("services reach each other by name on their networks"),
 	"external_links": ruleUnsupported("services reach each other by name on their networks"),
@@ -177,6 +179,42 @@ var serviceRules = map[string]rule{
 	"healthcheck.start_period":   ruleMapped,
 	"healthcheck.start_interval": ruleMapped,
 	"healthcheck.disable":        ruleMapped,
+}
+
+// buildRules covers types.BuildConfig (a service's build:, with --build).
+// What the builder in use cannot do (secrets, ssh, cache_to and several
+// platforms need BuildKit) is warned about when building.
+var buildRules = map[string]rule{
+	"context":             ruleMapped,
+	"dockerfile":          ruleMapped,
+	"dockerfile_inline":   ruleMapped,
+	"args":                ruleMapped,
+	"target":              ruleMapped,
+	"labels":              ruleMapped,
+	"platforms":           ruleMapped,
+	"cache_from":          ruleMapped,
+	"cache_to":            ruleMapped,
+	"no_cache":            ruleMapped,
+	"pull":                ruleMapped,
+	"network":             ruleMapped,
+	"extra_hosts":         ruleMapped,
+	"shm_size":            ruleMapped,
+	"secrets":             ruleDescend,
+	"secrets.source":      ruleMapped,
+	"secrets.target":      ruleUnsupported("a build secret is mounted under its source name"),
+	"secrets.uid":         ruleUnsupported("a build secret is mounted under its source name"),
+	"secrets.gid":         ruleUnsupported("a build secret is mounted under its source name"),
+	"secrets.mode":        ruleUnsupported("a build secret is mounted under its source name"),
+	"ssh":                 ruleMapped,
+	"tags":                ruleUnsupported("drover tags a built image itself (REPOSITORY:ID)"),
+	"entitlements":        ruleUnsupported("drover grants a build no entitlements"),
+	"provenance":          ruleUnsupported("drover writes no attestations"),
+	"sbom":                ruleUnsupported("drover writes no attestations"),
+	"no_cache_filter":     ruleUnsupported("use no_cache"),
+	"additional_contexts": ruleUnsupported("drover builds from one context"),
+	"isolation":           ruleUnsupported("Windows only"),
+	"ulimits":             ruleUnsupported("drover sets no ulimits on a build"),
+	"privileged":          ruleUnsupported("drover runs no privileged builds"),
 }
 
 // networkRules covers types.NetworkConfig (top-level networks).
