@@ -173,7 +173,7 @@ func requestKind(req *http.Request) (opKind, time.Duration) {
 			return opFollow, 0
 		}
 		return opTransfer, 0
-	case strings.HasPrefix(p, "/images/load"), strings.HasPrefix(p, "/images/create"), strings.HasPrefix(p, "/images/get"), strings.HasSuffix(p, "/get"):
+	case strings.HasPrefix(p, "/images/load"), strings.HasPrefix(p, "/images/create"), strings.HasPrefix(p, "/images/get"), strings.HasSuffix(p, "/get"), p == "/build":
 		return opTransfer, 0
 	case isRead(req.Method):
 		return opRead, 0

@@ -1,0 +1,135 @@
+package imagebuild
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/drover-sh/drover/cluster"
+)
+
+// Builder builds one service's image and names it.
+type Builder interface {
+	// Describe names the builder in messages ("host h1").
+	Describe() string
+	// Build returns the image ID, and warnings about build: keys this
+	// builder cannot honour.
+	Build(ctx context.Context, svc string, b *cluster.Build, labels map[string]string, out func(string)) (string, []string, error)
+	// Tag names the image ID ref where it was built.
+	Tag(ctx context.Context, id, ref string) error
+}
+
+var (
+	_ Builder = (*Local)(nil)
+	_ Builder = (*Remote)(nil)
+)
+
+// Tag names the image in the local engine.
+func (l *Local) Tag(ctx context.Context, id, ref string) error {
+	if err := l.Docker.Run(ctx, []string{"tag", id, ref}, nil, nil, io.Discard, io.Discard); err != nil {
+		return fmt.Errorf("docker tag %s %s (%s): %w", Tag(id), ref, l.Where, err)
+	}
+	return nil
+}
+
+// Tag names the image on the build host.
+func (r *Remote) Tag(ctx context.Context, id, ref string) error {
+	t, ok := r.Engine.(interface {
+		Tag(ctx context.Context, id, ref string) error
+	})
+	if !ok {
+		return fmt.Errorf("%s: the engine cannot tag images", r.Host)
+	}
+	return t.Tag(ctx, id, ref)
+}
+
+// Result is one service's built image.
+type Result struct {
+	Service string  `json:"service"` // STACK_SERVICE
+	Image   string  `json:"image"`   // REPOSITORY:TAG
+	ID      string  `json:"id"`
+	On      string  `json:"on,omitempty"` // the build host; "" for the local engine
+	Seconds float64 `json:"seconds"`
+}
+
+// Options tune Run.
+type Options struct {
+	Cluster string
+	// BuilderFor returns the builder of a build host ("": the local engine).
+	BuilderFor func(on string) (Builder, error)
+	// Warn receives each warning about a service's build.
+	Warn func(service, msg string)
+	// Output receives each line of a build's output.
+	Output func(service, line string)
+	// Now is the clock for the durations (time.Now when nil).
+	Now func() time.Time
+}
+
+// Run builds the stack's services that have a build: section (those of
+// only when it is not empty), one after the other, and tags each image
+// REPOSITORY:TAG where it was built. The first failure stops the run.
+func Run(ctx context.Context, stack string, builds map[string]*cluster.Build, only []string, opt Options) ([]Result, error) {
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	names := make([]string, 0, len(builds))
+	for n := range builds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(only) > 0 {
+		want := map[string]bool{}
+		for _, n := range only {
+			if _, ok := builds[n]; !ok {
+				return nil, fmt.Errorf("service %s: no build: section in stack %s (services with one: %v)", n, stack, names)
+			}
+			want[n] = true
+		}
+		var keep []string
+		for _, n := range names {
+			if want[n] {
+				keep = append(keep, n)
+			}
+		}
+		names = keep
+	}
+	var out []Result
+	for _, name := range names {
+		b := builds[name]
+		full := stack + "_" + name
+		bl, err := opt.BuilderFor(b.On)
+		if err != nil {
+			return out, fmt.Errorf("service %s: %w", full, err)
+		}
+		labels := map[string]string{LabelCluster: opt.Cluster, LabelService: full}
+		start := now()
+		id, warnings, err := bl.Build(ctx, full, b, labels, func(l string) {
+			if opt.Output != nil {
+				opt.Output(full, l)
+			}
+		})
+		for _, w := range warnings {
+			if opt.Warn != nil {
+				opt.Warn(full, w)
+			}
+		}
+		if err != nil {
+			if _, ok := err.(*BuildError); ok {
+				return out, err
+			}
+			if _, ok := err.(*NoLocalEngineError); ok {
+				return out, err
+			}
+			return out, fmt.Errorf("service %s: %w", full, err)
+		}
+		ref := Ref(b.Repository, id)
+		if err := bl.Tag(ctx, id, ref); err != nil {
+			return out, fmt.Errorf("service %s: %w", full, err)
+		}
+		out = append(out, Result{Service: full, Image: ref, ID: id, On: b.On, Seconds: now().Sub(start).Seconds()})
+	}
+	return out, nil
+}
