@@ -152,6 +152,7 @@ func extraCommands(stdio IO) []*cli.Command {
 		planCommand(stdio),
 		serviceCommand(stdio),
 		imageCommand(stdio),
+		buildCommand(stdio),
 		stateCommand(stdio),
 		lockCommand(stdio),
 		reconcileCommand(stdio),

@@ -273,6 +273,33 @@ func (e *runEnv) engineFor(ctx context.Context, name string) (*engine.Engine, er
 	return &engine.Engine{Host: name, Cluster: e.inv.Cluster, API: api}, nil
 }
 
+// dialer opens the host's engine streams over the run's pool.
+func (e *runEnv) dialer(name string, d cluster.DockerSettings, sudo bool) engine.Dialer {
+	if d.Transport == cluster.StreamLocal {
+		return func(ctx context.Context) (net.Conn, error) { return e.pool.DialSocket(ctx, name, d.Socket) }
+	}
+	argv := engine.DialStdioArgs(sudo)
+	return func(ctx context.Context) (net.Conn, error) { return e.pool.DialCommand(ctx, name, argv) }
+}
+
+// builderEngine is a host's engine for building on it (x-drover.build_on),
+// with a client of its own that is never a dry run's: plan --build builds
+// too. The caller closes the client.
+func (e *runEnv) builderEngine(ctx context.Context, name string) (*engine.Engine, error) {
+	if _, err := e.pool.Client(ctx, name); err != nil {
+		return nil, err
+	}
+	h, _ := e.inv.Host(name)
+	s := e.inv.SSHFor(h)
+	sudo := s.Sudo != nil && *s.Sudo
+	a, err := engine.NewAPI(engine.APIConfig{Host: name, Dial: e.dialer(name, e.inv.DockerFor(h), sudo), Log: e.log,
+		Timeouts: engine.Timeouts{Read: s.ReadTimeout, Change: s.ChangeTimeout, Transfer: s.TransferTimeout}})
+	if err != nil {
+		return nil, err
+	}
+	return &engine.Engine{Host: name, Cluster: e.inv.Cluster, Sudo: sudo, R: e.pool.Runner(name), API: a}, nil
+}
+
 // apiFor returns the host's Engine API client, one per host for the run
 // so that its streams are reused across calls (and a host whose engine
 // stopped answering is not waited for again). Its streams come from the
@@ -283,15 +310,7 @@ func (e *runEnv) apiFor(name string, d cluster.DockerSettings, sudo bool, t engi
 	if a, ok := e.apis[name]; ok {
 		return a, nil
 	}
-	var dial engine.Dialer
-	switch d.Transport {
-	case cluster.StreamLocal:
-		dial = func(ctx context.Context) (net.Conn, error) { return e.pool.DialSocket(ctx, name, d.Socket) }
-	default:
-		argv := engine.DialStdioArgs(sudo)
-		dial = func(ctx context.Context) (net.Conn, error) { return e.pool.DialCommand(ctx, name, argv) }
-	}
-	a, err := engine.NewAPI(engine.APIConfig{Host: name, Dial: dial, DryRun: e.dryRun, Log: e.log, Timeouts: t})
+	a, err := engine.NewAPI(engine.APIConfig{Host: name, Dial: e.dialer(name, d, sudo), DryRun: e.dryRun, Log: e.log, Timeouts: t})
 	if err != nil {
 		return nil, err
 	}

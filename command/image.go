@@ -50,6 +50,7 @@ func imageCommand(stdio IO) *cli.Command {
 				Flags:     []cli.Flag{&cli.StringSliceFlag{Name: "hosts", Usage: "only these hosts (comma-separated; default: all)"}},
 				Action:    func(c *cli.Context) error { return runImageLs(c, stdio) },
 			},
+			imagePruneCommand(stdio),
 		},
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/drover-sh/drover/cluster"
-	"github.com/drover-sh/drover/compose"
 	"github.com/drover-sh/drover/planner"
 	"github.com/drover-sh/drover/reconcile"
 	"github.com/drover-sh/drover/state"
@@ -22,6 +21,7 @@ func deployFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "compose-file", Aliases: []string{"c"}, Usage: "compose `FILE` (repeat to merge several, in order)", Required: true},
 		&cli.BoolFlag{Name: "prune", Usage: "remove services that are no longer in the files"},
 		&cli.BoolFlag{Name: "push", Usage: "send the stack's images from the local docker engine to hosts that lack them"},
+		&cli.BoolFlag{Name: "build", Usage: "build the images of services with a build: section (local engine, or x-drover.build_on host) and ship them to the hosts that will run them"},
 		&cli.BoolFlag{Name: "adopt", Usage: "start a new state although the hosts run containers of this cluster (the state was lost): this stack's containers are taken over as they are, other stacks' are left alone (unclaimed)"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "show the plan, change nothing"},
 		&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 when nothing changes, 2 when something does (or would), 3 when replicas are left pending, 1 on error"},
@@ -93,16 +93,24 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 		return err
 	}
 	defer e.close()
-	var environ []string
-	for _, kv := range osEnviron() {
-		environ = append(environ, kv)
+	build := c.Bool("build")
+	if build && c.String("out") != "" {
+		return fmt.Errorf("plan --build --out: a saved plan cannot carry built images yet; deploy with `drover stack deploy --build`")
 	}
-	stack, warnings, err := compose.Load(c.Context, compose.Options{Files: c.StringSlice("compose-file"), StackName: name, Environ: environ})
+	stack, err := e.loadStack(c, c.StringSlice("compose-file"), name, build)
 	if err != nil {
 		return err
 	}
-	for _, w := range warnings {
-		e.log.Warn().Msg(w.String())
+	// The build step comes before the run: it names each built service's
+	// image (REPOSITORY:ID), and a failed build changes nothing anywhere.
+	var db *deployBuild
+	if build && len(stack.Builds) > 0 {
+		start := time.Now()
+		res, err := e.buildImages(c.Context, stack, nil)
+		if err != nil {
+			return fmt.Errorf("nothing was changed: %w", err)
+		}
+		db = &deployBuild{e: e, stack: stack, results: res, built: time.Since(start)}
 	}
 	prune := c.Bool("prune")
 	summary := ""
@@ -117,6 +125,9 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 				who = "apply " + out
 			}
 			summary = mergeStack(s, stack, prune, who)
+			if db != nil {
+				db.record(s)
+			}
 			return summary, nil
 		},
 	}
@@ -137,10 +148,25 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 			return nil
 		}
 	}
-	if c.Bool("push") {
+	push := c.Bool("push")
+	if push {
 		ch.PushLocal = true
+	}
+	if db != nil {
+		ch.PushLocal = ch.PushLocal || db.local()
+		ch.AfterApply = db.afterRollout
+	}
+	if push || db != nil {
 		ch.BeforeApply = func(ctx context.Context, w *reconcile.World, p *planner.Plan) error {
-			return e.pushForPlan(ctx, w, stack)
+			if push {
+				if err := e.pushForPlan(ctx, w, stack); err != nil {
+					return err
+				}
+			}
+			if db != nil {
+				return db.ship(ctx, w, p)
+			}
+			return nil
 		}
 	}
 	return e.runChange(c, ch)

@@ -97,6 +97,17 @@ type GenerationMeta struct {
 	// Parent is the generation that was current when this one was made:
 	// where a rollback of this generation goes.
 	Parent int `json:"parent,omitempty"`
+	// Build is the build that produced this generation's image (stack
+	// deploy --build); image prune keeps the images of recent generations.
+	Build *BuildRecord `json:"build,omitempty"`
+}
+
+// BuildRecord is one built image, as the state keeps it.
+type BuildRecord struct {
+	Image string    `json:"image"`        // REPOSITORY:TAG
+	ID    string    `json:"id"`           // the image ID
+	On    string    `json:"on,omitempty"` // the build host; "" for the local engine
+	Time  time.Time `json:"time"`
 }
 
 // UpdateStatus is the state of a service's rolling update.

@@ -1,0 +1,283 @@
+package command
+
+import (
+	"errors"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/urfave/cli/v2"
+
+	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/compose"
+	"github.com/drover-sh/drover/engine"
+	"github.com/drover-sh/drover/imagebuild"
+	"github.com/drover-sh/drover/imagexfer"
+	"github.com/drover-sh/drover/planner"
+	"github.com/drover-sh/drover/reconcile"
+	"github.com/drover-sh/drover/state"
+)
+
+// defaultComposeFiles are looked for, in order, when -c is not given
+// (drover build), as docker compose does.
+var defaultComposeFiles = []string{"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
+
+func buildCommand(stdio IO) *cli.Command {
+	return &cli.Command{
+		Name:      "build",
+		Usage:     "build the images of services with a build: section (local docker engine, or x-drover.build_on host); deploys nothing",
+		ArgsUsage: "[SERVICE...]",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "compose-file", Aliases: []string{"c"}, Usage: "compose `FILE` (repeat to merge several, in order)", DefaultText: "compose.yaml, compose.yml, docker-compose.yaml or docker-compose.yml"},
+			&cli.StringFlag{Name: "stack", Usage: "the stack `NAME` the images are for (image names default to STACK_SERVICE)", DefaultText: "the compose file's directory name"},
+		},
+		Action: func(c *cli.Context) error { return runBuild(c, stdio) },
+	}
+}
+
+func runBuild(c *cli.Context, stdio IO) error {
+	files := c.StringSlice("compose-file")
+	if len(files) == 0 {
+		for _, f := range defaultComposeFiles {
+			if _, err := os.Stat(f); err == nil {
+				files = []string{f}
+				break
+			}
+		}
+		if len(files) == 0 {
+			return fmt.Errorf("no compose file: give one with -c FILE (none of %s here)", strings.Join(defaultComposeFiles, ", "))
+		}
+	}
+	name := c.String("stack")
+	if name == "" {
+		dir, err := filepath.Abs(filepath.Dir(files[0]))
+		if err != nil {
+			return err
+		}
+		name = loader.NormalizeProjectName(filepath.Base(dir))
+	}
+	e, err := newEnv(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	stack, err := e.loadStack(c, files, name, true)
+	if err != nil {
+		return err
+	}
+	if len(stack.Builds) == 0 {
+		return fmt.Errorf("%s: no service has a build: section", strings.Join(files, ", "))
+	}
+	res, err := e.buildImages(c.Context, stack, c.Args().Slice())
+	if e.output == "json" {
+		writeJSON(stdio.Stdout, res)
+	} else if len(res) > 0 {
+		t := newTable(stdio.Stdout, "SERVICE", "IMAGE", "ID", "BUILT ON", "TIME")
+		for _, r := range res {
+			t.row(r.Service, r.Image, imagebuild.Tag(r.ID), orDefault(r.On, "local engine"), fmt.Sprintf("%.1fs", r.Seconds))
+		}
+		t.flush()
+	}
+	return err
+}
+
+// loadStack loads the compose files as stack name, logging the warnings.
+func (e *runEnv) loadStack(c *cli.Context, files []string, name string, build bool) (*cluster.Stack, error) {
+	stack, warnings, err := compose.Load(c.Context, compose.Options{Files: files, StackName: name, Environ: osEnviron(), Build: build})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		e.log.Warn().Msg(w.String())
+	}
+	return stack, nil
+}
+
+// localWhere names the local engine as the docker CLI finds it.
+func localWhere() string {
+	if h := os.Getenv("DOCKER_HOST"); h != "" {
+		return "DOCKER_HOST=" + h
+	}
+	if c := os.Getenv("DOCKER_CONTEXT"); c != "" {
+		return "docker context " + c
+	}
+	return "the docker CLI's current context"
+}
+
+// buildImages builds the stack's images (those of only, when given) and
+// names each service's image by its build.
+func (e *runEnv) buildImages(ctx context.Context, stack *cluster.Stack, only []string) ([]imagebuild.Result, error) {
+	local := &imagebuild.Local{Docker: imagebuild.DockerCLI{}, Where: localWhere()}
+	remotes := map[string]*imagebuild.Remote{}
+	defer func() {
+		for _, r := range remotes {
+			r.Engine.(*engine.Engine).API.Close()
+		}
+	}()
+	res, err := imagebuild.Run(ctx, stack.Name, stack.Builds, only, imagebuild.Options{
+		Cluster: e.inv.Cluster,
+		BuilderFor: func(on string) (imagebuild.Builder, error) {
+			if on == "" {
+				on = e.inv.Build.On
+			}
+			if on == "" {
+				return local, nil
+			}
+			if _, ok := e.inv.Host(on); !ok {
+				return nil, fmt.Errorf("x-drover.build_on: no host %q in %s", on, e.inv.Path)
+			}
+			if r, ok := remotes[on]; ok {
+				return r, nil
+			}
+			eng, err := e.builderEngine(ctx, on)
+			if err != nil {
+				return nil, fmt.Errorf("building on %s: %w", on, err)
+			}
+			remotes[on] = &imagebuild.Remote{Host: on, Engine: eng}
+			return remotes[on], nil
+		},
+		Warn:   func(svc, msg string) { e.log.Warn().Str("service", svc).Msg(msg) },
+		Output: func(svc, line string) { e.log.Debug().Str("service", svc).Msg(line) },
+	})
+	for i, r := range res {
+		if r.On == "" && e.inv.Build.On != "" {
+			res[i].On = e.inv.Build.On
+		}
+		e.log.Info().Str("service", r.Service).Str("image", r.Image).Str("on", orDefault(res[i].On, "local engine")).
+			Msgf("built in %.1fs", r.Seconds)
+		svc := stack.Services[strings.TrimPrefix(r.Service, stack.Name+"_")]
+		if svc != nil {
+			svc.Container.Image = r.Image
+		}
+	}
+	return res, err
+}
+
+// deployBuild is what stack deploy --build adds to a run: the built
+// images recorded with their generations, shipped before the apply to the
+// hosts that will run them, and older built images pruned after a
+// successful rollout.
+type deployBuild struct {
+	e       *runEnv
+	stack   *cluster.Stack
+	results []imagebuild.Result
+	started time.Time // of the run, for the timings
+	built   time.Duration
+	shipped time.Duration
+	applyAt time.Time
+}
+
+// record notes in the state which build produced each service's current
+// generation.
+func (d *deployBuild) record(s *state.State) {
+	st := s.Stacks[d.stack.Name]
+	if st == nil {
+		return
+	}
+	for _, r := range d.results {
+		sv := st.Services[strings.TrimPrefix(r.Service, d.stack.Name+"_")]
+		if sv == nil || sv.Current.Container.Image != r.Image {
+			continue
+		}
+		if sv.Meta.Build != nil && sv.Meta.Build.ID == r.ID {
+			continue // an unchanged build: nothing new to record
+		}
+		sv.Meta.Build = &state.BuildRecord{Image: r.Image, ID: r.ID, On: r.On, Time: time.Now().UTC()}
+	}
+}
+
+// local says whether some image was built by the local engine: its
+// platform then counts for placement, as with --push.
+func (d *deployBuild) local() bool {
+	for _, r := range d.results {
+		if r.On == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// ship sends each built image to the ready hosts where the plan creates
+// or replaces a replica of its service and that lack it, from where it
+// was built.
+func (d *deployBuild) ship(ctx context.Context, w *reconcile.World, p *planner.Plan) error {
+	start := time.Now()
+	defer func() { d.shipped, d.applyAt = time.Since(start), time.Now() }()
+	e := d.e
+	ready := map[string]bool{}
+	for _, h := range w.Ready() {
+		ready[h] = true
+	}
+	var errs []error
+	for _, r := range d.results {
+		hosts := map[string]bool{}
+		for _, a := range p.Actions {
+			if a.Service == r.Service && (a.Kind == planner.Create || a.Kind == planner.Replace) && ready[a.Host] && a.Host != r.On {
+				hosts[a.Host] = true
+			}
+		}
+		if len(hosts) == 0 {
+			continue
+		}
+		var src imagexfer.Local = localEngine{}
+		if r.On != "" {
+			eng, err := e.engineFor(ctx, r.On)
+			if err != nil {
+				return fmt.Errorf("shipping %s from %s: %w", r.Image, r.On, err)
+			}
+			src = imagexfer.FromHost{Host: r.On, Engine: eng}
+		}
+		rows, err := imagexfer.Push(ctx, src, []string{r.Image}, e.targets(sortedKeys(hosts)), imagexfer.PushOptions{
+			Parallel: e.parallel, Observed: observedImages(w), SkipOtherPlatforms: true,
+			Warn:     func(host, msg string) { e.log.Warn().Str("host", host).Msg(msg) },
+			Reporter: e.transferReporter("shipping built image"),
+		})
+		for _, row := range rows {
+			if row.Result == imagexfer.Pushed || row.Result == imagexfer.UpToDate {
+				w.Obs[row.Host].Images[engine.NormalizeRef(row.Image)] = row.ID
+			}
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("nothing was changed: shipping the built images failed: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// observedImages answers a push from the run's observation.
+func observedImages(w *reconcile.World) imagexfer.Observed {
+	return func(host, ref string) (string, cluster.Platform) {
+		var id string
+		if obs := w.Obs[host]; obs != nil {
+			id, _ = obs.HasImage(ref)
+		}
+		for _, h := range w.Hosts {
+			if h.Node.Name == host {
+				return id, h.Node.Platform()
+			}
+		}
+		return id, cluster.Platform{}
+	}
+}
+
+// afterRollout logs the run's timings and prunes older built images.
+func (d *deployBuild) afterRollout(ctx context.Context, w *reconcile.World, s *state.State) (string, error) {
+	if !d.applyAt.IsZero() {
+		d.e.log.Info().Float64("build_s", d.built.Seconds()).Float64("ship_s", d.shipped.Seconds()).Float64("rollout_s", time.Since(d.applyAt).Seconds()).
+			Msgf("deploy --build: build %.1fs, ship %.1fs, rollout %.1fs", d.built.Seconds(), d.shipped.Seconds(), time.Since(d.applyAt).Seconds())
+	}
+	rows := d.e.pruneImages(ctx, w.Ready(), s, d.e.inv.Build.Keep, false)
+	for _, r := range rows {
+		if r.Result == pruneRemoved {
+			d.e.log.Info().Str("host", r.Host).Str("image", r.Image).Msg("pruned an older built image")
+		}
+	}
+	return "", nil
+}

@@ -1,0 +1,194 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/urfave/cli/v2"
+
+	"github.com/drover-sh/drover/engine"
+	"github.com/drover-sh/drover/imagebuild"
+	"github.com/drover-sh/drover/state"
+)
+
+func imagePruneCommand(stdio IO) *cli.Command {
+	return &cli.Command{
+		Name:  "prune",
+		Usage: "remove drover-built images of older generations from the hosts (keeps the newest --keep generations of each service)",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "keep", Usage: "generations of each service whose built images stay", DefaultText: "the inventory's build.keep, else 3"},
+			&cli.StringSliceFlag{Name: "hosts", Usage: "only these hosts (comma-separated; default: all)"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "show what would be removed, remove nothing"},
+		},
+		Action: func(c *cli.Context) error { return runImagePrune(c, stdio) },
+	}
+}
+
+// pruneResult is what prune did with one image on one host.
+type pruneResult string
+
+const (
+	pruneRemoved pruneResult = "removed"
+	pruneWould   pruneResult = "would remove"
+	pruneInUse   pruneResult = "in use"
+	pruneFailed  pruneResult = "failed"
+)
+
+type pruneRow struct {
+	Host    string      `json:"host"`
+	Image   string      `json:"image"`
+	ID      string      `json:"id"`
+	Service string      `json:"service"`
+	Result  pruneResult `json:"result"`
+	Error   string      `json:"error,omitempty"`
+}
+
+func runImagePrune(c *cli.Context, stdio IO) error {
+	e, st, err := newEnvStore(c, stdio)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	hosts, err := e.hostsFlag(c)
+	if err != nil {
+		return err
+	}
+	keep := e.inv.Build.Keep
+	if c.IsSet("keep") {
+		if keep = c.Int("keep"); keep < 1 {
+			return fmt.Errorf("--keep %d: must be at least 1 (the current generation)", keep)
+		}
+	}
+	s, err := e.readState(c.Context, st)
+	if err != nil {
+		return err
+	}
+	rows := e.pruneImages(c.Context, hosts, s, keep, c.Bool("dry-run"))
+	var errs []string
+	if e.output == "json" {
+		writeJSON(stdio.Stdout, rows)
+	} else {
+		t := newTable(stdio.Stdout, "HOST", "IMAGE", "SERVICE", "RESULT")
+		for _, r := range rows {
+			res := string(r.Result)
+			if r.Error != "" {
+				res += ": " + r.Error
+			}
+			t.row(r.Host, r.Image, r.Service, res)
+		}
+		t.flush()
+	}
+	for _, r := range rows {
+		if r.Result == pruneFailed {
+			errs = append(errs, r.Host+": "+r.Image+": "+r.Error)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("image prune: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// keptBuilds gives, per service (STACK_SERVICE), the image IDs of the
+// builds prune keeps: those of the current generation, of the keep-1
+// generations before it, and of the current one's rollback target.
+func keptBuilds(s *state.State, keep int) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for _, st := range s.Stacks {
+		for _, sv := range st.Services {
+			ids := map[string]bool{}
+			if sv.Meta.Build != nil {
+				ids[sv.Meta.Build.ID] = true
+			}
+			for i, g := range sv.Previous {
+				if g.Meta.Build == nil {
+					continue
+				}
+				if i < keep-1 || g.Spec.Generation == sv.Meta.Parent {
+					ids[g.Meta.Build.ID] = true
+				}
+			}
+			out[sv.Current.FullName()] = ids
+		}
+	}
+	return out
+}
+
+// pruneCandidates are the built images of a host that no kept build is.
+func pruneCandidates(images []engine.LabelledImage, kept map[string]map[string]bool) []engine.LabelledImage {
+	var out []engine.LabelledImage
+	for _, im := range images {
+		if svc := im.Labels[imagebuild.LabelService]; svc != "" && !kept[svc][im.ID] {
+			out = append(out, im)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// pruneImages removes, on each host in parallel, the drover-built images
+// of this cluster that no kept build is. An image a container still uses
+// stays (the engine refuses it).
+func (e *runEnv) pruneImages(ctx context.Context, hosts []string, s *state.State, keep int, dryRun bool) []pruneRow {
+	kept := keptBuilds(s, keep)
+	var mu sync.Mutex
+	var rows []pruneRow
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, e.parallel)
+	for _, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			add := func(r pruneRow) {
+				mu.Lock()
+				rows = append(rows, r)
+				mu.Unlock()
+			}
+			eng, err := e.engineFor(ctx, h)
+			var images []engine.LabelledImage
+			if err == nil {
+				images, err = eng.ImagesLabelled(ctx, imagebuild.LabelCluster, e.inv.Cluster)
+			}
+			if err != nil {
+				add(pruneRow{Host: h, Result: pruneFailed, Error: engine.Reason(err)})
+				return
+			}
+			for _, im := range pruneCandidates(images, kept) {
+				refs := im.Tags
+				if len(refs) == 0 {
+					refs = []string{im.ID}
+				}
+				for _, ref := range refs {
+					r := pruneRow{Host: h, Image: ref, ID: im.ID, Service: im.Labels[imagebuild.LabelService], Result: pruneWould}
+					if !dryRun {
+						r.Result = pruneRemoved
+						if err := eng.RemoveImage(ctx, ref); err != nil {
+							r.Result = pruneFailed
+							if cerrdefs.IsConflict(err) {
+								r.Result = pruneInUse
+							} else {
+								r.Error = engine.Reason(err)
+							}
+						}
+					}
+					add(r)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].Host != rows[j].Host {
+			return rows[i].Host < rows[j].Host
+		}
+		return rows[i].Image < rows[j].Image
+	})
+	return rows
+}
+
