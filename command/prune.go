@@ -191,4 +191,3 @@ func (e *runEnv) pruneImages(ctx context.Context, hosts []string, s *state.State
 	})
 	return rows
 }
-

@@ -600,7 +600,7 @@ func TestUnsupportedKeys(t *testing.T) {
 		"a/ports.app_protocol",
 		"a/stdin_open",
 		"a/tty",
-		"a/build", // without --build: reported by convert, after the walk
+		"a/build",   // without --build: reported by convert, after the walk
 		"a/volumes", // type npipe
 		"b/network_mode",
 		"b/restart",

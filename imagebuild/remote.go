@@ -83,7 +83,9 @@ func (r *Remote) Build(ctx context.Context, svc string, b *cluster.Build, labels
 		o.Platform = b.Platforms[0]
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeContext(pw, b.Context, filepath.ToSlash(dockerfile), b.DockerfileInline)) }()
+	go func() {
+		pw.CloseWithError(writeContext(pw, b.Context, filepath.ToSlash(dockerfile), b.DockerfileInline))
+	}()
 	t := &tail{n: TailLines}
 	id, err := r.Engine.Build(ctx, pr, o, func(l string) {
 		t.add(l)
