@@ -169,6 +169,52 @@ type deployBuild struct {
 	built   time.Duration
 	shipped time.Duration
 	applyAt time.Time
+	// previous is each built service's image before this run (STACK_SERVICE
+	// → ref): hosts that have it need only the layers the new one adds.
+	previous map[string]string
+}
+
+// notePrevious remembers the built services' current images, before the
+// run's new generations replace them.
+func (d *deployBuild) notePrevious(s *state.State) {
+	d.previous = map[string]string{}
+	st := s.Stacks[d.stack.Name]
+	if st == nil {
+		return
+	}
+	for name := range d.stack.Builds {
+		if sv := st.Services[name]; sv != nil && sv.Current != nil {
+			d.previous[sv.Current.FullName()] = sv.Current.Container.Image
+		}
+	}
+}
+
+// hostLayers gives, for a push of service svc's new image, the layers of
+// the image each host runs the service with (the replica the plan
+// replaces there, else the service's previous image).
+func (d *deployBuild) hostLayers(svc string, p *planner.Plan) func(ctx context.Context, host string) []string {
+	return func(ctx context.Context, host string) []string {
+		ref := d.previous[svc]
+		for _, a := range p.Actions {
+			if a.Service == svc && a.Host == host && a.Old != nil && a.Old.Image != "" {
+				ref = a.Old.Image
+				break
+			}
+		}
+		if ref == "" {
+			return nil
+		}
+		eng, err := d.e.engineFor(ctx, host)
+		if err != nil {
+			return nil
+		}
+		layers, err := eng.ImageLayers(ctx, ref)
+		if err != nil {
+			d.e.log.Debug().Str("host", host).Err(err).Msg("cannot read the previous image's layers: sending the whole image")
+			return nil
+		}
+		return layers
+	}
 }
 
 // record notes in the state which build produced each service's current
@@ -233,8 +279,9 @@ func (d *deployBuild) ship(ctx context.Context, w *reconcile.World, p *planner.P
 		}
 		rows, err := imagexfer.Push(ctx, src, []string{r.Image}, e.targets(sortedKeys(hosts)), imagexfer.PushOptions{
 			Parallel: e.parallel, Observed: observedImages(w), SkipOtherPlatforms: true,
-			Warn:     func(host, msg string) { e.log.Warn().Str("host", host).Msg(msg) },
-			Reporter: e.transferReporter("shipping built image"),
+			Warn:       func(host, msg string) { e.log.Warn().Str("host", host).Msg(msg) },
+			Reporter:   e.transferReporter("shipping built image"),
+			HostLayers: d.hostLayers(r.Service, p),
 		})
 		for _, row := range rows {
 			if row.Result == imagexfer.Pushed || row.Result == imagexfer.UpToDate {

@@ -120,8 +120,11 @@ func (l *logReporter) Progress(host, image string, sent, total int64, elapsed ti
 
 func (l *logReporter) Done(r imagexfer.Row, n, of int) {
 	took := time.Duration(r.Seconds * float64(time.Second))
-	l.log.Info().Str("host", r.Host).Str("image", r.Image).Str("result", string(r.Result)).
-		Msgf("%d/%d hosts done (%s in %s, %s/s)", n, of, humanBytes(r.Bytes), took.Round(100*time.Millisecond), humanBytes(int64(float64(r.Bytes)/max(r.Seconds, 0.001))))
+	ev := l.log.Info().Str("host", r.Host).Str("image", r.Image).Str("result", string(r.Result))
+	if r.LayersSkipped > 0 {
+		ev = ev.Int("layers_skipped", r.LayersSkipped)
+	}
+	ev.Msgf("%d/%d hosts done (%s in %s, %s/s)", n, of, humanBytes(r.Bytes), took.Round(100*time.Millisecond), humanBytes(int64(float64(r.Bytes)/max(r.Seconds, 0.001))))
 }
 
 // hostsFlag is --hosts, checked against the inventory; all hosts without it.

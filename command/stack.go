@@ -119,6 +119,9 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 		DryRun: dryRun,
 		Adopt:  c.Bool("adopt"),
 		Mutate: func(s *state.State) (string, error) {
+			if db != nil {
+				db.notePrevious(s)
+			}
 			who := commandLine(c)
 			if out := c.String("out"); out != "" {
 				// The generation is made when the saved plan is applied.

@@ -153,7 +153,14 @@ func TestDeployBuild(t *testing.T) {
 
 	// A source change rolls out the changed service only.
 	writeDockerfile(t, dir, "web", "w2")
-	mustDrover(t, inv, "stack", "deploy", "--build", "-c", file, stack)
+	_, stderr, code = runDrover(t, inv, "stack", "deploy", "--build", "-c", file, stack)
+	if code != 0 {
+		t.Fatalf("deploy --build of the change: exit %d", code)
+	}
+	// Only the new layers went: the hosts had the app's layer already.
+	if strings.Count(stderr, "layers_skipped=1") != 2 {
+		t.Errorf("want h2 and h3 sent the image without its app layer (layers_skipped=1):\n%s", stderr)
+	}
 	web2 := only(t, imagesOf(t, stack, "web"))
 	if web2 == web1 || !strings.Contains(web2, "VERSION=w2") {
 		t.Errorf("after the change web runs %q (before: %q)", web2, web1)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	cerrdefs "github.com/containerd/errdefs"
 	"io"
 	"strings"
 
@@ -186,4 +187,24 @@ func (e *Engine) RemoveImage(ctx context.Context, ref string) error {
 	}
 	e.audit([]string{"image", "rm", ref}, err)
 	return err
+}
+
+// ImageLayers returns the diff IDs of an image's layers on the host, in
+// order; nil when the host lacks the image.
+func (e *Engine) ImageLayers(ctx context.Context, ref string) ([]string, error) {
+	if e.API == nil {
+		return nil, fmt.Errorf("%s: image inspect %w", e.Host, errNeedsAPI)
+	}
+	c, err := e.API.ready(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ins, err := c.ImageInspect(ctx, ref)
+	if cerrdefs.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, e.API.classify(err)
+	}
+	return ins.RootFS.Layers, nil
 }

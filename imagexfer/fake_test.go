@@ -29,6 +29,18 @@ type fakeHost struct {
 	images   map[string]string // ref → ID
 	loads    int
 	received int64
+	dir      string // strictHost's scratch space
+	id       string // strictHost: the ID its loads give
+}
+
+// loadID records a load whose manifest was read by the caller.
+func (f *fakeHost) loadID(ms []struct{ Layers []string }, r io.Reader) (string, error) {
+	io.Copy(io.Discard, r)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.loads++
+	f.images["lab/app:2"] = f.id
+	return "Loaded image: lab/app:2", nil
 }
 
 func newFakeHost(p string) *fakeHost {

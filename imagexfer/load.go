@@ -47,14 +47,17 @@ const (
 
 // Row is the outcome of one image on one host.
 type Row struct {
-	Host     string  `json:"host"`
-	Image    string  `json:"image"`
-	Platform string  `json:"platform,omitempty"` // the variant sent, or the host's when skipped
-	ID       string  `json:"id,omitempty"`
-	Result   Result  `json:"result"`
-	Bytes    int64   `json:"bytes,omitempty"` // sent, compressed
-	Seconds  float64 `json:"seconds,omitempty"`
-	Error    string  `json:"error,omitempty"`
+	Host     string `json:"host"`
+	Image    string `json:"image"`
+	Platform string `json:"platform,omitempty"` // the variant sent, or the host's when skipped
+	ID       string `json:"id,omitempty"`
+	Result   Result `json:"result"`
+	Bytes    int64  `json:"bytes,omitempty"` // sent, compressed
+	// LayersSkipped is how many of the image's layers were not sent
+	// because the host had them (PushOptions.HostLayers).
+	LayersSkipped int     `json:"layers_skipped,omitempty"`
+	Seconds       float64 `json:"seconds,omitempty"`
+	Error         string  `json:"error,omitempty"`
 }
 
 // Options tune a load.

@@ -36,6 +36,12 @@ type PushOptions struct {
 	SkipOtherPlatforms bool
 	Warn               func(host, msg string)
 	Reporter           Reporter
+	// HostLayers, when set, gives the diff IDs of an image a host has that
+	// the pushed one may share its first layers with (the service's
+	// previous build there); nil for none. The host is then sent the
+	// archive without those layers (see thin.go), or the full one if it
+	// refuses that.
+	HostLayers func(ctx context.Context, host string) []string
 }
 
 // PlatformMismatchError refuses to send an image to a host of another
@@ -122,7 +128,7 @@ func Push(ctx context.Context, local Local, images []string, targets []Target, o
 				}
 			}
 		}
-		sent, sendErrs := deliver(ctx, need, par, Pushed, opt.Reporter)
+		sent, sendErrs := deliverThin(ctx, f, need, par, opt)
 		f.Close()
 		rows, errs = append(rows, sent...), append(errs, sendErrs...)
 	}
@@ -167,3 +173,64 @@ func (f failingHost) ImageFacts(context.Context, string) (engine.ImageFacts, boo
 	return engine.ImageFacts{}, false, f.err
 }
 func (f failingHost) Load(context.Context, io.Reader) (string, error) { return "", f.err }
+
+// deliverThin delivers f to the hosts of need; those that have the image's
+// first layers (HostLayers) get it without them, and the full archive if
+// they refuse that.
+func deliverThin(ctx context.Context, f *os.File, need []delivery, par int, opt PushOptions) ([]Row, []error) {
+	if opt.HostLayers == nil {
+		return deliver(ctx, need, par, Pushed, opt.Reporter)
+	}
+	files, diffIDs, err := archiveLayers(f)
+	if err != nil {
+		if opt.Warn != nil {
+			opt.Warn("", "sending whole images: "+err.Error())
+		}
+		return deliver(ctx, need, par, Pushed, opt.Reporter)
+	}
+	thin := map[int]*os.File{}
+	defer func() {
+		for _, tf := range thin {
+			tf.Close()
+		}
+	}()
+	skipped := map[string]int{}
+	var thinDs, fullDs []delivery
+	for _, d := range need {
+		n := commonLayers(diffIDs, opt.HostLayers(ctx, d.host))
+		if n == 0 {
+			fullDs = append(fullDs, d)
+			continue
+		}
+		tf, ok := thin[n]
+		if !ok {
+			if tf, err = thinArchive(f, files, n); err != nil {
+				fullDs = append(fullDs, d)
+				continue
+			}
+			thin[n] = tf
+		}
+		d.file, d.skipped = tf, n
+		skipped[d.host] = n
+		thinDs = append(thinDs, d)
+	}
+	rows, _ := deliver(ctx, thinDs, par, Pushed, opt.Reporter)
+	var out []Row
+	for _, r := range rows {
+		if r.Result != Failed {
+			out = append(out, r)
+			continue
+		}
+		if opt.Warn != nil {
+			opt.Warn(r.Host, fmt.Sprintf("the archive without the %d layers the host has was refused (%s): sending the whole image", skipped[r.Host], r.Error))
+		}
+		for _, d := range need {
+			if d.host == r.Host {
+				d.file, d.skipped = f, 0
+				fullDs = append(fullDs, d)
+			}
+		}
+	}
+	full, errs := deliver(ctx, fullDs, par, Pushed, opt.Reporter)
+	return append(out, full...), errs
+}

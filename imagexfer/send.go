@@ -40,6 +40,7 @@ type delivery struct {
 	id       string // expected on the host afterwards
 	platform string // for the row
 	file     *os.File
+	skipped  int // layers left out of file (the host has them)
 }
 
 // deliver streams each delivery's file into its host's `docker load`, at
@@ -81,7 +82,7 @@ func deliver(ctx context.Context, ds []delivery, par int, ok Result, rep Reporte
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			row := Row{Host: d.host, Image: d.image, Platform: d.platform, ID: d.id, Result: ok}
+			row := Row{Host: d.host, Image: d.image, Platform: d.platform, ID: d.id, Result: ok, LayersSkipped: d.skipped}
 			start := time.Now()
 			fi, err := d.file.Stat()
 			if err == nil {
