@@ -251,6 +251,9 @@ func (d *deployBuild) local() bool {
 // or replaces a replica of its service and that lack it, from where it
 // was built.
 func (d *deployBuild) ship(ctx context.Context, w *reconcile.World, p *planner.Plan) error {
+	if p.Empty() {
+		return nil
+	}
 	start := time.Now()
 	defer func() { d.shipped, d.applyAt = time.Since(start), time.Now() }()
 	e := d.e
