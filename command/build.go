@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/loader"
@@ -112,6 +113,8 @@ func localWhere() string {
 // names each service's image by its build.
 func (e *runEnv) buildImages(ctx context.Context, stack *cluster.Stack, only []string) ([]imagebuild.Result, error) {
 	local := &imagebuild.Local{Docker: imagebuild.DockerCLI{}, Where: localWhere()}
+	var nodesOnce sync.Once
+	var nodes []cluster.Node
 	remotes := map[string]*imagebuild.Remote{}
 	defer func() {
 		for _, r := range remotes {
@@ -142,6 +145,22 @@ func (e *runEnv) buildImages(ctx context.Context, stack *cluster.Stack, only []s
 		},
 		Warn:   func(svc, msg string) { e.log.Warn().Str("service", svc).Msg(msg) },
 		Output: func(svc, line string) { e.log.Debug().Str("service", svc).Msg(line) },
+		NodePlatforms: func(name string) []cluster.Platform {
+			nodesOnce.Do(func() { nodes = e.probeNodes(ctx) })
+			svc := stack.Services[name]
+			if svc == nil {
+				return nil
+			}
+			el, err := planner.Eligible(svc, nodes)
+			if err != nil {
+				return nil // the plan reports a malformed constraint
+			}
+			var out []cluster.Platform
+			for _, n := range el {
+				out = append(out, n.Platform())
+			}
+			return out
+		},
 	})
 	for i, r := range res {
 		if r.On == "" && e.inv.Build.On != "" {
@@ -155,6 +174,46 @@ func (e *runEnv) buildImages(ctx context.Context, stack *cluster.Stack, only []s
 		}
 	}
 	return res, err
+}
+
+// probeNodes is the scheduler's view of the nodes that answer, with their
+// platforms, for a build to know what to build for. It reads the state
+// without the lock (node settings only) and asks each host's engine with a
+// client of its own: the run's, made later, may be a dry run's.
+func (e *runEnv) probeNodes(ctx context.Context) []cluster.Node {
+	s := state.New(e.inv.Cluster)
+	if st, err := e.store(); err == nil {
+		if read, err := st.Read(ctx); err == nil {
+			s = read
+		}
+	}
+	nodes := e.nodes(s)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, e.parallel)
+	for i := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			eng, err := e.builderEngine(ctx, nodes[i].Name)
+			if err != nil {
+				return
+			}
+			defer eng.API.Close()
+			if f, err := eng.Info(ctx); err == nil {
+				nodes[i].Ready, nodes[i].OS, nodes[i].Arch, nodes[i].Variant = true, f.OS, f.Arch, f.Variant
+			}
+		}()
+	}
+	wg.Wait()
+	out := nodes[:0]
+	for _, n := range nodes {
+		if n.Ready {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // deployBuild is what stack deploy --build adds to a run: the built

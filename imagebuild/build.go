@@ -19,6 +19,8 @@ type Builder interface {
 	Build(ctx context.Context, svc string, b *cluster.Build, labels map[string]string, out func(string)) (string, []string, error)
 	// Tag names the image ID ref where it was built.
 	Tag(ctx context.Context, id, ref string) error
+	// Platform is the builder's own platform (unknown when it cannot tell).
+	Platform(ctx context.Context) cluster.Platform
 }
 
 var (
@@ -32,6 +34,25 @@ func (l *Local) Tag(ctx context.Context, id, ref string) error {
 		return fmt.Errorf("docker tag %s %s (%s): %w", Tag(id), ref, l.Where, err)
 	}
 	return nil
+}
+
+// Platform is the local engine's.
+func (l *Local) Platform(ctx context.Context) cluster.Platform {
+	caps, err := l.probe(ctx, "")
+	if err != nil {
+		return cluster.Platform{}
+	}
+	p, _ := cluster.ParsePlatform(caps.Platform)
+	return p
+}
+
+// Platform is the build host's.
+func (r *Remote) Platform(ctx context.Context) cluster.Platform {
+	f, err := r.Engine.Info(ctx)
+	if err != nil {
+		return cluster.Platform{}
+	}
+	return cluster.Platform{OS: f.OS, Arch: f.Arch, Variant: f.Variant}
 }
 
 // Tag names the image on the build host.
@@ -63,6 +84,9 @@ type Options struct {
 	Warn func(service, msg string)
 	// Output receives each line of a build's output.
 	Output func(service, line string)
+	// NodePlatforms gives the platforms of the nodes a service (compose
+	// name) may run on, to build for them (nil: the builder's own).
+	NodePlatforms func(service string) []cluster.Platform
 	// Now is the clock for the durations (time.Now when nil).
 	Now func() time.Time
 }
@@ -103,6 +127,17 @@ func Run(ctx context.Context, stack string, builds map[string]*cluster.Build, on
 		bl, err := opt.BuilderFor(b.On)
 		if err != nil {
 			return out, fmt.Errorf("service %s: %w", full, err)
+		}
+		if opt.NodePlatforms != nil && len(b.Platforms) == 0 {
+			p, warn := ChoosePlatform(nil, bl.Platform(ctx), opt.NodePlatforms(name))
+			if warn != "" && opt.Warn != nil {
+				opt.Warn(full, warn)
+			}
+			if p != "" {
+				cp := *b
+				cp.Platforms = []string{p}
+				b = &cp
+			}
 		}
 		labels := map[string]string{LabelCluster: opt.Cluster, LabelService: full}
 		start := now()

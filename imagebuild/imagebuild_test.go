@@ -121,11 +121,13 @@ type fakeBuilder struct {
 	ids  map[string]string // service → ID
 	fail string
 	tags []string
+	plat []string // build.platforms of each build
 }
 
 func (f *fakeBuilder) Describe() string { return "fake" }
-func (f *fakeBuilder) Build(_ context.Context, svc string, _ *cluster.Build, labels map[string]string, out func(string)) (string, []string, error) {
+func (f *fakeBuilder) Build(_ context.Context, svc string, b *cluster.Build, labels map[string]string, out func(string)) (string, []string, error) {
 	out("Step 1/1")
+	f.plat = append(f.plat, strings.Join(b.Platforms, ","))
 	if svc == f.fail {
 		return "", nil, &BuildError{Service: svc, Builder: "fake", Lines: []string{"Step 1/1", "COPY failed"}, Err: errors.New("exit status 1")}
 	}
@@ -133,6 +135,9 @@ func (f *fakeBuilder) Build(_ context.Context, svc string, _ *cluster.Build, lab
 		return "", nil, errors.New("no service label")
 	}
 	return f.ids[svc], []string{"w"}, nil
+}
+func (f *fakeBuilder) Platform(context.Context) cluster.Platform {
+	return cluster.Platform{OS: "linux", Arch: "amd64"}
 }
 func (f *fakeBuilder) Tag(_ context.Context, id, ref string) error {
 	f.tags = append(f.tags, ref)
@@ -186,5 +191,39 @@ func TestNoLocalEngine(t *testing.T) {
 	_, _, err := l.Build(context.Background(), "s_web", &cluster.Build{Context: "."}, nil, nil)
 	if !errors.Is(err, ErrNoLocalEngine) || !strings.Contains(err.Error(), "build_on") || !strings.Contains(err.Error(), "Cannot connect") {
 		t.Errorf("no engine: %v", err)
+	}
+}
+
+// TestRunBuildsForNodes: a service whose nodes are all arm64 is built for
+// arm64 by an amd64 builder; mixed nodes give a warning; build.platforms
+// wins and is not changed in the stack.
+func TestRunBuildsForNodes(t *testing.T) {
+	arm := cluster.Platform{OS: "linux", Arch: "arm64"}
+	amd := cluster.Platform{OS: "linux", Arch: "amd64"}
+	builds := map[string]*cluster.Build{"a": {Repository: "s_a"}, "b": {Repository: "s_b"}, "c": {Repository: "s_c", Platforms: []string{"linux/amd64"}}}
+	fb := &fakeBuilder{ids: map[string]string{"s_a": "sha256:1", "s_b": "sha256:2", "s_c": "sha256:3"}}
+	var warned []string
+	_, err := Run(context.Background(), "s", builds, nil, Options{
+		BuilderFor:    func(string) (Builder, error) { return fb, nil },
+		Warn:          func(svc, msg string) { warned = append(warned, svc+": "+msg) },
+		NodePlatforms: func(svc string) []cluster.Platform { return map[string][]cluster.Platform{"a": {arm}, "b": {amd, arm}, "c": {arm}}[svc] },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(fb.plat, " "); got != "linux/arm64  linux/amd64" {
+		t.Errorf("built for %q", got)
+	}
+	if len(builds["a"].Platforms) != 0 {
+		t.Error("the stack's build was changed")
+	}
+	n := 0
+	for _, w := range warned {
+		if strings.HasPrefix(w, "s_b: the service may run on nodes of linux/amd64, linux/arm64") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("warnings %q", warned)
 	}
 }

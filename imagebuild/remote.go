@@ -15,6 +15,7 @@ import (
 // Engine is what a build host's engine must do (engine.Engine does).
 type Engine interface {
 	Build(ctx context.Context, tarContext io.Reader, o engine.BuildOptions, out func(string)) (string, error)
+	Info(ctx context.Context) (engine.Facts, error)
 }
 
 var _ Engine = (*engine.Engine)(nil)
