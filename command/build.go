@@ -122,11 +122,9 @@ func (e *runEnv) buildImages(ctx context.Context, stack *cluster.Stack, only []s
 		}
 	}()
 	res, err := imagebuild.Run(ctx, stack.Name, stack.Builds, only, imagebuild.Options{
-		Cluster: e.inv.Cluster,
+		Cluster:   e.inv.Cluster,
+		DefaultOn: e.inv.Build.On,
 		BuilderFor: func(on string) (imagebuild.Builder, error) {
-			if on == "" {
-				on = e.inv.Build.On
-			}
 			if on == "" {
 				return local, nil
 			}
@@ -142,6 +140,10 @@ func (e *runEnv) buildImages(ctx context.Context, stack *cluster.Stack, only []s
 			}
 			remotes[on] = &imagebuild.Remote{Host: on, Engine: eng}
 			return remotes[on], nil
+		},
+		Started: func(svc, builder string) { e.log.Info().Str("service", svc).Msg("building with " + builder) },
+		Built: func(r imagebuild.Result) {
+			e.log.Info().Str("service", r.Service).Str("image", r.Image).Str("on", orDefault(r.On, "local engine")).Msgf("built in %.1fs", r.Seconds)
 		},
 		Warn:   func(svc, msg string) { e.log.Warn().Str("service", svc).Msg(msg) },
 		Output: func(svc, line string) { e.log.Debug().Str("service", svc).Msg(line) },
@@ -162,12 +164,7 @@ func (e *runEnv) buildImages(ctx context.Context, stack *cluster.Stack, only []s
 			return out
 		},
 	})
-	for i, r := range res {
-		if r.On == "" && e.inv.Build.On != "" {
-			res[i].On = e.inv.Build.On
-		}
-		e.log.Info().Str("service", r.Service).Str("image", r.Image).Str("on", orDefault(res[i].On, "local engine")).
-			Msgf("built in %.1fs", r.Seconds)
+	for _, r := range res {
 		svc := stack.Services[strings.TrimPrefix(r.Service, stack.Name+"_")]
 		if svc != nil {
 			svc.Container.Image = r.Image

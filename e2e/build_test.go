@@ -235,8 +235,10 @@ func TestDeployBuild(t *testing.T) {
 }
 
 // TestDeployBuildOn: with no local engine (DOCKER_HOST pointing nowhere),
-// a deploy --build says so and points at build_on; with x-drover.build_on:
-// h1 the images are built on h1 and shipped to the other hosts from there.
+// a deploy --build says so and points at build_on; with the inventory's
+// build: {on: h1, keep: 1} the images are built on h1 and shipped from
+// there, plan --build changes nothing, and a successful rollout prunes the
+// builds no longer kept; x-drover.build_on works too.
 func TestDeployBuildOn(t *testing.T) {
 	ensureImages(t)
 	inv := copyInventory(t)
@@ -245,33 +247,63 @@ func TestDeployBuildOn(t *testing.T) {
 	cleanupStack(t, inv, stack)
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-engine.sock"))
 
-	local := buildProject(t, "")
-	_, stderr, code := runDrover(t, inv, "stack", "deploy", "--build", "-c", filepath.Join(local, "compose.yml"), stack)
+	dir := buildProject(t, "")
+	file := filepath.Join(dir, "compose.yml")
+	_, stderr, code := runDrover(t, inv, "stack", "deploy", "--build", "-c", file, stack)
 	if code != 1 || !strings.Contains(stderr, "no local docker engine") || !strings.Contains(stderr, "build_on") {
 		t.Errorf("no local engine: exit %d\n%s", code, stderr)
 	}
 
-	dir := buildProject(t, "    x-drover: {build_on: h1}\n")
-	file := filepath.Join(dir, "compose.yml")
+	b, _ := os.ReadFile(inv)
+	if err := os.WriteFile(inv, append(b, []byte("build:\n  on: h1\n  keep: 1\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out := mustDrover(t, inv, "-o", "json", "build", "-c", file, "--stack", stack, "web")
 	var res []struct{ Service, Image, On string }
 	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 1 || res[0].On != "h1" || res[0].Service != stack+"_web" {
 		t.Fatalf("drover build: %v %+v", err, res)
 	}
+	out, _, code = runDrover(t, inv, "plan", "--build", "-c", file, stack)
+	if code != 0 || !strings.Contains(out, "4 to create") || len(stackContainers(t, stack)) != 0 {
+		t.Errorf("plan --build: exit %d, %d containers\n%s", code, len(stackContainers(t, stack)), out)
+	}
 	mustDrover(t, inv, "stack", "deploy", "--build", "-c", file, stack)
 	slotsOK(t, filterService(stackContainers(t, stack), stack+"_web"), 3)
-	web := only(t, imagesOf(t, stack, "web"))
-	if !strings.HasPrefix(web, res[0].Image+" ") || !strings.Contains(web, "VERSION=w1") {
-		t.Errorf("web runs %q, want %s (built on h1)", web, res[0].Image)
+	web1 := only(t, imagesOf(t, stack, "web"))
+	if !strings.HasPrefix(web1, res[0].Image+" ") || !strings.Contains(web1, "VERSION=w1") {
+		t.Errorf("web runs %q, want %s (built on h1)", web1, res[0].Image)
 	}
-	// A failing Dockerfile on the build host: its last lines, nothing changed.
+	// Two more builds: keep 1 leaves the current one and its rollback
+	// target; the first build goes from every host.
+	writeDockerfile(t, dir, "web", "w2")
+	mustDrover(t, inv, "stack", "deploy", "--build", "-c", file, stack)
+	web2 := only(t, imagesOf(t, stack, "web"))
+	writeDockerfile(t, dir, "web", "w3")
+	_, stderr, _ = runDrover(t, inv, "stack", "deploy", "--build", "-c", file, stack)
+	if !strings.Contains(only(t, imagesOf(t, stack, "web")), "VERSION=w3") {
+		t.Fatalf("w3 not rolled out")
+	}
+	if !strings.Contains(stderr, "pruned an older built image") {
+		t.Errorf("no prune logged:\n%s", stderr)
+	}
+	for _, h := range lab(t).Hosts {
+		if _, err := hostDockerErr(t, h.Name, "image", "inspect", strings.Fields(web1)[0]); err == nil {
+			t.Errorf("%s still has the first build %s", h.Name, strings.Fields(web1)[0])
+		}
+	}
+	if _, err := hostDockerErr(t, "h1", "image", "inspect", strings.Fields(web2)[0]); err != nil {
+		t.Errorf("h1 lost the rollback target %s", strings.Fields(web2)[0])
+	}
+
+	// A failing Dockerfile on the build host (x-drover.build_on): its last
+	// lines, nothing changed.
 	bad := filepath.Join(dir, "bad.yml")
-	os.WriteFile(bad, []byte("services:\n  bad:\n    build: ./bad\n    x-drover: {build_on: h1}\n"), 0o644)
+	os.WriteFile(bad, []byte("services:\n  bad:\n    build: ./bad\n    x-drover: {build_on: h2}\n"), 0o644)
 	_, stderr, code = runDrover(t, inv, "stack", "deploy", "--build", "-c", bad, stack)
-	if code != 1 || !strings.Contains(stderr, "building "+stack+"_bad with host h1") || !strings.Contains(stderr, "COPY missing-file") {
-		t.Errorf("failing build on h1: exit %d\n%s", code, stderr)
+	if code != 1 || !strings.Contains(stderr, "building "+stack+"_bad with host h2") || !strings.Contains(stderr, "COPY missing-file") {
+		t.Errorf("failing build on h2: exit %d\n%s", code, stderr)
 	}
-	if got := only(t, imagesOf(t, stack, "web")); got != web {
-		t.Errorf("after a failed build web runs %q, want %q", got, web)
+	if got := only(t, imagesOf(t, stack, "web")); !strings.Contains(got, "VERSION=w3") {
+		t.Errorf("after a failed build web runs %q", got)
 	}
 }

@@ -78,10 +78,17 @@ type Result struct {
 // Options tune Run.
 type Options struct {
 	Cluster string
+	// DefaultOn is the build host of builds that name none (inventory
+	// build.on; "": the local engine).
+	DefaultOn string
 	// BuilderFor returns the builder of a build host ("": the local engine).
 	BuilderFor func(on string) (Builder, error)
 	// Warn receives each warning about a service's build.
 	Warn func(service, msg string)
+	// Started and Built are told when a service's build starts (with the
+	// builder's description) and when it is built.
+	Started func(service, builder string)
+	Built   func(Result)
 	// Output receives each line of a build's output.
 	Output func(service, line string)
 	// NodePlatforms gives the platforms of the nodes a service (compose
@@ -124,7 +131,11 @@ func Run(ctx context.Context, stack string, builds map[string]*cluster.Build, on
 	for _, name := range names {
 		b := builds[name]
 		full := stack + "_" + name
-		bl, err := opt.BuilderFor(b.On)
+		on := b.On
+		if on == "" {
+			on = opt.DefaultOn
+		}
+		bl, err := opt.BuilderFor(on)
 		if err != nil {
 			return out, fmt.Errorf("service %s: %w", full, err)
 		}
@@ -140,6 +151,9 @@ func Run(ctx context.Context, stack string, builds map[string]*cluster.Build, on
 			}
 		}
 		labels := map[string]string{LabelCluster: opt.Cluster, LabelService: full}
+		if opt.Started != nil {
+			opt.Started(full, bl.Describe())
+		}
 		start := now()
 		id, warnings, err := bl.Build(ctx, full, b, labels, func(l string) {
 			if opt.Output != nil {
@@ -164,7 +178,11 @@ func Run(ctx context.Context, stack string, builds map[string]*cluster.Build, on
 		if err := bl.Tag(ctx, id, ref); err != nil {
 			return out, fmt.Errorf("service %s: %w", full, err)
 		}
-		out = append(out, Result{Service: full, Image: ref, ID: id, On: b.On, Seconds: now().Sub(start).Seconds()})
+		r := Result{Service: full, Image: ref, ID: id, On: on, Seconds: now().Sub(start).Seconds()}
+		if opt.Built != nil {
+			opt.Built(r)
+		}
+		out = append(out, r)
 	}
 	return out, nil
 }

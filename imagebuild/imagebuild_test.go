@@ -163,7 +163,12 @@ func TestRun(t *testing.T) {
 	if len(res) != 2 || res[0].Image != "team/api:bbbbbbbbbbbb" || res[0].On != "h1" || res[1].Image != "s_web:aaaaaaaaaaaa" {
 		t.Errorf("results %+v", res)
 	}
-	if !slices.Equal(ons, []string{"h1", ""}) || !slices.Equal(fb.tags, []string{"team/api:bbbbbbbbbbbb", "s_web:aaaaaaaaaaaa"}) || len(warned) != 2 {
+	ons = nil
+	res, _ = Run(context.Background(), "s", builds, nil, Options{DefaultOn: "h3", BuilderFor: func(on string) (Builder, error) { ons = append(ons, on); return fb, nil }})
+	if !slices.Equal(ons, []string{"h1", "h3"}) || res[1].On != "h3" {
+		t.Errorf("default build host: builders %v, results %+v", ons, res)
+	}
+	if !slices.Equal(fb.tags[:2], []string{"team/api:bbbbbbbbbbbb", "s_web:aaaaaaaaaaaa"}) || len(warned) != 2 {
 		t.Errorf("builders %v tags %v warned %v", ons, fb.tags, warned)
 	}
 	fb.fail = "s_api"
@@ -204,9 +209,11 @@ func TestRunBuildsForNodes(t *testing.T) {
 	fb := &fakeBuilder{ids: map[string]string{"s_a": "sha256:1", "s_b": "sha256:2", "s_c": "sha256:3"}}
 	var warned []string
 	_, err := Run(context.Background(), "s", builds, nil, Options{
-		BuilderFor:    func(string) (Builder, error) { return fb, nil },
-		Warn:          func(svc, msg string) { warned = append(warned, svc+": "+msg) },
-		NodePlatforms: func(svc string) []cluster.Platform { return map[string][]cluster.Platform{"a": {arm}, "b": {amd, arm}, "c": {arm}}[svc] },
+		BuilderFor: func(string) (Builder, error) { return fb, nil },
+		Warn:       func(svc, msg string) { warned = append(warned, svc+": "+msg) },
+		NodePlatforms: func(svc string) []cluster.Platform {
+			return map[string][]cluster.Platform{"a": {arm}, "b": {amd, arm}, "c": {arm}}[svc]
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
