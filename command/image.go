@@ -120,7 +120,7 @@ func (l *logReporter) Progress(host, image string, sent, total int64, elapsed ti
 
 func (l *logReporter) Done(r imagexfer.Row, n, of int) {
 	took := time.Duration(r.Seconds * float64(time.Second))
-	ev := l.log.Info().Str("host", r.Host).Str("image", r.Image).Str("result", string(r.Result))
+	ev := l.log.Info().Str("host", r.Host).Str("image", r.Image).Str("result", string(r.Result)).Int64("bytes", r.Bytes)
 	if r.LayersSkipped > 0 {
 		ev = ev.Int("layers_skipped", r.LayersSkipped)
 	}
