@@ -375,14 +375,19 @@ func observedImages(w *reconcile.World) imagexfer.Observed {
 
 // afterRollout logs the run's timings and prunes older built images.
 func (d *deployBuild) afterRollout(ctx context.Context, w *reconcile.World, s *state.State) (string, error) {
-	if !d.applyAt.IsZero() {
-		d.e.log.Info().Float64("build_s", d.built.Seconds()).Float64("ship_s", d.shipped.Seconds()).Float64("rollout_s", time.Since(d.applyAt).Seconds()).
-			Msgf("deploy --build: build %.1fs, ship %.1fs, rollout %.1fs", d.built.Seconds(), d.shipped.Seconds(), time.Since(d.applyAt).Seconds())
+	if d.applyAt.IsZero() {
+		return "", nil // nothing rolled out: nothing to prune
 	}
+	rollout := time.Since(d.applyAt)
+	d.e.log.Info().Float64("build_s", d.built.Seconds()).Float64("ship_s", d.shipped.Seconds()).Float64("rollout_s", rollout.Seconds()).
+		Msgf("deploy --build: build %.1fs, ship %.1fs, rollout %.1fs", d.built.Seconds(), d.shipped.Seconds(), rollout.Seconds())
 	rows := d.e.pruneImages(ctx, w.Ready(), s, d.e.inv.Build.Keep, false)
 	for _, r := range rows {
-		if r.Result == pruneRemoved {
+		switch r.Result {
+		case pruneRemoved:
 			d.e.log.Info().Str("host", r.Host).Str("image", r.Image).Msg("pruned an older built image")
+		case pruneFailed:
+			d.e.log.Warn().Str("host", r.Host).Str("image", r.Image).Msg("pruning older built images failed: " + r.Error + " (drover image prune tries again)")
 		}
 	}
 	return "", nil
