@@ -165,6 +165,8 @@ type historyRow struct {
 	Changes    []string  `json:"changes"`
 	Result     string    `json:"result"`
 	Parent     int       `json:"parent,omitempty"`
+	// Build is the build that made the generation's image (--build).
+	Build *state.BuildRecord `json:"build,omitempty"`
 }
 
 func runServiceHistory(c *cli.Context, stdio IO) error {
@@ -205,7 +207,7 @@ func historyRows(sv *state.Service) []historyRow {
 			res = strings.ReplaceAll(sv.Update.State, "_", " ") + ": " + sv.Update.Reason
 		}
 		return historyRow{Generation: spec.Generation, Current: current, Time: m.Time.UTC(), By: m.By,
-			Image: spec.Container.Image, Replicas: spec.Replicas, Changes: m.Changes, Result: res, Parent: m.Parent}
+			Image: spec.Container.Image, Replicas: spec.Replicas, Changes: m.Changes, Result: res, Parent: m.Parent, Build: m.Build}
 	}
 	rows := []historyRow{row(sv.Current, sv.Meta, true)}
 	for _, g := range sv.Previous {
