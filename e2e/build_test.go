@@ -26,14 +26,15 @@ func buildProject(t *testing.T, extra string) string {
 		}
 	}
 	writeDockerfile(t, dir, "web", "w1")
-	writeDockerfile(t, dir, "api", "a1")
 	os.WriteFile(filepath.Join(dir, "bad", "Dockerfile"), []byte("FROM scratch\nCOPY missing-file /x\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "web", ".dockerignore"), []byte("*.log\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "web", "debug.log"), []byte("not in the context"), 0o644)
 	compose := "services:\n" +
 		"  web:\n    build: ./web\n" + extra +
 		"    deploy: {replicas: 3, update_config: {parallelism: 3, monitor: 1s}, rollback_config: {parallelism: 3, monitor: 1s}}\n" +
-		"  api:\n    build: {context: ./api, args: {GREETING: hello}}\n" + extra +
+		// api's Dockerfile is inline ($$: compose interpolates $).
+		"  api:\n    build:\n      context: ./api\n      args: {GREETING: hello}\n" +
+		"      dockerfile_inline: |\n        FROM scratch\n        COPY app /app\n        ARG GREETING=none\n        ENV VERSION=a1 APP_GREETING=$$GREETING\n        ENTRYPOINT [\"/app\"]\n" + extra +
 		"    deploy: {replicas: 1, update_config: {parallelism: 1, monitor: 1s}}\n"
 	if err := os.WriteFile(filepath.Join(dir, "compose.yml"), []byte(compose), 0o644); err != nil {
 		t.Fatal(err)
@@ -272,6 +273,9 @@ func TestDeployBuildOn(t *testing.T) {
 	web1 := only(t, imagesOf(t, stack, "web"))
 	if !strings.HasPrefix(web1, res[0].Image+" ") || !strings.Contains(web1, "VERSION=w1") {
 		t.Errorf("web runs %q, want %s (built on h1)", web1, res[0].Image)
+	}
+	if api := only(t, imagesOf(t, stack, "api")); !strings.Contains(api, "APP_GREETING=hello") {
+		t.Errorf("api (dockerfile_inline, built on h1) runs %q", api)
 	}
 	// Two more builds: keep 1 leaves the current one and its rollback
 	// target; the first build goes from every host.
