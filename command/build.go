@@ -74,6 +74,9 @@ func runBuild(c *cli.Context, stdio IO) error {
 		return fmt.Errorf("%s: no service has a build: section", strings.Join(files, ", "))
 	}
 	res, err := e.buildImages(c.Context, stack, c.Args().Slice())
+	if res == nil {
+		res = []imagebuild.Result{}
+	}
 	if e.output == "json" {
 		writeJSON(stdio.Stdout, res)
 	} else if len(res) > 0 {
