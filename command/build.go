@@ -20,6 +20,7 @@ import (
 	"github.com/drover-sh/drover/imagexfer"
 	"github.com/drover-sh/drover/planner"
 	"github.com/drover-sh/drover/reconcile"
+	"github.com/drover-sh/drover/run"
 	"github.com/drover-sh/drover/state"
 )
 
@@ -151,7 +152,7 @@ func (e *runEnv) buildImages(ctx context.Context, stack *cluster.Stack, only []s
 		Warn:   func(svc, msg string) { e.log.Warn().Str("service", svc).Msg(msg) },
 		Output: func(svc, line string) { e.log.Debug().Str("service", svc).Msg(line) },
 		NodePlatforms: func(name string) []cluster.Platform {
-			nodesOnce.Do(func() { nodes = e.probeNodes(ctx) })
+			nodesOnce.Do(func() { nodes = e.buildNodes(ctx) })
 			svc := stack.Services[name]
 			if svc == nil {
 				return nil
@@ -176,18 +177,18 @@ func (e *runEnv) buildImages(ctx context.Context, stack *cluster.Stack, only []s
 	return res, err
 }
 
-// probeNodes is the scheduler's view of the nodes that answer, with their
+// buildNodes is the scheduler's view of the nodes that answer, with their
 // platforms, for a build to know what to build for. It reads the state
 // without the lock (node settings only) and asks each host's engine with a
 // client of its own: the run's, made later, may be a dry run's.
-func (e *runEnv) probeNodes(ctx context.Context) []cluster.Node {
+func (e *runEnv) buildNodes(ctx context.Context) []cluster.Node {
 	s := state.New(e.inv.Cluster)
 	if st, err := e.store(); err == nil {
 		if read, err := st.Read(ctx); err == nil {
 			s = read
 		}
 	}
-	nodes := e.nodes(s)
+	nodes := run.Nodes(e.inv.Hosts, s)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, e.parallel)
 	for i := range nodes {
