@@ -239,7 +239,8 @@ func TestDeployBuild(t *testing.T) {
 // a deploy --build says so and points at build_on; with the inventory's
 // build: {on: h1, keep: 1} the images are built on h1 and shipped from
 // there, plan --build changes nothing, and a successful rollout prunes the
-// builds no longer kept; x-drover.build_on works too.
+// builds no longer kept (those of a service --prune removed); x-drover.build_on
+// works too.
 func TestDeployBuildOn(t *testing.T) {
 	ensureImages(t)
 	inv := copyInventory(t)
@@ -277,26 +278,26 @@ func TestDeployBuildOn(t *testing.T) {
 	if api := only(t, imagesOf(t, stack, "api")); !strings.Contains(api, "APP_GREETING=hello") {
 		t.Errorf("api (dockerfile_inline, built on h1) runs %q", api)
 	}
-	// Two more builds: keep 1 leaves the current one and its rollback
-	// target; the first build goes from every host.
+	// The next build drops api (--prune): after the rollout its image goes
+	// from every host, while web's first build stays as the rollback target.
+	apiRef := strings.Fields(only(t, imagesOf(t, stack, "api")))[0]
 	writeDockerfile(t, dir, "web", "w2")
-	mustDrover(t, inv, "stack", "deploy", "--build", "-c", file, stack)
-	web2 := only(t, imagesOf(t, stack, "web"))
-	writeDockerfile(t, dir, "web", "w3")
-	_, stderr, _ = runDrover(t, inv, "stack", "deploy", "--build", "-c", file, stack)
-	if !strings.Contains(only(t, imagesOf(t, stack, "web")), "VERSION=w3") {
-		t.Fatalf("w3 not rolled out")
+	webOnly := filepath.Join(dir, "web-only.yml")
+	os.WriteFile(webOnly, []byte("services:\n  web:\n    build: ./web\n    deploy: {replicas: 3, update_config: {parallelism: 3, monitor: 1s}}\n"), 0o644)
+	_, stderr, code = runDrover(t, inv, "stack", "deploy", "--build", "--prune", "-c", webOnly, stack)
+	if code != 0 || !strings.Contains(only(t, imagesOf(t, stack, "web")), "VERSION=w2") {
+		t.Fatalf("w2: exit %d", code)
 	}
 	if !strings.Contains(stderr, "pruned an older built image") {
 		t.Errorf("no prune logged:\n%s", stderr)
 	}
 	for _, h := range lab(t).Hosts {
-		if _, err := hostDockerErr(t, h.Name, "image", "inspect", strings.Fields(web1)[0]); err == nil {
-			t.Errorf("%s still has the first build %s", h.Name, strings.Fields(web1)[0])
+		if _, err := hostDockerErr(t, h.Name, "image", "inspect", apiRef); err == nil {
+			t.Errorf("%s still has %s, whose service is gone", h.Name, apiRef)
 		}
 	}
-	if _, err := hostDockerErr(t, "h1", "image", "inspect", strings.Fields(web2)[0]); err != nil {
-		t.Errorf("h1 lost the rollback target %s", strings.Fields(web2)[0])
+	if _, err := hostDockerErr(t, "h1", "image", "inspect", strings.Fields(web1)[0]); err != nil {
+		t.Errorf("h1 lost the rollback target %s", strings.Fields(web1)[0])
 	}
 
 	// A failing Dockerfile on the build host (x-drover.build_on): its last
@@ -307,7 +308,7 @@ func TestDeployBuildOn(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "building "+stack+"_bad with host h2") || !strings.Contains(stderr, "COPY missing-file") {
 		t.Errorf("failing build on h2: exit %d\n%s", code, stderr)
 	}
-	if got := only(t, imagesOf(t, stack, "web")); !strings.Contains(got, "VERSION=w3") {
+	if got := only(t, imagesOf(t, stack, "web")); !strings.Contains(got, "VERSION=w2") {
 		t.Errorf("after a failed build web runs %q", got)
 	}
 }
