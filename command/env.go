@@ -297,7 +297,7 @@ func (e *runEnv) builderEngine(ctx context.Context, name string) (*engine.Engine
 	if err != nil {
 		return nil, err
 	}
-	return &engine.Engine{Host: name, Cluster: e.inv.Cluster, Sudo: sudo, R: e.pool.Runner(name), API: a}, nil
+	return &engine.Engine{Host: name, Cluster: e.inv.Cluster, API: a}, nil
 }
 
 // apiFor returns the host's Engine API client, one per host for the run
