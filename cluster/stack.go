@@ -9,6 +9,9 @@ type Stack struct {
 	Services map[string]*Service `json:"services"` // keyed by the compose service name
 	Networks map[string]Network  `json:"networks,omitempty"`
 	Volumes  map[string]Volume   `json:"volumes,omitempty"`
+	// Objects are the configs and secrets the services use, by kind and
+	// store name.
+	Objects []ObjectRef `json:"objects,omitempty"`
 }
 
 // Network is a compose network. Each is realised as a bridge network on every

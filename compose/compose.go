@@ -85,6 +85,7 @@ func Load(ctx context.Context, opts Options) (*cluster.Stack, []Warning, error) 
 		p:       l.p,
 		raws:    l.raws,
 		sources: l.sources,
+		env:     l.env,
 	}
 	for _, msg := range l.logged {
 		c.warnings = append(c.warnings, Warning{Message: msg})
@@ -103,6 +104,7 @@ type loaded struct {
 	raws    []rawFile    // the files as plain YAML, to attribute warnings
 	sources []sourceFile // the files as text, to place problems
 	logged  []string     // what compose-go logged
+	env     types.Mapping // the environment the files were read with
 }
 
 func load(ctx context.Context, opts Options) (*loaded, error) {
@@ -145,6 +147,7 @@ func load(ctx context.Context, opts Options) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.env = env
 
 	// compose-go wants a project name it considers normalised (lowercase, no
 	// dots). It is only used to name resources (see resourceName) and as

@@ -205,6 +205,7 @@ func TestRulesNameRealKeys(t *testing.T) {
 		{reflect.TypeFor[types.ServiceConfig](), serviceRules},
 		{reflect.TypeFor[types.NetworkConfig](), networkRules},
 		{reflect.TypeFor[types.VolumeConfig](), volumeRules},
+		{reflect.TypeFor[types.FileObjectConfig](), objectRules},
 	} {
 		known := map[string]bool{}
 		typeKeys(tc.root, "", known, 0)
@@ -561,7 +562,6 @@ func TestUnsupportedKeys(t *testing.T) {
 		"a/cpu_rt_runtime",
 		"a/cpuset",
 		"a/cpu_shares",
-		"a/configs",
 		"a/device_cgroup_rules",
 		"a/dns",
 		"a/dns_opt",
@@ -587,7 +587,6 @@ func TestUnsupportedKeys(t *testing.T) {
 		"a/platform",
 		"a/pull_policy",
 		"a/runtime",
-		"a/secrets",
 		"a/storage_opt",
 		"a/userns_mode",
 		"a/uts",
@@ -602,6 +601,8 @@ func TestUnsupportedKeys(t *testing.T) {
 		"a/tty",
 		"a/volumes", // type npipe
 		"b/network_mode",
+		"/secrets.token.driver",
+		"/secrets.token.template_driver",
 		"b/restart",
 		"b/deploy.restart_policy.max_attempts",
 		"/networks.front.driver_opts",

@@ -32,6 +32,10 @@ type converter struct {
 	// networks and volumes referenced by the services (compose keys)
 	usedNetworks map[string]bool
 	usedVolumes  map[string]bool
+	env          types.Mapping
+	// objects are the configs and secrets the services use, by kind and
+	// compose key.
+	objects map[objectKey]cluster.ObjectRef
 }
 
 func (c *converter) convert() (*cluster.Stack, error) {
@@ -90,6 +94,10 @@ func (c *converter) convert() (*cluster.Stack, error) {
 			st.Volumes = map[string]cluster.Volume{}
 		}
 		st.Volumes[key] = c.volume(key)
+	}
+	var err error
+	if st.Objects, err = c.usedObjects(); err != nil {
+		return nil, err
 	}
 	return st, nil
 }
@@ -255,6 +263,9 @@ func (c *converter) service(s types.ServiceConfig) (*cluster.Service, error) {
 		return nil, err
 	}
 	if ct.Mounts, err = c.mounts(s); err != nil {
+		return nil, err
+	}
+	if ct.Files, err = c.files(s); err != nil {
 		return nil, err
 	}
 	ct.Networks = c.attachments(s)
