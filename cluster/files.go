@@ -24,9 +24,11 @@ const (
 func (k ObjectKind) Plural() string { return string(k) + "s" }
 
 // FilesDir is where hosts keep the files of configs and secrets that their
-// replicas mount: FilesDir/secrets/NAME/…, FilesDir/configs/NAME/…, each
-// directory root-only (0700), on disk, so that a replica that docker
-// restarts after a reboot finds its files before drover runs again.
+// replicas mount: FilesDir/secrets/CLUSTER/NAME/…, FilesDir/configs/
+// CLUSTER/NAME/…, each directory root-only (0700), on disk, so that a
+// replica that docker restarts after a reboot finds its files before
+// drover runs again. The cluster name keeps two clusters that share hosts
+// apart: each prunes only its own files.
 const FilesDir = "/var/lib/drover"
 
 // DefaultFileMode is Swarm's mode for a mounted config or secret.
@@ -62,29 +64,31 @@ type FileMount struct {
 	Mode    uint32 `json:"mode"` // permission bits, e.g. 0444
 }
 
-// HostPath is where the host keeps this mount's file: one file per
-// version, owner and mode, so replicas of two generations (or two services
-// wanting other owners) never share a file that changes under them.
-func (f FileMount) HostPath() string {
-	return path.Join(FilesDir, f.Kind.Plural(), f.Name, fmt.Sprintf("%s-%d-%d-%04o", f.Version, f.UID, f.GID, f.Mode))
+// HostPath is where the hosts of the cluster keep this mount's file: one
+// file per version, owner and mode, so replicas of two generations (or two
+// services wanting other owners) never share a file that changes under
+// them.
+func (f FileMount) HostPath(clusterName string) string {
+	return path.Join(KindDir(f.Kind, clusterName), f.Name, fmt.Sprintf("%s-%d-%d-%04o", f.Version, f.UID, f.GID, f.Mode))
 }
 
-// ObjectDir is the host directory of one config's or secret's files.
-func ObjectDir(kind ObjectKind, name string) string {
-	return path.Join(FilesDir, kind.Plural(), name)
+// KindDir is the host directory of a cluster's configs or secrets.
+func KindDir(kind ObjectKind, clusterName string) string {
+	return path.Join(FilesDir, kind.Plural(), clusterName)
 }
 
-// ParseHostPath reads a file path made by HostPath back; false for any
-// other path.
-func ParseHostPath(p string) (FileMount, bool) {
+// ParseHostPath reads a file path made by HostPath for the cluster back;
+// false for any other path.
+func ParseHostPath(clusterName, p string) (FileMount, bool) {
 	rest, ok := strings.CutPrefix(p, FilesDir+"/")
 	if !ok {
 		return FileMount{}, false
 	}
 	parts := strings.Split(rest, "/")
-	if len(parts) != 3 {
+	if len(parts) != 4 || parts[1] != clusterName {
 		return FileMount{}, false
 	}
+	parts = append(parts[:1], parts[2:]...)
 	var f FileMount
 	switch parts[0] {
 	case KindConfig.Plural():
@@ -110,7 +114,7 @@ func ParseHostPath(p string) (FileMount, bool) {
 		return FileMount{}, false
 	}
 	f.UID, f.GID, f.Mode = uint32(uid), uint32(gid), uint32(mode)
-	return f, f.HostPath() == p
+	return f, f.HostPath(clusterName) == p
 }
 
 // SortFiles orders mounts by target, the order the spec hash sees.
@@ -132,4 +136,63 @@ type ObjectRef struct {
 	// Data is the content read from the file or the environment (empty
 	// for an external one). Never marshalled.
 	Data []byte `json:"-"`
+}
+
+// Mount is the bind mount that puts the host's file at the target,
+// read-only. A bind mount through the Engine API's Mounts never creates a
+// missing source (docker refuses to start the container instead), so a
+// replica never sees an empty directory in place of its file.
+func (f FileMount) Mount(clusterName string) Mount {
+	return Mount{Type: "bind", Source: f.HostPath(clusterName), Target: f.Target, ReadOnly: true}
+}
+
+// Check says whether the mount can be created: a resolved version and a
+// valid name (the host path is built from them).
+func (f FileMount) Check() error {
+	if err := ValidObjectName(f.Kind, f.Name); err != nil {
+		return err
+	}
+	if f.Version == "" || strings.Trim(f.Version, "0123456789abcdef") != "" {
+		return fmt.Errorf("%s %s: no content version (the stack was not resolved against drover's store)", f.Kind, f.Name)
+	}
+	if f.Mode > 0o777 {
+		return fmt.Errorf("%s %s: mode %o has more than permission bits", f.Kind, f.Name, f.Mode)
+	}
+	return nil
+}
+
+// DescribeFileChanges names the configs and secrets added, removed or
+// changed (content, target, owner or mode) between two specs' mounts, by
+// name only.
+func DescribeFileChanges(old, cur []FileMount) []string {
+	key := func(f FileMount) string { return string(f.Kind) + " " + f.Name }
+	before := map[string][]FileMount{}
+	after := map[string][]FileMount{}
+	var names []string
+	for _, f := range old {
+		if before[key(f)] == nil {
+			names = append(names, key(f))
+		}
+		before[key(f)] = append(before[key(f)], f)
+	}
+	for _, f := range cur {
+		if before[key(f)] == nil && after[key(f)] == nil {
+			names = append(names, key(f))
+		}
+		after[key(f)] = append(after[key(f)], f)
+	}
+	sort.Strings(names)
+	var out []string
+	for _, n := range names {
+		a, b := before[n], after[n]
+		switch {
+		case a == nil:
+			out = append(out, n+" added")
+		case b == nil:
+			out = append(out, n+" removed")
+		case fmt.Sprint(a) != fmt.Sprint(b):
+			out = append(out, n+" changed")
+		}
+	}
+	return out
 }

@@ -43,6 +43,11 @@ type State struct {
 	// from a stray copy of a failed write; see state/managers_pick.go.
 	// Other backends carry it unchanged.
 	Ancestors []string `json:"ancestors,omitempty"`
+
+	// Configs and Secrets are drover's store of files for replicas (see
+	// objects.go); secrets' contents are sealed.
+	Configs map[string]*Object `json:"configs,omitempty"`
+	Secrets map[string]*Object `json:"secrets,omitempty"`
 }
 
 // Claim takes a stack off the unclaimed list: it is deployed or removed by
