@@ -100,10 +100,10 @@ func Load(ctx context.Context, opts Options) (*cluster.Stack, []Warning, error) 
 // loaded is what compose-go made of the files.
 type loaded struct {
 	p       *types.Project
-	project string       // the project name compose-go was given
-	raws    []rawFile    // the files as plain YAML, to attribute warnings
-	sources []sourceFile // the files as text, to place problems
-	logged  []string     // what compose-go logged
+	project string        // the project name compose-go was given
+	raws    []rawFile     // the files as plain YAML, to attribute warnings
+	sources []sourceFile  // the files as text, to place problems
+	logged  []string      // what compose-go logged
 	env     types.Mapping // the environment the files were read with
 }
 
