@@ -121,6 +121,7 @@ func (e *runEnv) pruneFiles(ctx context.Context, w *reconcile.World, hosts []str
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			start := time.Now()
 			obs, err := eng.Observe(ctx)
 			if err != nil {
 				e.log.Warn().Str("host", host).Err(err).Msg("config and secret files not pruned: the next run will")
@@ -139,6 +140,7 @@ func (e *runEnv) pruneFiles(ctx context.Context, w *reconcile.World, hosts []str
 			if res.Removed > 0 {
 				e.log.Info().Str("host", host).Int("removed", res.Removed).Msg("removed config and secret files no replica mounts")
 			}
+			e.log.Debug().Str("host", host).Int("held", res.Held).Dur("took", time.Since(start)).Msg("config and secret files pruned")
 		}()
 	}
 	wg.Wait()

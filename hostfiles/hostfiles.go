@@ -21,6 +21,9 @@ import (
 	"os"
 	"path"
 	"sort"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/ssh"
@@ -46,6 +49,10 @@ type Content func(kind cluster.ObjectKind, name, version string) ([]byte, error)
 // the mode and owner the compose file asks for, which is what the
 // container sees through its bind mount.
 const dirMode = 0o700
+
+// fileParallel is how many files of one host are written or checked at
+// once.
+const fileParallel = 4
 
 // Result says what a Sync or Prune did on one host.
 type Result struct {
@@ -79,43 +86,61 @@ func Sync(ctx context.Context, fs FS, clusterName string, want []cluster.FileMou
 			return res, err
 		}
 	}
+	var mu sync.Mutex
 	var errs []error
+	fail := func(f cluster.FileMount, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, fmt.Errorf("%s %s: %w", f.Kind, f.Name, err))
+	}
+	// A few files at once: SFTP answers requests of one session in any
+	// order, and each file costs several round trips.
+	var g errgroup.Group
+	g.SetLimit(fileParallel)
 	for _, p := range sortedKeys(byPath) {
 		f := byPath[p]
-		data, err := content(f.Kind, f.Name, f.Version)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s %s: %w", f.Kind, f.Name, err))
-			continue
-		}
-		attrs := ssh.FileAttrs{Mode: os.FileMode(f.Mode), UID: int(f.UID), GID: int(f.GID), DirMode: dirMode}
-		cur, ok := have[p]
-		if !ok {
-			if err := fs.WriteFileOwned(ctx, p, data, attrs); err != nil {
-				errs = append(errs, fmt.Errorf("%s %s: %w", f.Kind, f.Name, err))
-				continue
-			}
-			res.Written++
-			res.Held++
-			continue
-		}
-		same := cur.Size == int64(len(data)) && cur.Mode == attrs.Mode && cur.UID == attrs.UID && cur.GID == attrs.GID
-		if same {
-			got, err := fs.ReadFile(ctx, p)
+		g.Go(func() error {
+			data, err := content(f.Kind, f.Name, f.Version)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s %s: %w", f.Kind, f.Name, err))
-				continue
+				fail(f, err)
+				return nil
 			}
-			same = bytes.Equal(got, data)
-		}
-		if same {
-			continue
-		}
-		if err := fs.RewriteFile(ctx, p, data, attrs); err != nil {
-			errs = append(errs, fmt.Errorf("%s %s: %w", f.Kind, f.Name, err))
-			continue
-		}
-		res.Repaired++
+			attrs := ssh.FileAttrs{Mode: os.FileMode(f.Mode), UID: int(f.UID), GID: int(f.GID), DirMode: dirMode}
+			cur, ok := have[p]
+			if !ok {
+				if err := fs.WriteFileOwned(ctx, p, data, attrs); err != nil {
+					fail(f, err)
+					return nil
+				}
+				mu.Lock()
+				res.Written++
+				res.Held++
+				mu.Unlock()
+				return nil
+			}
+			same := cur.Size == int64(len(data)) && cur.Mode == attrs.Mode && cur.UID == attrs.UID && cur.GID == attrs.GID
+			if same {
+				got, err := fs.ReadFile(ctx, p)
+				if err != nil {
+					fail(f, err)
+					return nil
+				}
+				same = bytes.Equal(got, data)
+			}
+			if same {
+				return nil
+			}
+			if err := fs.RewriteFile(ctx, p, data, attrs); err != nil {
+				fail(f, err)
+				return nil
+			}
+			mu.Lock()
+			res.Repaired++
+			mu.Unlock()
+			return nil
+		})
 	}
+	g.Wait()
 	return res, errors.Join(errs...)
 }
 
