@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -234,6 +235,7 @@ func versionUsers(s *state.State, kind cluster.ObjectKind, name, id string) []st
 			}
 		}
 	}
+	sort.Strings(out)
 	return out
 }
 
