@@ -194,3 +194,30 @@ func TestForgetUnusedVersions(t *testing.T) {
 		t.Error("a created secret was forgotten")
 	}
 }
+
+// TestFormatWithFiles: a state with configs, secrets or file mounts is
+// written as format 2, which a drover before them refuses instead of
+// dropping them; others stay format 1.
+func TestFormatWithFiles(t *testing.T) {
+	k := mustKey(t)
+	s := New("c")
+	withService(s, nil)
+	sealed, _ := SealEnv(s, k)
+	if sealed.Format != 1 {
+		t.Errorf("a state without files: format %d", sealed.Format)
+	}
+	withService(s, []cluster.FileMount{{Kind: cluster.KindConfig, Name: "a", Version: "ab", Target: "/a", Mode: 0o444}})
+	if sealed, _ = SealEnv(s, k); sealed.Format != 2 {
+		t.Errorf("a state with file mounts: format %d", sealed.Format)
+	}
+	s = New("c")
+	s.PutContent(cluster.KindSecret, "x", []byte("y"), k, time.Now())
+	if sealed, _ = SealEnv(s, k); sealed.Format != 2 {
+		t.Errorf("a state with a secret: format %d", sealed.Format)
+	}
+	old := *sealed
+	old.Format = 3
+	if err := old.Validate("c"); !errors.Is(err, ErrNewerFormat) {
+		t.Errorf("format 3: %v", err)
+	}
+}

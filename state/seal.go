@@ -151,6 +151,8 @@ func SealEnv(s *State, k *Key) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every write passes here: the document says which version it needs.
+	cp.Format = cp.documentFormat()
 	err = eachEnv(cp, func(v string) (string, error) {
 		return k.seal(v), nil
 	})
