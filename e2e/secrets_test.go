@@ -254,9 +254,12 @@ configs:
 	if code != 0 {
 		t.Fatalf("plan --out: exit %d", code)
 	}
-	out, _, code := deploy()
+	out, stderr, code := deploy()
 	if code != 0 || !strings.Contains(out, "3 replaced") {
 		t.Fatalf("rotation deploy: exit %d\n%s", code, out)
+	}
+	if !strings.Contains(stderr, "batch 2 of 2") || !strings.Contains(out, "(secret e2esec_db_password changed)") {
+		t.Errorf("the rotation was not a rolling update in 2 batches naming the secret:\n%s\n%s", out, stderr)
 	}
 	waitFor(t, 30*time.Second, "every replica sees the new password", func() bool {
 		return allSay(replicaExec(t, stack, "-cat", "/run/secrets/db_password"), 3, "E2E-TWO-pa55")
@@ -266,7 +269,7 @@ configs:
 	// A content that makes the healthcheck fail rolls back.
 	writeFile(t, pw, "unhealthy E2E-BAD-pa55")
 	values = append(values, "E2E-BAD-pa55")
-	_, stderr, code := deploy()
+	_, stderr, code = deploy()
 	if code == 0 || !strings.Contains(stderr, "rollback") {
 		t.Errorf("bad rotation: exit %d (want a rollback)\n%s", code, stderr)
 	}
@@ -374,6 +377,10 @@ configs:
 `)
 	mustDrover(t, inv, "stack", "deploy", "-c", compose, stack)
 	waitAllHealthy(t, stack, 1)
+	// Only the host that runs the replica holds its files.
+	if files := hostFiles(t); len(files) != 2 || !strings.HasPrefix(files[0], "h2:") || !strings.HasPrefix(files[1], "h2:") {
+		t.Errorf("host files %v, want the config and the secret on h2 only", files)
+	}
 	t.Cleanup(func() {
 		if pingDocker(lab(t).Host(t, "h2").DockerSock, 2*time.Second) != nil {
 			labCmdErr(t, "start", "h2")
