@@ -51,12 +51,23 @@ func (e *runEnv) deliverFiles(ctx context.Context, w *reconcile.World, p *planne
 			want[a.Host] = append(want[a.Host], prev.Container.Files...)
 		}
 	}
+	// The running replicas' files are repaired when this state knows their
+	// content; a replica of another state's stack (an orphan this run may
+	// remove) or of a generation no longer kept is left as it is.
+	content := objectContent(s)
 	for _, h := range w.Hosts {
 		for _, r := range h.Replicas {
 			for _, f := range r.Files {
-				if m, ok := cluster.ParseHostPath(e.inv.Cluster, f); ok {
-					want[h.Node.Name] = append(want[h.Node.Name], m)
+				m, ok := cluster.ParseHostPath(e.inv.Cluster, f)
+				if !ok {
+					continue
 				}
+				if _, err := content(m.Kind, m.Name, m.Version); err != nil {
+					e.log.Debug().Str("host", h.Node.Name).Str("container", r.Name).Str(string(m.Kind), m.Name).
+						Msg("not checking a file whose content this state does not hold")
+					continue
+				}
+				want[h.Node.Name] = append(want[h.Node.Name], m)
 			}
 		}
 	}
@@ -73,7 +84,7 @@ func (e *runEnv) deliverFiles(ctx context.Context, w *reconcile.World, p *planne
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			res, err := hostfiles.Sync(ctx, e.pool.Files(host), e.inv.Cluster, files, objectContent(s))
+			res, err := hostfiles.Sync(ctx, e.pool.Files(host), e.inv.Cluster, files, content)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

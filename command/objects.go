@@ -31,9 +31,13 @@ func objectCommand(stdio IO, kind cluster.ObjectKind) *cli.Command {
 		inspectUsage = "print a config's metadata and versions as JSON"
 		prettyUsage = "print for people instead of JSON, the content included"
 	}
+	usage := "manage configs: files mounted into replicas"
+	if kind == cluster.KindSecret {
+		usage = "manage secrets: files mounted into replicas, sealed in the state"
+	}
 	return &cli.Command{
 		Name:  k,
-		Usage: "manage " + kind.Plural() + ": files mounted into replicas" + map[bool]string{true: ", sealed in the state", false: ""}[kind == cluster.KindSecret],
+		Usage: usage,
 		Subcommands: []*cli.Command{
 			{
 				Name: "create", Usage: "create a " + k + " from a file or standard input (-)", ArgsUsage: "NAME FILE|-",
@@ -353,7 +357,11 @@ func runObjectUpdate(c *cli.Context, stdio IO, kind cluster.ObjectKind) error {
 			if !changed && len(services) == 0 {
 				return "", nil
 			}
-			return fmt.Sprintf("%s %s: version %s%s", kind, name, id, map[bool]string{true: ", rolling out to " + strings.Join(services, ","), false: ""}[len(services) > 0]), nil
+			summary := fmt.Sprintf("%s %s: version %s", kind, name, id)
+			if len(services) > 0 {
+				summary += ", rolling out to " + strings.Join(services, ",")
+			}
+			return summary, nil
 		},
 	})
 }
