@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 10-secrets.sh — what configs and secrets add (issue 12):
+# 11-secrets.sh — what configs and secrets add (issue 12):
 #   a) `stack deploy` from empty of 3 replicas (one per host) without and
 #      with 10 file secrets, RUNS times each, `stack rm` between runs;
 #   b) the no-op `stack deploy` of both (every run checks each host's files);
