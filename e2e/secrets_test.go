@@ -400,4 +400,27 @@ configs:
 	if out := mustDrover(t, inv, "plan", "-c", compose, stack); !strings.Contains(out, "No changes") {
 		t.Errorf("plan after the restart is not empty:\n%s", out)
 	}
+
+	// Without its file a replica does not start: docker never puts an
+	// empty directory in the file's place. reconcile brings both back.
+	files := hostFiles(t)
+	var secret string
+	for _, f := range files {
+		if strings.Contains(f, "/secrets/") {
+			secret = strings.TrimPrefix(f, "h2:")
+		}
+	}
+	labCmd(t, "exec", "h2", "rm", "-f", secret)
+	id := stackContainers(t, stack)[0].ID
+	if _, err := hostDockerErr(t, "h2", "restart", "-t", "1", id); err == nil {
+		t.Error("a replica whose secret file is gone restarted")
+	}
+	if out, _ := labCmdErr(t, "exec", "h2", "sh", "-c", "test -e "+secret+" && echo exists || echo missing"); strings.TrimSpace(out) != "missing" {
+		t.Errorf("docker made something at the missing file's path: %s", out)
+	}
+	mustDrover(t, inv, "reconcile")
+	waitAllHealthy(t, stack, 1)
+	if got := replicaExec(t, stack, "-cat", "/run/secrets/pw"); !allSay(got, 1, "E2E-BOOT-pa55") {
+		t.Errorf("after reconcile: %v", got)
+	}
 }
