@@ -221,3 +221,22 @@ func TestFormatWithFiles(t *testing.T) {
 		t.Errorf("format 3: %v", err)
 	}
 }
+
+func TestManagersRefuseClearSecrets(t *testing.T) {
+	c := newFakeCluster("h1", "h2", "h3")
+	m := c.managers(nil)
+	lk := mustLock(t, m, "alice@lap")
+	defer lk.Release(context.Background())
+	s := stateAt("lin", 1, "first")
+	s.PutContent(cluster.KindSecret, "db", []byte("hunter2"), mustKey(t), time.Now())
+	if err := m.Write(context.Background(), s); !errors.Is(err, ErrClearSecret) {
+		t.Fatalf("managers Write of an unsealed secret: %v", err)
+	}
+	for _, h := range c.names {
+		for name, f := range c.host(h).files {
+			if strings.Contains(string(f.data), "hunter2") {
+				t.Errorf("%s: %s holds the secret", h, name)
+			}
+		}
+	}
+}
