@@ -41,6 +41,10 @@ type ContainerSpec struct {
 	Privileged      bool              `json:"privileged,omitempty"`
 	Devices         []string          `json:"devices,omitempty"` // "host:container[:perms]"
 
+	// Files are the configs and secrets mounted into the container, by
+	// target; each names the content version it needs on the host.
+	Files []FileMount `json:"files,omitempty"`
+
 	// ForceUpdate is bumped by `service update --force` to replace every
 	// replica although nothing else changed (Swarm's ForceUpdate).
 	ForceUpdate int `json:"force_update,omitempty"`

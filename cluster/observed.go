@@ -62,6 +62,10 @@ type Replica struct {
 	// Drift lists how the container differs from its spec although its
 	// spec label matches (changed by hand, or its image tag moved).
 	Drift []string `json:"drift,omitempty"`
+	// Files are the host paths of the config and secret files the
+	// container mounts (cluster.FilesDir/...), for keeping them on the
+	// host while it exists.
+	Files []string `json:"-"`
 }
 
 // Binding is one container port bound on the host.

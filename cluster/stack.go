@@ -12,6 +12,9 @@ type Stack struct {
 	// Builds are the services' build: sections, by compose service name.
 	// They are not kept in the state (only what they produced is).
 	Builds map[string]*Build `json:"-"`
+	// Objects are the configs and secrets the services use, by kind and
+	// store name.
+	Objects []ObjectRef `json:"objects,omitempty"`
 }
 
 // Network is a compose network. Each is realised as a bridge network on every

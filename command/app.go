@@ -19,6 +19,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
+
+	"github.com/drover-sh/drover/cluster"
 )
 
 // Version is set at build time with -ldflags "-X ...command.Version=…".
@@ -151,6 +153,8 @@ func extraCommands(stdio IO) []*cli.Command {
 		stackCommand(stdio),
 		planCommand(stdio),
 		serviceCommand(stdio),
+		objectCommand(stdio, cluster.KindConfig),
+		objectCommand(stdio, cluster.KindSecret),
 		imageCommand(stdio),
 		buildCommand(stdio),
 		stateCommand(stdio),

@@ -101,6 +101,7 @@ func (e *runEnv) deps(st state.Store) run.Deps {
 		Mesh: func(cl *reconcile.Cluster, services map[string]*cluster.Service) run.MeshRun {
 			return e.newMesh(cl, services)
 		},
+		Files: hostFiles{e},
 	}
 }
 

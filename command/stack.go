@@ -114,6 +114,12 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 	}
 	prune := c.Bool("prune")
 	summary := ""
+	var key *state.Key
+	if len(stack.Objects) > 0 {
+		if key, err = e.stateKey(true); err != nil {
+			return err
+		}
+	}
 	ch := change{
 		Scope:  []string{name},
 		DryRun: dryRun,
@@ -126,6 +132,9 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 			if out := c.String("out"); out != "" {
 				// The generation is made when the saved plan is applied.
 				who = "apply " + out
+			}
+			if err := resolveObjects(s, stack, key, time.Now().UTC()); err != nil {
+				return "", err
 			}
 			summary = mergeStack(s, stack, prune, who)
 			if db != nil {
@@ -252,6 +261,7 @@ func describeServiceChange(a, b *cluster.Service) []string {
 	if a.Replicas != b.Replicas && b.Mode == cluster.Replicated {
 		out = append(out, fmt.Sprintf("replicas %d → %d", a.Replicas, b.Replicas))
 	}
+	out = append(out, cluster.DescribeFileChanges(a.Container.Files, b.Container.Files)...)
 	for _, k := range sortedKeys(union(a.Container.Env, b.Container.Env)) {
 		av, aok := a.Container.Env[k]
 		bv, bok := b.Container.Env[k]

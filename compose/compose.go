@@ -90,6 +90,7 @@ func Load(ctx context.Context, opts Options) (*cluster.Stack, []Warning, error) 
 		raws:      l.raws,
 		sources:   l.sources,
 		withBuild: opts.Build,
+		env:       l.env,
 	}
 	for _, msg := range l.logged {
 		c.warnings = append(c.warnings, Warning{Message: msg})
@@ -104,10 +105,11 @@ func Load(ctx context.Context, opts Options) (*cluster.Stack, []Warning, error) 
 // loaded is what compose-go made of the files.
 type loaded struct {
 	p       *types.Project
-	project string       // the project name compose-go was given
-	raws    []rawFile    // the files as plain YAML, to attribute warnings
-	sources []sourceFile // the files as text, to place problems
-	logged  []string     // what compose-go logged
+	project string        // the project name compose-go was given
+	raws    []rawFile     // the files as plain YAML, to attribute warnings
+	sources []sourceFile  // the files as text, to place problems
+	logged  []string      // what compose-go logged
+	env     types.Mapping // the environment the files were read with
 }
 
 func load(ctx context.Context, opts Options) (*loaded, error) {
@@ -150,6 +152,7 @@ func load(ctx context.Context, opts Options) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.env = env
 
 	// compose-go wants a project name it considers normalised (lowercase, no
 	// dots). It is only used to name resources (see resourceName) and as

@@ -206,6 +206,7 @@ func TestRulesNameRealKeys(t *testing.T) {
 		{reflect.TypeFor[types.NetworkConfig](), networkRules},
 		{reflect.TypeFor[types.VolumeConfig](), volumeRules},
 		{reflect.TypeFor[types.BuildConfig](), buildRules},
+		{reflect.TypeFor[types.FileObjectConfig](), objectRules},
 	} {
 		known := map[string]bool{}
 		typeKeys(tc.root, "", known, 0)
@@ -562,7 +563,6 @@ func TestUnsupportedKeys(t *testing.T) {
 		"a/cpu_rt_runtime",
 		"a/cpuset",
 		"a/cpu_shares",
-		"a/configs",
 		"a/device_cgroup_rules",
 		"a/dns",
 		"a/dns_opt",
@@ -588,7 +588,6 @@ func TestUnsupportedKeys(t *testing.T) {
 		"a/platform",
 		"a/pull_policy",
 		"a/runtime",
-		"a/secrets",
 		"a/storage_opt",
 		"a/userns_mode",
 		"a/uts",
@@ -603,6 +602,8 @@ func TestUnsupportedKeys(t *testing.T) {
 		"a/build",   // without --build: reported by convert, after the walk
 		"a/volumes", // type npipe
 		"b/network_mode",
+		"/secrets.token.driver",
+		"/secrets.token.template_driver",
 		"b/restart",
 		"b/deploy.restart_policy.max_attempts",
 		"/networks.front.driver_opts",
@@ -923,5 +924,43 @@ models:
 	want := []string{"/jobs", "/models", "web/models"}
 	if got := warningKeys(ws); !slices.Equal(got, want) {
 		t.Errorf("warnings %v, want %v", got, want)
+	}
+}
+
+func TestObjectProblems(t *testing.T) {
+	for _, tc := range []struct {
+		name, yml, want string
+	}{
+		{"undeclared", "services:\n  web:\n    image: x\n    secrets: [db]\n", "undefined secret db"},
+		{"uid not a number", "services:\n  web:\n    image: x\n    secrets: [{source: db, uid: www-data}]\nsecrets:\n  db: {environment: HOME}\n", `uid "www-data" must be a number`},
+		{"inline secret", "services:\n  web:\n    image: x\n    secrets: [db]\nsecrets:\n  db: {content: hunter2}\n", `unknown key "content"`},
+		{"unset variable", "services:\n  web:\n    image: x\n    configs: [c]\nconfigs:\n  c: {environment: DROVER_TEST_SURELY_UNSET}\n", "DROVER_TEST_SURELY_UNSET is not set"},
+		{"missing file", "services:\n  web:\n    image: x\n    configs: [c]\nconfigs:\n  c: {file: ./nope.txt}\n", "nope.txt"},
+		{"bad name", "services:\n  web:\n    image: x\n    configs: [c]\nconfigs:\n  c: {content: x, name: ../etc}\n", "invalid config name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Load(context.Background(), Options{Files: []string{writeCompose(t, tc.yml)}, StackName: "st", Environ: []string{"HOME=/root"}})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one containing %q", err, tc.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("the error holds the value: %v", err)
+			}
+		})
+	}
+}
+
+func TestObjectRelativeTargets(t *testing.T) {
+	yml := "services:\n  web:\n    image: x\n    secrets: [{source: s, target: token}]\n    configs: [{source: c, target: etc/app.conf, mode: 0600, gid: \"5\"}]\nsecrets:\n  s: {environment: HOME}\nconfigs:\n  c: {content: x}\n"
+	st, _, err := Load(context.Background(), Options{Files: []string{writeCompose(t, yml)}, StackName: "st", Environ: []string{"HOME=/root"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := st.Services["web"].Container.Files
+	if len(files) != 2 || files[0].Target != "/etc/app.conf" || files[0].Mode != 0o600 || files[0].GID != 5 || files[1].Target != "/run/secrets/token" {
+		t.Errorf("files %+v", files)
+	}
+	if len(st.Objects) != 2 || string(st.Objects[1].Data) != "/root" || st.Objects[1].Name != "st_s" {
+		t.Errorf("objects %+v", st.Objects)
 	}
 }

@@ -35,6 +35,10 @@ type converter struct {
 	// withBuild maps build: sections (--build); builds holds them.
 	withBuild bool
 	builds    map[string]*cluster.Build
+	env       types.Mapping
+	// objects are the configs and secrets the services use, by kind and
+	// compose key.
+	objects map[objectKey]cluster.ObjectRef
 }
 
 func (c *converter) convert() (*cluster.Stack, error) {
@@ -99,6 +103,10 @@ func (c *converter) convert() (*cluster.Stack, error) {
 			st.Volumes = map[string]cluster.Volume{}
 		}
 		st.Volumes[key] = c.volume(key)
+	}
+	var err error
+	if st.Objects, err = c.usedObjects(); err != nil {
+		return nil, err
 	}
 	return st, nil
 }
@@ -280,6 +288,9 @@ func (c *converter) service(s types.ServiceConfig) (*cluster.Service, error) {
 		return nil, err
 	}
 	if ct.Mounts, err = c.mounts(s); err != nil {
+		return nil, err
+	}
+	if ct.Files, err = c.files(s); err != nil {
 		return nil, err
 	}
 	ct.Networks = c.attachments(s)

@@ -103,8 +103,6 @@ var serviceRules = map[string]rule{
 	"links":          ruleUnsupported("services reach each other by name on their networks"),
 	"external_links": ruleUnsupported("services reach each other by name on their networks"),
 	"network_mode":   ruleUnsupported("the service is attached to the stack's default network instead"),
-	"secrets":        ruleUnsupported("drover has no secrets store: mount the file with a bind volume"),
-	"configs":        ruleUnsupported("drover has no configs store: mount the file with a bind volume"),
 	"expose":         ruleUnsupported("containers on a common network reach each other on any port"),
 
 	"cap_add":    ruleMapped,
@@ -171,6 +169,19 @@ var serviceRules = map[string]rule{
 	"volumes.tmpfs.size":            ruleMapped,
 	"volumes.tmpfs.mode":            ruleMapped,
 
+	"secrets":        ruleDescend,
+	"secrets.source": ruleMapped,
+	"secrets.target": ruleMapped,
+	"secrets.uid":    ruleMapped,
+	"secrets.gid":    ruleMapped,
+	"secrets.mode":   ruleMapped,
+	"configs":        ruleDescend,
+	"configs.source": ruleMapped,
+	"configs.target": ruleMapped,
+	"configs.uid":    ruleMapped,
+	"configs.gid":    ruleMapped,
+	"configs.mode":   ruleMapped,
+
 	"healthcheck":                ruleDescend,
 	"healthcheck.test":           ruleMapped,
 	"healthcheck.timeout":        ruleMapped,
@@ -236,6 +247,19 @@ var volumeRules = map[string]rule{
 	"driver_opts": ruleMapped,
 	"external":    ruleMapped,
 	"labels":      ruleMapped,
+}
+
+// objectRules covers types.FileObjectConfig (top-level configs and secrets).
+var objectRules = map[string]rule{
+	"name":            ruleMapped,
+	"file":            ruleMapped,
+	"environment":     ruleMapped,
+	"content":         ruleMapped,
+	"external":        ruleMapped,
+	"labels":          ruleMapped,
+	"driver":          ruleUnsupported("drover keeps configs and secrets in its state; there are no secret drivers"),
+	"driver_opts":     ruleUnsupported("drover keeps configs and secrets in its state; there are no secret drivers"),
+	"template_driver": ruleUnsupported("drover mounts the content as it is: there are no templates"),
 }
 
 // finding is one unsupported key.

@@ -87,6 +87,16 @@ func createRequestFor(c Container, apiVersion string) (*createRequest, error) {
 		}
 		hc.Mounts = append(hc.Mounts, am)
 	}
+	for _, f := range s.Files {
+		if err := f.Check(); err != nil {
+			return nil, err
+		}
+		am, err := apiMount(f.Mount(c.Cluster))
+		if err != nil {
+			return nil, err
+		}
+		hc.Mounts = append(hc.Mounts, am)
+	}
 	req := &createRequest{Config: cfg, Host: hc}
 	if len(s.Networks) > 0 {
 		n := s.Networks[0]
@@ -322,9 +332,12 @@ func isDevicePerms(s string) bool {
 
 // Container is one replica to create.
 type Container struct {
-	Name   string            // STACK_SERVICE.SLOT.ID
-	Labels map[string]string // drover's labels, merged over the spec's
-	Spec   *cluster.ContainerSpec
+	// Cluster names the host directory of the container's config and
+	// secret files (cluster.FileMount.HostPath); Engine.Create sets it.
+	Cluster string
+	Name    string            // STACK_SERVICE.SLOT.ID
+	Labels  map[string]string // drover's labels, merged over the spec's
+	Spec    *cluster.ContainerSpec
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -144,3 +144,22 @@ func TestCreateRequestRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestCreateRequestFiles: configs and secrets are read-only bind mounts of
+// the cluster's host files, through Mounts (which never creates a missing
+// source, unlike Binds); an unresolved mount is refused.
+func TestCreateRequestFiles(t *testing.T) {
+	f := cluster.FileMount{Kind: cluster.KindSecret, Name: "db", Version: "0a1b", Target: "/run/secrets/db", UID: 1, GID: 2, Mode: 0o400}
+	req, err := createRequestFor(Container{Cluster: "prod", Name: "st_web.1.x", Spec: &cluster.ContainerSpec{Image: "x", Files: []cluster.FileMount{f}}}, "1.41")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := mount.Mount{Type: mount.TypeBind, Source: "/var/lib/drover/secrets/prod/db/0a1b-1-2-0400", Target: "/run/secrets/db", ReadOnly: true}
+	if len(req.Host.Mounts) != 1 || !reflect.DeepEqual(req.Host.Mounts[0], want) || len(req.Host.Binds) != 0 {
+		t.Errorf("mounts %+v binds %v, want %+v", req.Host.Mounts, req.Host.Binds, want)
+	}
+	f.Version = ""
+	if _, err := createRequestFor(Container{Cluster: "prod", Spec: &cluster.ContainerSpec{Image: "x", Files: []cluster.FileMount{f}}}, "1.41"); err == nil {
+		t.Error("a mount without a content version was created")
+	}
+}

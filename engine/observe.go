@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/go-connections/nat"
 
 	"github.com/drover-sh/drover/cluster"
@@ -95,6 +96,12 @@ func replicaOf(host string, c container.InspectResponse) cluster.Replica {
 			}
 		}
 		sort.Strings(r.Ports)
+		for _, m := range hc.Mounts {
+			if _, ok := cluster.ParseHostPath(clusterOf(c), m.Source); ok && m.Type == mount.TypeBind {
+				r.Files = append(r.Files, m.Source)
+			}
+		}
+		sort.Strings(r.Files)
 	}
 	if ns := c.NetworkSettings; ns != nil {
 		r.Bindings = bindingsOf(ns.Ports)
@@ -143,6 +150,14 @@ func bindingsOf(ports nat.PortMap) []cluster.Binding {
 		return a.HostPort < b.HostPort
 	})
 	return out
+}
+
+// clusterOf is the cluster a container is labelled for.
+func clusterOf(c container.InspectResponse) string {
+	if c.Config == nil {
+		return ""
+	}
+	return c.Config.Labels[cluster.LabelCluster]
 }
 
 // healthLog is the engine's health log without entries it left null.

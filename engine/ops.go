@@ -15,6 +15,9 @@ import (
 // Create creates a container, connects its networks and starts it, and
 // returns its ID. Environment values travel in the request body only.
 func (e *Engine) Create(ctx context.Context, c Container) (string, error) {
+	if c.Cluster == "" {
+		c.Cluster = e.Cluster
+	}
 	id, err := e.API.create(ctx, c)
 	e.audit([]string{"create+start", c.Name}, err)
 	return id, err

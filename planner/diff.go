@@ -24,12 +24,13 @@ func describeChanges(old, cur *cluster.ContainerSpec) []string {
 	if old.Restart != cur.Restart {
 		out = append(out, "restart "+orNone(old.Restart)+" → "+orNone(cur.Restart))
 	}
+	out = append(out, cluster.DescribeFileChanges(old.Files, cur.Files)...)
 
 	ov, cv := reflect.ValueOf(old).Elem(), reflect.ValueOf(cur).Elem()
 	t := ov.Type()
 	for i := 0; i < t.NumField(); i++ {
 		switch t.Field(i).Name {
-		case "Image", "Env", "Labels", "Restart":
+		case "Image", "Env", "Labels", "Restart", "Files":
 			continue
 		}
 		a, b := ov.Field(i), cv.Field(i)

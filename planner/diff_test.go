@@ -27,6 +27,9 @@ func TestDescribeChanges(t *testing.T) {
 		{"ports", func(c *cluster.ContainerSpec) { c.Ports[0].Published = 9090 }, []string{"ports changed"}},
 		{"mounts", func(c *cluster.ContainerSpec) { c.Mounts = []cluster.Mount{{Type: "bind", Source: "/a", Target: "/b"}} }, []string{"mounts changed"}},
 		{"networks", func(c *cluster.ContainerSpec) { c.Networks = []cluster.NetworkAttachment{{Name: "n"}} }, []string{"networks changed"}},
+		{"secret by name only", func(c *cluster.ContainerSpec) {
+			c.Files = []cluster.FileMount{{Kind: cluster.KindSecret, Name: "db", Version: "ab12", Target: "/run/secrets/db", Mode: 0o444}}
+		}, []string{"secret db added"}},
 		{"healthcheck", func(c *cluster.ContainerSpec) { c.Healthcheck = &cluster.Healthcheck{Test: []string{"NONE"}} }, []string{"healthcheck changed"}},
 		{"limits", func(c *cluster.ContainerSpec) { c.Limits.MemoryBytes = 1 << 20 }, []string{"limits changed"}},
 		{"other fields by JSON name", func(c *cluster.ContainerSpec) {

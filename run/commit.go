@@ -31,6 +31,9 @@ func (d *Deps) Commit(ctx context.Context, s *state.State, r Record) error {
 	if r.Result == "" {
 		r.Result = "ok"
 	}
+	// A config or secret version no kept generation mounts goes with
+	// this write.
+	s.ForgetUnusedVersions()
 	s.AddRun(state.Run{Serial: s.Serial, Time: d.now().UTC(), User: d.User, Command: r.Command, Summary: r.Summary, Result: r.Result})
 	return d.save(ctx, r.Write, s)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/internal/clock"
+	"github.com/drover-sh/drover/planner"
 	"github.com/drover-sh/drover/reconcile"
 	"github.com/drover-sh/drover/state"
 )
@@ -48,6 +49,8 @@ type Deps struct {
 	// (docs/networking.md): hooks around replicas that stop and start,
 	// and the last step that puts every proxy in line with what runs.
 	Mesh func(cl *reconcile.Cluster, services map[string]*cluster.Service) MeshRun
+	// Files keeps the hosts' config and secret files; nil means none.
+	Files Files
 }
 
 // MeshRun is one run's routing mesh.
@@ -56,6 +59,19 @@ type MeshRun interface {
 	// Sync computes every host's routes from w (observed again first when
 	// observeAgain: the apply changed things) and puts them on the hosts.
 	Sync(ctx context.Context, w *reconcile.World, observeAgain bool) error
+}
+
+// Files delivers the config and secret files that replicas mount
+// (hostfiles over the run's SSH connections).
+type Files interface {
+	// Deliver writes, before anything changes, the files that the plan's
+	// new replicas mount on their hosts (and those of the generation a
+	// failed rollout rolls back to), and repairs those of the running
+	// replicas. It returns the hosts that hold files.
+	Deliver(ctx context.Context, w *reconcile.World, p *planner.Plan, d reconcile.Desired, s *state.State) ([]string, error)
+	// Prune removes, on those hosts, the files no container mounts any
+	// more; a failure is reported, not returned (the next run prunes).
+	Prune(ctx context.Context, w *reconcile.World, hosts []string)
 }
 
 func (d *Deps) now() time.Time { return clock.Or(d.Clock).Now() }

@@ -13,7 +13,9 @@
 //	  Reporter.Plan, Request.CheckPlan
 //	  dry run: Request.SavePlan, stop
 //	  Request.BeforeApply       (deploy --push)
+//	  Deps.Files.Deliver        (config and secret files onto the hosts)
 //	  apply                     (reconcile.Cluster.Apply)
+//	  Deps.Files.Prune          (files no container mounts any more)
 //	  Request.AfterApply        (stack rm: networks and volumes)
 //	  outcomes, history, Commit (the one state commit)
 //

@@ -152,6 +152,12 @@ func (d *Deps) execute(ctx context.Context, req Request, out *Result) error {
 			rep.Notice(Notice{Level: LevelWarn, Message: "routing mesh left as it is while stacks are unclaimed (deploy or remove them): " + strings.Join(s.Unclaimed, ", ")})
 		}
 	}
+	var fileHosts []string
+	if d.Files != nil {
+		if fileHosts, err = d.Files.Deliver(ctx, w, p, desired, s); err != nil {
+			return fmt.Errorf("nothing was changed: %w", err)
+		}
+	}
 	var applyErr error
 	res := &reconcile.Result{}
 	if !p.Empty() {
@@ -160,6 +166,10 @@ func (d *Deps) execute(ctx context.Context, req Request, out *Result) error {
 			opts.BeforeChanges = func(ctx context.Context) error { return d.startState(ctx, s, req.Command) }
 		}
 		res, applyErr = cl.Apply(ctx, p, w, opts)
+		// Only a plan that changed containers can leave files unused.
+		if d.Files != nil && len(fileHosts) > 0 && ctx.Err() == nil {
+			d.Files.Prune(ctx, w, fileHosts)
+		}
 	}
 	var pre *reconcile.PreflightError
 	if errors.As(applyErr, &pre) {

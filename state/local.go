@@ -88,6 +88,9 @@ func (l *Local) Write(ctx context.Context, s *State) error {
 	if s == nil || s.Lineage == "" {
 		return errors.New("refusing to write a state without lineage")
 	}
+	if err := checkSealed(s); err != nil {
+		return err
+	}
 	data, err := Marshal(s)
 	if err != nil {
 		return err

@@ -586,6 +586,9 @@ func (m *Managers) write(ctx context.Context, s *State, force bool) error {
 	if s == nil || s.Lineage == "" {
 		return errors.New("refusing to write a state without lineage")
 	}
+	if err := checkSealed(s); err != nil {
+		return err
+	}
 	res := m.readAll(ctx)
 	var failed []HostFailure
 	var reachable []string

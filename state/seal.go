@@ -3,6 +3,7 @@ package state
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -27,6 +28,9 @@ const sealPrefix = "drover-sealed:v1:"
 type Key struct {
 	aead cipher.AEAD
 	id   string
+	// mac keys the version digests of secrets; derived from the key, so
+	// that it never serves two purposes.
+	mac []byte
 }
 
 // ErrWrongKey means a value was sealed with another key.
@@ -46,7 +50,17 @@ func NewKey(raw []byte) (*Key, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(raw)
-	return &Key{aead: aead, id: hex.EncodeToString(sum[:4])}, nil
+	m := hmac.New(sha256.New, raw)
+	m.Write([]byte("drover secret version digest v1"))
+	return &Key{aead: aead, id: hex.EncodeToString(sum[:4]), mac: m.Sum(nil)}, nil
+}
+
+// digest is a keyed digest of a secret's content (16 hex digits): it
+// names a version without telling anything about the value.
+func (k *Key) digest(data []byte) string {
+	m := hmac.New(sha256.New, k.mac)
+	m.Write(data)
+	return hex.EncodeToString(m.Sum(nil)[:8])
 }
 
 // ParseKey decodes a key written by EncodeKey (base64).
@@ -128,24 +142,62 @@ func sealedParts(v string) (id string, data []byte, ok bool) {
 	return id, data, true
 }
 
-// SealEnv returns a copy of s whose environment values are all sealed with
-// k. s must hold plain values (as OpenEnv leaves them): a value that looks
-// sealed is sealed again, so that it reads back exactly as it was.
+// SealEnv returns a copy of s whose environment values and secret
+// contents are all sealed with k. s must hold plain values (as OpenEnv
+// leaves them): a value that looks sealed is sealed again, so that it
+// reads back exactly as it was.
 func SealEnv(s *State, k *Key) (*State, error) {
 	cp, err := clone(s)
 	if err != nil {
 		return nil, err
 	}
+	// Every write passes here: the document says which version it needs.
+	cp.Format = cp.documentFormat()
 	err = eachEnv(cp, func(v string) (string, error) {
 		return k.seal(v), nil
 	})
-	return cp, err
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range cp.Secrets {
+		for i := range o.Versions {
+			v := &o.Versions[i]
+			if v.Sealed == "" {
+				if k == nil {
+					return nil, fmt.Errorf("secret %s: sealing needs the state key", o.Name)
+				}
+				v.Sealed = k.seal(string(v.Data))
+			}
+			v.Data = nil
+		}
+	}
+	return cp, nil
 }
 
-// OpenEnv opens every sealed environment value of s in place. Plain values
-// (from a state written before sealing) pass through.
+// OpenEnv opens every sealed environment value and secret content of s in
+// place. Plain environment values (from a state written before sealing)
+// pass through.
 func OpenEnv(s *State, k *Key) error {
-	return eachEnv(s, k.open)
+	if err := eachEnv(s, k.open); err != nil {
+		return err
+	}
+	for _, o := range s.Secrets {
+		for i := range o.Versions {
+			v := &o.Versions[i]
+			if v.Sealed == "" {
+				continue
+			}
+			if _, _, ok := sealedParts(v.Sealed); !ok {
+				return fmt.Errorf("secret %s, version %s: the sealed content is damaged", o.Name, v.ID)
+			}
+			plain, err := k.open(v.Sealed)
+			if err != nil {
+				return fmt.Errorf("secret %s, version %s: %w", o.Name, v.ID, err)
+			}
+			v.Data, v.Sealed = []byte(plain), ""
+		}
+	}
+	return nil
 }
 
 // HasSealed reports whether s holds sealed values.
@@ -156,6 +208,11 @@ func HasSealed(s *State) bool {
 		found = found || ok
 		return v, nil
 	})
+	for _, o := range s.Secrets {
+		for _, v := range o.Versions {
+			found = found || v.Sealed != ""
+		}
+	}
 	return found
 }
 

@@ -11,9 +11,39 @@ import (
 	"github.com/drover-sh/drover/cluster"
 )
 
-// Format is the state document version this drover writes. A newer one is
-// refused rather than silently downgraded.
-const Format = 1
+// Format is the newest state document version this drover reads and
+// writes. A newer one is refused rather than silently downgraded.
+//
+// A document is written with the oldest version that holds it: 1, or
+// formatFiles once it holds configs, secrets or file mounts, which a drover
+// before them would drop on its next write (and so replace every replica
+// that mounts a file with one that does not).
+const Format = formatFiles
+
+const (
+	formatBase  = 1
+	formatFiles = 2
+)
+
+// documentFormat is the version s needs.
+func (s *State) documentFormat() int {
+	if len(s.Configs)+len(s.Secrets) > 0 {
+		return formatFiles
+	}
+	for _, st := range s.Stacks {
+		for _, svc := range st.Services {
+			if svc.Current != nil && len(svc.Current.Container.Files) > 0 {
+				return formatFiles
+			}
+			for _, g := range svc.Previous {
+				if g.Spec != nil && len(g.Spec.Container.Files) > 0 {
+					return formatFiles
+				}
+			}
+		}
+	}
+	return formatBase
+}
 
 // MaxHistory bounds the run history and the generations kept per service.
 const (
@@ -43,6 +73,11 @@ type State struct {
 	// from a stray copy of a failed write; see state/managers_pick.go.
 	// Other backends carry it unchanged.
 	Ancestors []string `json:"ancestors,omitempty"`
+
+	// Configs and Secrets are drover's store of files for replicas (see
+	// objects.go); secrets' contents are sealed.
+	Configs map[string]*Object `json:"configs,omitempty"`
+	Secrets map[string]*Object `json:"secrets,omitempty"`
 }
 
 // Claim takes a stack off the unclaimed list: it is deployed or removed by
@@ -138,7 +173,7 @@ type Run struct {
 // New returns an empty state with a fresh lineage.
 func New(clusterName string) *State {
 	return &State{
-		Format:  Format,
+		Format:  formatBase,
 		Lineage: newLineage(),
 		Cluster: clusterName,
 		Stacks:  map[string]*Stack{},

@@ -11,6 +11,9 @@
 //	CRASH_AFTER   exit 1 after this duration (e.g. 5s)
 //	START_DELAY   sleep this long before listening (e.g. 2s)
 //	SHOW_ENV      comma-separated extra variable names to report in GET /
+//	HEALTH_FILE   /health answers 500 while this file is missing or its
+//	              content holds the word "unhealthy" (a mounted config or
+//	              secret can make a replica sick)
 //
 // Endpoints:
 //
@@ -23,6 +26,8 @@
 //	/app -check URL   GET URL, exit 0 on 2xx, 1 otherwise (3s timeout)
 //	/app -touch PATH  create PATH (e.g. /tmp/unhealthy)
 //	/app -rm PATH     remove PATH
+//	/app -cat PATH    print PATH's content (a mounted config or secret)
+//	/app -stat PATH   print PATH's permission bits, uid and gid ("0444 0 0")
 //
 // SIGTERM and SIGINT shut the server down gracefully and exit 0.
 package main
@@ -56,6 +61,10 @@ func main() {
 			os.Exit(touch(os.Args[2:]))
 		case "-rm", "--rm":
 			os.Exit(remove(os.Args[2:]))
+		case "-cat", "--cat":
+			os.Exit(cat(os.Args[2:]))
+		case "-stat", "--stat":
+			os.Exit(stat(os.Args[2:]))
 		case "-h", "-help", "--help":
 			fmt.Println("usage: app | app -check URL | app -touch PATH | app -rm PATH")
 			return
@@ -107,6 +116,42 @@ func remove(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	return 0
+}
+
+func cat(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: app -cat PATH")
+		return 2
+	}
+	b, err := os.ReadFile(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	os.Stdout.Write(b)
+	return 0
+}
+
+func stat(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: app -stat PATH")
+		return 2
+	}
+	st, err := os.Stat(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	uid, gid := -1, -1
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		uid, gid = int(sys.Uid), int(sys.Gid)
+	}
+	kind := "file"
+	if st.IsDir() {
+		kind = "dir"
+	}
+	fmt.Printf("%04o %d %d %s\n", st.Mode().Perm(), uid, gid, kind)
 	return 0
 }
 
@@ -241,6 +286,12 @@ func (a *app) selectedEnv() map[string]string {
 }
 
 func (a *app) healthy() bool {
+	if f := a.getenv("HEALTH_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil || strings.Contains(string(b), "unhealthy") {
+			return false
+		}
+	}
 	return a.getenv("FAIL_HEALTH") != "1" && !a.exists(unhealthyFile)
 }
 
