@@ -98,18 +98,18 @@ type Resources struct {
 type UpdatePolicy struct {
 	Parallelism     int           `json:"parallelism"` // 0 = all at once
 	Delay           time.Duration `json:"delay,omitempty"`
-	Order           string        `json:"order"`          // stop-first | start-first
-	Monitor         time.Duration `json:"monitor"`        // default 5s
-	FailureAction   string        `json:"failure_action"` // pause | continue | rollback
+	Order           UpdateOrder   `json:"order"`
+	Monitor         time.Duration `json:"monitor"` // default 5s
+	FailureAction   FailureAction `json:"failure_action"`
 	MaxFailureRatio float64       `json:"max_failure_ratio,omitempty"`
 }
 
 // DefaultUpdatePolicy is Swarm's default for update_config.
 func DefaultUpdatePolicy() UpdatePolicy {
-	return UpdatePolicy{Parallelism: 1, Order: "stop-first", Monitor: 5 * time.Second, FailureAction: "pause"}
+	return UpdatePolicy{Parallelism: 1, Order: StopFirst, Monitor: 5 * time.Second, FailureAction: FailurePause}
 }
 
 // DefaultRollbackPolicy is Swarm's default for rollback_config.
 func DefaultRollbackPolicy() UpdatePolicy {
-	return UpdatePolicy{Parallelism: 1, Order: "stop-first", Monitor: 5 * time.Second, FailureAction: "pause"}
+	return UpdatePolicy{Parallelism: 1, Order: StopFirst, Monitor: 5 * time.Second, FailureAction: FailurePause}
 }

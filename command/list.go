@@ -94,17 +94,17 @@ func (sn *snapshot) replicasOf(full string) []cluster.Replica {
 
 // serviceView is one row of `service ls` / `stack services`.
 type serviceView struct {
-	Name       string   `json:"name"`
-	Stack      string   `json:"stack"`
-	Mode       string   `json:"mode"`
-	Running    int      `json:"running"`    // running replicas, any generation, not unhealthy
-	UpToDate   int      `json:"up_to_date"` // of those, the ones of the current spec
-	Desired    int      `json:"desired"`
-	Image      string   `json:"image"`
-	Ports      []string `json:"ports,omitempty"`
-	Generation int      `json:"generation"`
-	Update     string   `json:"update_state,omitempty"`
-	Reason     string   `json:"update_reason,omitempty"`
+	Name       string              `json:"name"`
+	Stack      string              `json:"stack"`
+	Mode       string              `json:"mode"`
+	Running    int                 `json:"running"`    // running replicas, any generation, not unhealthy
+	UpToDate   int                 `json:"up_to_date"` // of those, the ones of the current spec
+	Desired    int                 `json:"desired"`
+	Image      string              `json:"image"`
+	Ports      []string            `json:"ports,omitempty"`
+	Generation int                 `json:"generation"`
+	Update     cluster.UpdateState `json:"update_state,omitempty"`
+	Reason     string              `json:"update_reason,omitempty"`
 	// Pending replicas have no node to go to now, for PendingReason.
 	Pending       int    `json:"pending"`
 	PendingReason string `json:"pending_reason,omitempty"`
@@ -171,8 +171,8 @@ func (e *runEnv) printServices(views []serviceView) error {
 	}
 	t := newTable(e.stdio.Stdout, "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS", "GEN", "UPDATE")
 	for _, v := range views {
-		upd := dash(v.Update)
-		if v.Reason != "" && v.Update != "completed" {
+		upd := dash(string(v.Update))
+		if v.Reason != "" && !v.Update.Completed() {
 			upd += ": " + v.Reason
 		}
 		t.row(v.Name, v.Mode, fmt.Sprintf("%d/%d", v.Running, v.Desired), v.Image, dash(strings.Join(v.Ports, ",")), strconv.Itoa(v.Generation), upd)
@@ -343,8 +343,8 @@ func (e *runEnv) printReplicas(views []replicaView, noTrunc bool, sn *snapshot) 
 			continue
 		}
 		seen[v.Service] = true
-		if _, sv, ok := sn.state.FindService(v.Service); ok && sv.Update != nil && sv.Update.State != "completed" {
-			fmt.Fprintf(e.stdio.Stdout, "\n%s: update %s: %s\n", v.Service, strings.ReplaceAll(sv.Update.State, "_", " "), sv.Update.Reason)
+		if _, sv, ok := sn.state.FindService(v.Service); ok && sv.Update != nil && !sv.Update.State.Completed() {
+			fmt.Fprintf(e.stdio.Stdout, "\n%s: update %s: %s\n", v.Service, sv.Update.State.Display(), sv.Update.Reason)
 		}
 	}
 	return nil

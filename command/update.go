@@ -105,7 +105,7 @@ func runServiceUpdate(c *cli.Context, stdio IO) error {
 				changes = append(changes, "forced")
 			}
 			if len(changes) == 0 {
-				if sv.Update != nil && sv.Update.State != "completed" {
+				if sv.Update != nil && !sv.Update.State.Completed() {
 					// Nothing new: the run resumes the unfinished update.
 					return "resume update of " + name, nil
 				}
@@ -203,8 +203,8 @@ func runServiceHistory(c *cli.Context, stdio IO) error {
 func historyRows(sv *state.Service) []historyRow {
 	row := func(spec *cluster.Service, m state.GenerationMeta, current bool) historyRow {
 		res := m.Result
-		if current && sv.Update != nil && sv.Update.State != "completed" {
-			res = strings.ReplaceAll(sv.Update.State, "_", " ") + ": " + sv.Update.Reason
+		if current && sv.Update != nil && !sv.Update.State.Completed() {
+			res = sv.Update.State.Display() + ": " + sv.Update.Reason
 		}
 		return historyRow{Generation: spec.Generation, Current: current, Time: m.Time.UTC(), By: m.By,
 			Image: spec.Container.Image, Replicas: spec.Replicas, Changes: m.Changes, Result: res, Parent: m.Parent, Build: m.Build}

@@ -687,27 +687,22 @@ func updatePolicy(key string, u *types.UpdateConfig, def cluster.UpdatePolicy, u
 		p.Monitor = time.Duration(u.Monitor)
 	}
 	if u.Order != "" {
-		p.Order = u.Order
+		p.Order = cluster.UpdateOrder(u.Order)
 	}
 	if u.FailureAction != "" {
-		p.FailureAction = u.FailureAction
+		p.FailureAction = cluster.FailureAction(u.FailureAction)
 	}
 	p.MaxFailureRatio = float32To64(u.MaxFailureRatio)
 
-	switch p.Order {
-	case "stop-first", "start-first":
-	default:
-		return p, fmt.Errorf("%s.order: unknown order %q (stop-first or start-first)%s", key, p.Order, didYouMean(p.Order, "stop-first", "start-first"))
+	if !p.Order.Known() {
+		return p, fmt.Errorf("%s.order: unknown order %q (stop-first or start-first)%s", key, p.Order, didYouMean(string(p.Order), spellings(cluster.UpdateOrders())...))
 	}
-	switch {
-	case p.FailureAction == "pause" || p.FailureAction == "continue":
-	case p.FailureAction == "rollback" && update:
-	default:
-		allowed, options := "pause or continue", []string{"pause", "continue"}
+	if options := spellings(cluster.FailureActions(update)); !slices.Contains(options, string(p.FailureAction)) {
+		allowed := "pause or continue"
 		if update {
-			allowed, options = "pause, continue or rollback", append(options, "rollback")
+			allowed = "pause, continue or rollback"
 		}
-		return p, fmt.Errorf("%s.failure_action: unknown action %q (%s)%s", key, p.FailureAction, allowed, didYouMean(p.FailureAction, options...))
+		return p, fmt.Errorf("%s.failure_action: unknown action %q (%s)%s", key, p.FailureAction, allowed, didYouMean(string(p.FailureAction), options...))
 	}
 	if p.MaxFailureRatio < 0 || p.MaxFailureRatio > 1 {
 		return p, fmt.Errorf("%s.max_failure_ratio must be between 0 and 1", key)
@@ -828,4 +823,13 @@ func copySlice[S ~[]string](s S) []string {
 		return nil
 	}
 	return slices.Clone([]string(s))
+}
+
+// spellings are typed vocabulary words as the strings didYouMean compares.
+func spellings[T ~string](words []T) []string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		out[i] = string(w)
+	}
+	return out
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+
+	"github.com/drover-sh/drover/cluster"
 )
 
 // renderOrder writes the dependency levels of the services the plan
@@ -59,19 +61,20 @@ func (p *Plan) renderRollouts(b *bytes.Buffer) bool {
 		}
 		parts := []string{"batches " + strings.Join(batches, " ")}
 		if r.StopFirst {
-			parts = append(parts, "stop-first")
+			parts = append(parts, string(cluster.StopFirst))
 		} else {
-			parts = append(parts, "start-first")
+			parts = append(parts, string(cluster.StartFirst))
 		}
 		pol := r.Policy
 		if pol.Delay > 0 {
 			parts = append(parts, "delay "+pol.Delay.String())
 		}
 		parts = append(parts, "monitor "+pol.Monitor.String())
-		failure := "on failure " + string(pol.FailureAction)
-		if pol.FailureAction == "" {
-			failure = "on failure pause"
+		action := pol.FailureAction
+		if action == "" {
+			action = cluster.FailurePause
 		}
+		failure := "on failure " + string(action)
 		if pol.MaxFailureRatio > 0 {
 			failure += fmt.Sprintf(" (max_failure_ratio %g)", pol.MaxFailureRatio)
 		}

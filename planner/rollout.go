@@ -34,7 +34,7 @@ func Rolls(a *Action) bool {
 // order) roll under pol: svc.Update for an update, svc.Rollback for a
 // rollback.
 func PlanRollout(svc *cluster.Service, pol cluster.UpdatePolicy, replaces []Action) Rollout {
-	r := Rollout{Service: svc.FullName(), StopFirst: pol.Order != "start-first", Policy: pol}
+	r := Rollout{Service: svc.FullName(), StopFirst: pol.Order != cluster.StartFirst, Policy: pol}
 	if !r.StopFirst && publishesHostPorts(&svc.Container) {
 		r.StopFirst, r.Fallback = true, fallbackPorts
 	}

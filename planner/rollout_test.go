@@ -12,10 +12,10 @@ import (
 // rollback) rollback_config.
 func TestPlanRollouts(t *testing.T) {
 	old := svc("app", "web", 5, gen(1))
-	pol := func(order string, parallelism int) cluster.UpdatePolicy {
+	pol := func(order cluster.UpdateOrder, parallelism int) cluster.UpdatePolicy {
 		return cluster.UpdatePolicy{Parallelism: parallelism, Order: order, FailureAction: "pause"}
 	}
-	policy := func(order string, parallelism int) svcMod {
+	policy := func(order cluster.UpdateOrder, parallelism int) svcMod {
 		return func(s *cluster.Service) {
 			s.Update, s.Rollback = pol(order, parallelism), pol("stop-first", 1)
 		}

@@ -49,13 +49,13 @@ type ApplyOptions struct {
 
 // Outcome says how one service's rollout ended.
 type Outcome struct {
-	Service    string `json:"service"`
-	State      string `json:"state"` // completed | paused | rollback_completed | failed
-	Reason     string `json:"reason,omitempty"`
-	Created    int    `json:"created"`
-	Replaced   int    `json:"replaced"`
-	Removed    int    `json:"removed"`
-	RolledBack int    `json:"rolled_back,omitempty"`
+	Service    string              `json:"service"`
+	State      cluster.UpdateState `json:"state"`
+	Reason     string              `json:"reason,omitempty"`
+	Created    int                 `json:"created"`
+	Replaced   int                 `json:"replaced"`
+	Removed    int                 `json:"removed"`
+	RolledBack int                 `json:"rolled_back,omitempty"`
 }
 
 // Result sums up an Apply.
@@ -88,12 +88,12 @@ func (e *PreflightError) Unwrap() error { return e.Err }
 // UpdateError reports a service whose rollout did not complete.
 type UpdateError struct {
 	Service string
-	State   string // paused | rollback_completed | failed
+	State   cluster.UpdateState // never UpdateCompleted
 	Reason  string
 }
 
 func (e *UpdateError) Error() string {
-	return fmt.Sprintf("%s: update %s: %s", e.Service, strings.ReplaceAll(e.State, "_", " "), e.Reason)
+	return fmt.Sprintf("%s: update %s: %s", e.Service, e.State.Display(), e.Reason)
 }
 
 // Apply carries out a plan. Images are made present on every host that

@@ -21,13 +21,13 @@ const (
 // others go on while the failure ratio stays within max_failure_ratio,
 // and stop the rollout past it.
 func afterFailure(pol cluster.UpdatePolicy, failures, total int, timedOut, hasPrevious bool) failureStep {
-	if !timedOut && (pol.FailureAction == "continue" || !overRatio(pol, failures, total)) {
+	if !timedOut && (pol.FailureAction == cluster.FailureContinue || !overRatio(pol, failures, total)) {
 		return goOn
 	}
 	switch {
-	case pol.FailureAction == "rollback" && hasPrevious:
+	case pol.FailureAction == cluster.FailureRollback && hasPrevious:
 		return rollBack
-	case pol.FailureAction == "rollback":
+	case pol.FailureAction == cluster.FailureRollback:
 		return pauseNoPrevious
 	}
 	return pause

@@ -9,7 +9,7 @@ import (
 
 func TestAfterFailure(t *testing.T) {
 	for _, tc := range []struct {
-		action            string
+		action            cluster.FailureAction
 		ratio             float64
 		failures, total   int
 		timedOut, hasPrev bool

@@ -406,8 +406,8 @@ func batchOrder(t *testing.T, steps []step, per int) {
 }
 
 func TestRollingUpdateBatches(t *testing.T) {
-	for _, order := range []string{"stop-first", "start-first"} {
-		t.Run(order, func(t *testing.T) {
+	for _, order := range cluster.UpdateOrders() {
+		t.Run(string(order), func(t *testing.T) {
 			h := newHarness(t, 3)
 			h.fc.AddImage("web:v1")
 			h.fc.AddImage("web:v2")

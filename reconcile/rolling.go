@@ -44,7 +44,7 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 		var news []started
 		if err == nil {
 			c.report(Event{Kind: EventBatch, Service: svc.FullName(), Message: fmt.Sprintf("batch %d of %d: %d replica(s), %s, %s elapsed", i+1, len(all), len(batch),
-				map[bool]string{true: "stop-first", false: "start-first"}[stopFirst], c.now().Sub(began).Round(100*time.Millisecond))})
+				map[bool]cluster.UpdateOrder{true: cluster.StopFirst, false: cluster.StartFirst}[stopFirst], c.now().Sub(began).Round(100*time.Millisecond))})
 			news, err = c.replaceBatch(uctx, w, batch, svc, opt, stopFirst)
 		}
 		if err == nil {
@@ -69,7 +69,7 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 			err = fmt.Errorf("update did not finish within %s (update_timeout)", timeout)
 		}
 		if ctx.Err() != nil { // interrupted: the next run continues from here
-			out.State, out.Reason = "failed", "interrupted"
+			out.State, out.Reason = cluster.UpdateFailed, "interrupted"
 			return out, ctx.Err()
 		}
 		failures += len(batch)
@@ -89,22 +89,22 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 		case rollBack:
 			n, rerr := c.rollback(ctx, w, done, prev, opt)
 			out.RolledBack = n
-			out.State, out.Reason = "rollback_completed", firstFailure
+			out.State, out.Reason = cluster.UpdateRollbackCompleted, firstFailure
 			if rerr != nil {
-				out.State = "failed"
+				out.State = cluster.UpdateFailed
 				out.Reason = firstFailure + "; rollback failed: " + rerr.Error()
 			}
 		case pauseNoPrevious:
-			out.State, out.Reason = "paused", firstFailure+" (no previous generation to roll back to)"
+			out.State, out.Reason = cluster.UpdatePaused, firstFailure+" (no previous generation to roll back to)"
 		default:
-			out.State, out.Reason = "paused", firstFailure
+			out.State, out.Reason = cluster.UpdatePaused, firstFailure
 		}
 		return out, &UpdateError{Service: svc.FullName(), State: out.State, Reason: out.Reason}
 	}
 	if failures > 0 {
 		out.Reason = fmt.Sprintf("%d replica(s) failed: %s", failures, firstFailure)
 		if failedAtEnd(pol, failures, len(replaces)) {
-			out.State = "failed"
+			out.State = cluster.UpdateFailed
 			return out, &UpdateError{Service: svc.FullName(), State: out.State, Reason: out.Reason}
 		}
 	}
@@ -193,7 +193,7 @@ func (c *Cluster) rollback(ctx context.Context, w *World, done []started, prev *
 	}
 	rb := *prev
 	rb.Update = prev.Rollback
-	rb.Update.FailureAction = "pause"
+	rb.Update.FailureAction = cluster.FailurePause
 	rctx := context.WithoutCancel(ctx)
 	c.report(Event{Kind: EventBatch, Service: prev.FullName(), Message: fmt.Sprintf("rolling back %d replica(s) to generation %d", len(actions), prev.Generation)})
 	out, err := c.rollingUpdate(rctx, actions, planner.PlanRollout(&rb, rb.Update, actions), &rb, nil, w, opt, Outcome{})

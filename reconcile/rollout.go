@@ -24,7 +24,7 @@ type started struct {
 // applyService carries out one service's actions: removals, then new
 // replicas, then replacements in the plan's rolling batches (ro).
 func (c *Cluster) applyService(ctx context.Context, actions []planner.Action, ro planner.Rollout, svc, prev *cluster.Service, w *World, opt ApplyOptions) (Outcome, error) {
-	out := Outcome{Service: actions[0].Service, State: "completed"}
+	out := Outcome{Service: actions[0].Service, State: cluster.UpdateCompleted}
 	var removes, moveRemoves, creates, recreates, replaces []planner.Action
 	moved := map[string]bool{}
 	for _, a := range actions {
@@ -82,7 +82,7 @@ func (c *Cluster) applyService(ctx context.Context, actions []planner.Action, ro
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil || len(replaces) == 0 {
 		if err != nil {
-			out.State = "failed"
+			out.State = cluster.UpdateFailed
 			out.Reason = firstLine(err.Error())
 		}
 		return out, err

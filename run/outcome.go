@@ -96,17 +96,17 @@ func recordOutcomes(s *state.State, res *reconcile.Result, now time.Time) {
 			continue
 		}
 		switch o.State {
-		case "completed":
-			svc.Meta.Result = "completed"
-		case "rollback_completed":
+		case cluster.UpdateCompleted:
+			svc.Meta.Result = string(cluster.UpdateCompleted)
+		case cluster.UpdateRollbackCompleted:
 			// As in Swarm, the service's spec is the previous one again;
 			// the failed generation stays in the history as rolled back.
 			svc.Meta.Result = "rolled back: " + o.Reason
 			if err := svc.RollbackTo(0, svc.Meta.Result); err != nil {
-				svc.Meta.Result = "rollback_completed"
+				svc.Meta.Result = string(cluster.UpdateRollbackCompleted)
 			}
 		default:
-			svc.Meta.Result = o.State
+			svc.Meta.Result = string(o.State)
 		}
 		svc.Update = &state.UpdateStatus{State: o.State, Reason: o.Reason, Started: now, Ended: now}
 	}
@@ -119,7 +119,7 @@ func runResult(applyErr error) string {
 	}
 	var ue *reconcile.UpdateError
 	if errors.As(applyErr, &ue) {
-		return strings.ReplaceAll(ue.State, "_", " ")
+		return ue.State.Display()
 	}
 	return "failed"
 }

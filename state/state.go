@@ -147,10 +147,10 @@ type BuildRecord struct {
 
 // UpdateStatus is the state of a service's rolling update.
 type UpdateStatus struct {
-	State   string    `json:"state"` // updating | completed | paused | rollback_completed | failed
-	Reason  string    `json:"reason,omitempty"`
-	Started time.Time `json:"started"`
-	Ended   time.Time `json:"ended,omitempty"`
+	State   cluster.UpdateState `json:"state"`
+	Reason  string              `json:"reason,omitempty"`
+	Started time.Time           `json:"started"`
+	Ended   time.Time           `json:"ended,omitempty"`
 }
 
 // NodeSettings are per-node settings kept in the state (drover node update).
