@@ -199,7 +199,7 @@ func saveImage(ctx context.Context, ref string) (*os.File, error) {
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("docker save %s: %v: %s", ref, err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("docker save %s: %w: %s", ref, err, strings.TrimSpace(stderr.String()))
 	}
 	if err := zw.Close(); err != nil {
 		f.Close()

@@ -170,7 +170,7 @@ func runApply(c *cli.Context, stdio IO) error {
 	}
 	now, err := digestFiles(paths)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrStalePlan, err)
+		return fmt.Errorf("%w: %w", ErrStalePlan, err)
 	}
 	for i := range now {
 		if now[i].SHA256 != sp.Files[i].SHA256 {

@@ -143,7 +143,7 @@ func parsePlacement(name string, p *cluster.Placement) ([]constraint, []attribut
 	for _, expr := range p.Constraints {
 		c, err := parseConstraint(expr)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("service %s: malformed placement constraint %q: %v", name, expr, err))
+			errs = append(errs, fmt.Errorf("service %s: malformed placement constraint %q: %w", name, expr, err))
 			continue
 		}
 		cs = append(cs, c)
@@ -152,7 +152,7 @@ func parsePlacement(name string, p *cluster.Placement) ([]constraint, []attribut
 	for _, path := range p.Spread {
 		a, err := parseAttribute(strings.TrimPrefix(strings.TrimSpace(path), "spread="))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("service %s: malformed spread preference %q: %v", name, path, err))
+			errs = append(errs, fmt.Errorf("service %s: malformed spread preference %q: %w", name, path, err))
 			continue
 		}
 		spread = append(spread, a)

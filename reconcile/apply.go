@@ -78,24 +78,6 @@ func (r *Result) Changed() bool {
 	return false
 }
 
-// PreflightError reports a problem found before anything changed (an image
-// no host can get): the run was refused as a whole.
-type PreflightError struct{ Err error }
-
-func (e *PreflightError) Error() string { return "nothing was changed: " + e.Err.Error() }
-func (e *PreflightError) Unwrap() error { return e.Err }
-
-// UpdateError reports a service whose rollout did not complete.
-type UpdateError struct {
-	Service string
-	State   cluster.UpdateState // never UpdateCompleted
-	Reason  string
-}
-
-func (e *UpdateError) Error() string {
-	return fmt.Sprintf("%s: update %s: %s", e.Service, e.State.Display(), e.Reason)
-}
-
 // Apply carries out a plan. Images are made present on every host that
 // needs them before anything changes; a host that lacks one and cannot pull
 // it stops the run with nothing changed.
@@ -238,8 +220,7 @@ func (c *Cluster) ensureImages(ctx context.Context, p *planner.Plan, w *World) e
 		g.Go(func() error {
 			c.report(Event{Kind: EventPull, Host: n.host, Message: n.image})
 			if err := w.Engines[n.host].Pull(ctx, n.image); err != nil {
-				errs[i] = fmt.Errorf("image %s is not on %s and pulling it failed (%s): push it with `drover image push %s` or deploy with --push",
-					n.image, n.host, firstLine(err.Error()), n.image)
+				errs[i] = &ImageMissingError{Image: n.image, Host: n.host, Err: err}
 			}
 			return nil
 		})

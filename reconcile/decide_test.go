@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -77,6 +78,9 @@ func TestGateJudge(t *testing.T) {
 		msg := ""
 		if err != nil {
 			msg = err.Error()
+			if rf := (*ReplicaFailedError)(nil); !errors.As(err, &rf) || rf.Host != "h1" || rf.Replica != r.Name {
+				t.Errorf("%s: %#v is not a ReplicaFailedError naming the replica and host", tc.name, err)
+			}
 		}
 		if passed != tc.passed || msg != tc.failure {
 			t.Errorf("%s: passed %v, err %q; want %v, %q", tc.name, passed, msg, tc.passed, tc.failure)

@@ -353,6 +353,11 @@ func TestMissingImageChangesNothing(t *testing.T) {
 	if err == nil {
 		t.Fatal("apply succeeded without the images")
 	}
+	var pre *PreflightError
+	var missing *ImageMissingError
+	if !errors.As(err, &pre) || !errors.As(err, &missing) || missing.Err == nil || !strings.HasSuffix(missing.Image, ":v2") {
+		t.Errorf("not a PreflightError wrapping an ImageMissingError with its pull's cause: %#v", err)
+	}
 	msg := err.Error()
 	for _, want := range []string{"nothing was changed", "web:v2", "api:v2", "drover image push web:v2", "drover image push api:v2", "h1", "h2", "h3"} {
 		if !strings.Contains(msg, want) {
@@ -533,6 +538,11 @@ func TestFailureActionPause(t *testing.T) {
 	if !errors.As(err, &ue) || ue.State != "paused" || !strings.Contains(ue.Reason, "unhealthy") {
 		t.Fatalf("err %v", err)
 	}
+	// The cause unwraps: which replica failed, where, how.
+	var rf *ReplicaFailedError
+	if !errors.As(err, &rf) || rf.Failure != ReplicaUnhealthy || rf.Host == "" || !strings.HasPrefix(rf.Replica, "demo_web.3.") {
+		t.Errorf("cause %#v of %v", rf, err)
+	}
 	if o := res.Services[0]; o.State != "paused" || o.Replaced != 2 {
 		t.Errorf("outcome %+v", o)
 	}
@@ -554,8 +564,11 @@ func TestFailureActionRollback(t *testing.T) {
 	web2 := next(web, "web:v2", func(s *cluster.Service) { s.Update.FailureAction = "rollback" })
 	_, res, err := h.run(context.Background(), []*cluster.Service{web2}, map[string]*cluster.Service{web2.FullName(): web}, h.opts())
 	var ue *UpdateError
-	if !errors.As(err, &ue) || ue.State != "rollback_completed" {
+	if !errors.As(err, &ue) || ue.State != cluster.UpdateRollbackCompleted {
 		t.Fatalf("err %v", err)
+	}
+	if rf := (*ReplicaFailedError)(nil); !errors.As(err, &rf) || rf.Failure != ReplicaUnhealthy {
+		t.Errorf("the rolled-back update's cause does not unwrap: %v", err)
 	}
 	if o := res.Services[0]; o.State != "rollback_completed" || o.RolledBack != 3 {
 		t.Errorf("outcome %+v", o)
@@ -592,18 +605,25 @@ func TestFailureActionContinue(t *testing.T) {
 
 func TestUpdateTimeout(t *testing.T) {
 	cases := map[string]struct {
-		mod  func(*cluster.Service)
-		want string
+		mod   func(*cluster.Service)
+		want  string
+		cause func(error) bool
 	}{
 		// The healthcheck would allow hours; update_timeout ends it.
 		"update_timeout": {func(s *cluster.Service) {
 			s.UpdateTimeout = 150 * time.Millisecond
 			s.Container.Healthcheck.Interval = time.Hour
-		}, "update_timeout"},
+		}, "update_timeout", func(err error) bool {
+			var te *UpdateTimeoutError
+			return errors.As(err, &te) && errors.Is(err, context.DeadlineExceeded)
+		}},
 		// start_period + retries × (interval + timeout) ends it.
 		"health limit": {func(s *cluster.Service) {
 			s.Container.Healthcheck = &cluster.Healthcheck{Test: []string{"CMD", "true"}, Interval: 20 * time.Millisecond, Timeout: 20 * time.Millisecond, Retries: 2}
-		}, "did not become healthy within 80ms"},
+		}, "did not become healthy within 80ms", func(err error) bool {
+			var rf *ReplicaFailedError
+			return errors.As(err, &rf) && rf.Failure == ReplicaNotHealthy && rf.Limit == 80*time.Millisecond && !errors.Is(err, context.DeadlineExceeded)
+		}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -620,6 +640,9 @@ func TestUpdateTimeout(t *testing.T) {
 			var ue *UpdateError
 			if !errors.As(err, &ue) || ue.State != "paused" || !strings.Contains(ue.Reason, c.want) {
 				t.Errorf("err %v, want a paused update mentioning %q", err, c.want)
+			}
+			if !c.cause(err) {
+				t.Errorf("the cause of %v does not unwrap", err)
 			}
 			if took > 2*time.Second {
 				t.Errorf("took %s", took)

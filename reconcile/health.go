@@ -125,14 +125,14 @@ type gate struct {
 func (g *gate) judge(r *cluster.Replica, host string, now time.Time) (bool, error) {
 	switch {
 	case r.State == cluster.StateExited || r.State == cluster.StateDead:
-		return false, fmt.Errorf("replica %s on %s exited (code %d)", r.Name, host, r.ExitCode)
+		return false, &ReplicaFailedError{Replica: r.Name, Host: host, Failure: ReplicaExited, ExitCode: r.ExitCode}
 	case r.Restarts > 0 || r.State == cluster.StateRestarting:
-		return false, fmt.Errorf("replica %s on %s restarted", r.Name, host)
+		return false, &ReplicaFailedError{Replica: r.Name, Host: host, Failure: ReplicaRestarted}
 	case r.Health == "unhealthy":
-		return false, fmt.Errorf("replica %s on %s is unhealthy", r.Name, host)
+		return false, &ReplicaFailedError{Replica: r.Name, Host: host, Failure: ReplicaUnhealthy}
 	case r.Health == "starting":
 		if now.Sub(g.begin) > g.limit {
-			return false, fmt.Errorf("replica %s on %s did not become healthy within %s", r.Name, host, g.limit)
+			return false, &ReplicaFailedError{Replica: r.Name, Host: host, Failure: ReplicaNotHealthy, Limit: g.limit}
 		}
 		return false, nil
 	case r.State != cluster.StateRunning:

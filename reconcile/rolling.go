@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -30,6 +31,7 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 	var done []started // replaced in this run, for rollback
 	failures := 0
 	var firstFailure string
+	var firstErr error
 	stopFirst := ro.StopFirst
 	if ro.Fallback != "" {
 		c.report(Event{Kind: EventWarning, Service: svc.FullName(), Message: ro.Fallback})
@@ -66,15 +68,15 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 		}
 		timedOut := uctx.Err() != nil && ctx.Err() == nil
 		if timedOut {
-			err = fmt.Errorf("update did not finish within %s (update_timeout)", timeout)
+			err = &UpdateTimeoutError{After: timeout}
 		}
 		if ctx.Err() != nil { // interrupted: the next run continues from here
 			out.State, out.Reason = cluster.UpdateFailed, "interrupted"
 			return out, ctx.Err()
 		}
 		failures += len(batch)
-		if firstFailure == "" {
-			firstFailure = err.Error()
+		if firstErr == nil {
+			firstErr, firstFailure = err, err.Error()
 		}
 		c.report(Event{Kind: EventActionFailed, Service: svc.FullName(), Message: err.Error(), Err: err})
 		if !stopFirst {
@@ -93,19 +95,20 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 			if rerr != nil {
 				out.State = cluster.UpdateFailed
 				out.Reason = firstFailure + "; rollback failed: " + rerr.Error()
+				firstErr = errors.Join(firstErr, rerr)
 			}
 		case pauseNoPrevious:
 			out.State, out.Reason = cluster.UpdatePaused, firstFailure+" (no previous generation to roll back to)"
 		default:
 			out.State, out.Reason = cluster.UpdatePaused, firstFailure
 		}
-		return out, &UpdateError{Service: svc.FullName(), State: out.State, Reason: out.Reason}
+		return out, &UpdateError{Service: svc.FullName(), State: out.State, Reason: out.Reason, Err: firstErr}
 	}
 	if failures > 0 {
 		out.Reason = fmt.Sprintf("%d replica(s) failed: %s", failures, firstFailure)
 		if failedAtEnd(pol, failures, len(replaces)) {
 			out.State = cluster.UpdateFailed
-			return out, &UpdateError{Service: svc.FullName(), State: out.State, Reason: out.Reason}
+			return out, &UpdateError{Service: svc.FullName(), State: out.State, Reason: out.Reason, Err: firstErr}
 		}
 	}
 	return out, nil

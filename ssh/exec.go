@@ -196,6 +196,7 @@ func (c *Client) lost() bool {
 type startError struct{ err error }
 
 func (e startError) Error() string { return e.err.Error() }
+func (e startError) Unwrap() error { return e.err }
 
 // newSession opens a session channel, giving up when ctx ends: the open
 // waits for the server's confirmation, which a stalled server never sends
