@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
@@ -100,7 +99,7 @@ func (a *API) inspect(ctx context.Context, ids []string, skipMissing bool) ([]cl
 		g.Go(func() error {
 			r, err := c.ContainerInspect(ctx, id)
 			if err != nil {
-				if skipMissing && cerrdefs.IsNotFound(err) {
+				if skipMissing && IsNotFound(err) {
 					return nil
 				}
 				return a.classify(err)
@@ -141,7 +140,7 @@ func (a *API) imageID(ctx context.Context, ref string) (string, error) {
 	}
 	im, err := c.ImageInspect(ctx, ref)
 	if err != nil {
-		if cerrdefs.IsNotFound(err) {
+		if IsNotFound(err) {
 			return "", nil
 		}
 		return "", a.classify(err)
@@ -157,7 +156,7 @@ func (a *API) imageFacts(ctx context.Context, ref string) (ImageFacts, bool, err
 	}
 	im, err := c.ImageInspect(ctx, ref)
 	if err != nil {
-		if cerrdefs.IsNotFound(err) {
+		if IsNotFound(err) {
 			return ImageFacts{}, false, nil
 		}
 		return ImageFacts{}, false, a.classify(err)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
@@ -67,7 +66,7 @@ func (a *API) remove(ctx context.Context, id string, grace time.Duration) error 
 		return ctx.Err()
 	}
 	err = c.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
-	if err != nil && !cerrdefs.IsNotFound(err) {
+	if err != nil && !IsNotFound(err) {
 		return a.classify(err)
 	}
 	return nil
@@ -85,7 +84,7 @@ func (a *API) createNetwork(ctx context.Context, n cluster.Network, clusterName,
 	labels[cluster.LabelCluster] = clusterName
 	labels[cluster.LabelStack] = stack
 	_, err = c.NetworkCreate(ctx, n.Name, network.CreateOptions{Driver: "bridge", Internal: n.Internal, Labels: labels})
-	if err != nil && !cerrdefs.IsConflict(err) && !strings.Contains(err.Error(), "already exists") {
+	if err != nil && !IsConflict(err) {
 		return a.classify(err)
 	}
 	return nil
@@ -96,7 +95,7 @@ func (a *API) removeNetwork(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.NetworkRemove(ctx, name); err != nil && !cerrdefs.IsNotFound(err) {
+	if err := c.NetworkRemove(ctx, name); err != nil && !IsNotFound(err) {
 		return a.classify(err)
 	}
 	return nil
@@ -122,7 +121,7 @@ func (a *API) removeVolume(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.VolumeRemove(ctx, name, false); err != nil && !cerrdefs.IsNotFound(err) {
+	if err := c.VolumeRemove(ctx, name, false); err != nil && !IsNotFound(err) {
 		return a.classify(err)
 	}
 	return nil
@@ -143,7 +142,7 @@ func (a *API) removeStackResources(ctx context.Context, clusterName, stack strin
 	var done []string
 	var errs []error
 	for _, n := range nets {
-		if err := c.NetworkRemove(ctx, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
+		if err := c.NetworkRemove(ctx, n.ID); err != nil && !IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("network %s: %w", n.Name, err))
 			continue
 		}
@@ -155,7 +154,7 @@ func (a *API) removeStackResources(ctx context.Context, clusterName, stack strin
 			return done, a.classify(err)
 		}
 		for _, v := range vols.Volumes {
-			if err := c.VolumeRemove(ctx, v.Name, false); err != nil && !cerrdefs.IsNotFound(err) {
+			if err := c.VolumeRemove(ctx, v.Name, false); err != nil && !IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("volume %s: %w", v.Name, err))
 				continue
 			}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
+
 	"github.com/drover-sh/drover/ssh"
 )
 
@@ -66,4 +68,71 @@ func Reason(err error) string {
 		return fmt.Sprint("docker not running")
 	}
 	return ssh.Reason(err)
+}
+
+// IsNotFound reports whether err is docker saying that the object asked
+// for (container, image, network, volume) does not exist: the Engine API's
+// typed not-found, or the docker CLI's own words on a command that ran.
+// A host without docker ("sh: docker: not found", exit 127) is not a
+// missing object, nor is any error that merely contains the words.
+func IsNotFound(err error) bool {
+	if err == nil {
+		return false
+	}
+	if cerrdefs.IsNotFound(err) {
+		return true
+	}
+	return daemonSays(err, "no such ", " not found")
+}
+
+// IsConflict reports whether err is docker refusing to create an object
+// that already exists.
+func IsConflict(err error) bool {
+	if err == nil {
+		return false
+	}
+	if cerrdefs.IsConflict(err) {
+		return true
+	}
+	return daemonSays(err, "already exists")
+}
+
+// daemonSays reports whether a docker command that ran failed with an
+// error line of docker's ("Error response from daemon: …", "Error: …")
+// containing one of the phrases. Failures that say docker itself is
+// unusable (reasonFor) never match.
+func daemonSays(err error, phrases ...string) bool {
+	xe, ok := asExit(err)
+	if !ok {
+		// The Engine API answers in typed errors; an answer that is not
+		// one (a daemon message relayed as text) keeps its words.
+		var he *HostError
+		if errors.As(err, &he) {
+			return false
+		}
+		msg := strings.ToLower(err.Error())
+		if !strings.Contains(msg, "error response from daemon:") {
+			return false
+		}
+		return containsAny(msg[strings.Index(msg, "error response from daemon:"):], phrases)
+	}
+	if xe.Code == 127 || reasonFor(xe.Stderr, xe.Code) != "" {
+		return false
+	}
+	for _, line := range strings.Split(strings.ToLower(xe.Stderr), "\n") {
+		line = strings.TrimSpace(line)
+		if (strings.HasPrefix(line, "error response from daemon:") || strings.HasPrefix(line, "error:")) && containsAny(line, phrases) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsAny(s string, phrases []string) bool {
+	for _, p := range phrases {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
 }
