@@ -1,16 +1,17 @@
 package command
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
-	"sync"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
 	"github.com/drover-sh/drover/imagexfer"
+	"github.com/drover-sh/drover/internal/fanout"
 )
 
 func runImageLoad(c *cli.Context, stdio IO) error {
@@ -98,45 +99,31 @@ func runImageLs(c *cli.Context, stdio IO) error {
 		e.log.Info().Msg("the state's stacks use no image; name images to look for them")
 	}
 	rows := make([][]imageRow, len(hosts))
-	var errs []error
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, e.parallel)
-	for i, h := range hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			fail := func(err error) {
-				for _, ref := range images {
-					rows[i] = append(rows[i], imageRow{Host: h, Image: ref, Services: users[ref], Error: engine.Reason(err)})
-				}
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("%s: %w", h, err))
-				mu.Unlock()
-			}
-			eng, err := e.engineFor(c.Context, h)
-			if err != nil {
-				fail(err)
-				return
-			}
+	errs := fanout.Each(c.Context, e.parallel, hosts, func(ctx context.Context, i int, h string) error {
+		fail := func(err error) error {
 			for _, ref := range images {
-				f, ok, err := eng.ImageFacts(c.Context, ref)
-				if err != nil {
-					rows[i] = nil
-					fail(err)
-					return
-				}
-				r := imageRow{Host: h, Image: ref, Present: ok, Services: users[ref]}
-				if ok {
-					r.ID, r.Platform, r.Size = f.ID, f.Platform.String(), f.Size
-				}
-				rows[i] = append(rows[i], r)
+				rows[i] = append(rows[i], imageRow{Host: h, Image: ref, Services: users[ref], Error: engine.Reason(err)})
 			}
-		}()
-	}
-	wg.Wait()
+			return fmt.Errorf("%s: %w", h, err)
+		}
+		eng, err := e.engineFor(ctx, h)
+		if err != nil {
+			return fail(err)
+		}
+		for _, ref := range images {
+			f, ok, err := eng.ImageFacts(ctx, ref)
+			if err != nil {
+				rows[i] = nil
+				return fail(err)
+			}
+			r := imageRow{Host: h, Image: ref, Present: ok, Services: users[ref]}
+			if ok {
+				r.ID, r.Platform, r.Size = f.ID, f.Platform.String(), f.Size
+			}
+			rows[i] = append(rows[i], r)
+		}
+		return nil
+	})
 	var all []imageRow
 	for _, rs := range rows {
 		all = append(all, rs...)

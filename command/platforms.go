@@ -8,6 +8,7 @@ import (
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/imagexfer"
+	"github.com/drover-sh/drover/internal/fanout"
 	"github.com/drover-sh/drover/reconcile"
 )
 
@@ -36,9 +37,12 @@ func (e *runEnv) imagePlatforms(ctx context.Context, w *reconcile.World, service
 	}
 	var mu sync.Mutex
 	copies := map[string]map[string]cluster.Platform{}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, e.parallel)
-	for host, eng := range w.Engines {
+	type ask struct {
+		host    string
+		present []string
+	}
+	var asks []ask
+	for _, host := range sortedKeys(w.Engines) {
 		obs := w.Obs[host]
 		if obs == nil {
 			continue
@@ -55,30 +59,27 @@ func (e *runEnv) imagePlatforms(ctx context.Context, w *reconcile.World, service
 			continue
 		}
 		sort.Strings(present)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			facts, err := eng.ImagesFacts(ctx, present)
-			if err != nil {
-				// Unknown is not wrong: placement goes on without it.
-				e.log.Debug().Str("host", host).Err(err).Msg("cannot read the images' platforms")
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			for ref, f := range facts {
-				if f.Platform.Known() {
-					if copies[host] == nil {
-						copies[host] = map[string]cluster.Platform{}
-					}
-					copies[host][ref] = f.Platform
-				}
-			}
-		}()
+		asks = append(asks, ask{host, present})
 	}
-	wg.Wait()
+	fanout.Each(ctx, e.parallel, asks, func(ctx context.Context, _ int, a ask) error {
+		facts, err := w.Engines[a.host].ImagesFacts(ctx, a.present)
+		if err != nil {
+			// Unknown is not wrong: placement goes on without it.
+			e.log.Debug().Str("host", a.host).Err(err).Msg("cannot read the images' platforms")
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for ref, f := range facts {
+			if f.Platform.Known() {
+				if copies[a.host] == nil {
+					copies[a.host] = map[string]cluster.Platform{}
+				}
+				copies[a.host][ref] = f.Platform
+			}
+		}
+		return nil
+	})
 	found := map[string]map[cluster.Platform]bool{}
 	add := func(ref string, p cluster.Platform) {
 		if found[ref] == nil {
@@ -128,24 +129,16 @@ func (e *runEnv) registryPlatforms(ctx context.Context, refs []string) map[strin
 	defer cancel()
 	out := map[string][]cluster.Platform{}
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, e.parallel)
-	for _, ref := range refs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			ps, err := imagexfer.RegistryPlatforms(ctx, ref)
-			if err != nil {
-				e.log.Debug().Str("image", ref).Err(err).Msg("registry not asked or not answering: the image's platforms are unknown")
-				return
-			}
-			mu.Lock()
-			out[ref] = ps
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	fanout.Each(ctx, e.parallel, refs, func(ctx context.Context, _ int, ref string) error {
+		ps, err := imagexfer.RegistryPlatforms(ctx, ref)
+		if err != nil {
+			e.log.Debug().Str("image", ref).Err(err).Msg("registry not asked or not answering: the image's platforms are unknown")
+			return nil
+		}
+		mu.Lock()
+		out[ref] = ps
+		mu.Unlock()
+		return nil
+	})
 	return out
 }

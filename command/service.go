@@ -2,6 +2,7 @@ package command
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
+	"github.com/drover-sh/drover/internal/fanout"
 	"github.com/drover-sh/drover/state"
 )
 
@@ -199,21 +201,20 @@ func runServiceLogs(c *cli.Context, stdio IO) error {
 		}
 		opts := engine.LogOptions{Follow: c.Bool("follow"), Tail: c.String("tail"), Since: c.String("since"), Timestamps: c.Bool("timestamps")}
 		var outMu sync.Mutex
-		var wg sync.WaitGroup
-		errs := make([]error, len(reps))
-		for i, r := range reps {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				prefix := fmt.Sprintf("%s.%s@%s | ", name, r.Slot, r.Host)
-				ow := newPrefixWriter(stdio.Stdout, prefix, &outMu)
-				ew := newPrefixWriter(stdio.Stderr, prefix, &outMu)
-				errs[i] = sn.world.Engines[r.Host].Logs(c.Context, r.ID, opts, ow, ew)
-				ow.Close()
-				ew.Close()
-			}()
+		limit := e.parallel
+		if opts.Follow {
+			// Following never ends by itself: every replica's stream runs
+			// at once, or those past the limit would never be shown.
+			limit = len(reps)
 		}
-		wg.Wait()
+		errs := fanout.Each(c.Context, limit, reps, func(ctx context.Context, _ int, r cluster.Replica) error {
+			prefix := fmt.Sprintf("%s.%s@%s | ", name, r.Slot, r.Host)
+			ow := newPrefixWriter(stdio.Stdout, prefix, &outMu)
+			ew := newPrefixWriter(stdio.Stderr, prefix, &outMu)
+			defer ew.Close()
+			defer ow.Close()
+			return sn.world.Engines[r.Host].Logs(ctx, r.ID, opts, ow, ew)
+		})
 		if c.Context.Err() != nil {
 			return nil // Ctrl-C ends -f: not an error
 		}

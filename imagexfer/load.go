@@ -8,13 +8,13 @@ import (
 	"io"
 	"os"
 	"sort"
-	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
+	"github.com/drover-sh/drover/internal/fanout"
 )
 
 // Host is what loading needs from one host's engine (*engine.Engine).
@@ -179,38 +179,32 @@ type hostFacts struct {
 // the images it has.
 func inspect(ctx context.Context, targets []Target, images []Image, par int) []hostFacts {
 	out := make([]hostFacts, len(targets))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, par)
-	for i, t := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			hf := &out[i]
-			if hf.host, hf.err = t.Connect(ctx); hf.err != nil {
-				return
-			}
-			info, err := hf.host.Info(ctx)
+	errs := fanout.Each(ctx, par, targets, func(ctx context.Context, i int, t Target) error {
+		hf := &out[i]
+		var err error
+		if hf.host, err = t.Connect(ctx); err != nil {
+			return err
+		}
+		info, err := hf.host.Info(ctx)
+		if err != nil {
+			return err
+		}
+		hf.platform = cluster.Platform{OS: info.OS, Arch: info.Arch, Variant: info.Variant}
+		hf.have = map[string]string{}
+		for _, im := range images {
+			f, ok, err := hf.host.ImageFacts(ctx, im.Name)
 			if err != nil {
-				hf.err = err
-				return
+				return err
 			}
-			hf.platform = cluster.Platform{OS: info.OS, Arch: info.Arch, Variant: info.Variant}
-			hf.have = map[string]string{}
-			for _, im := range images {
-				f, ok, err := hf.host.ImageFacts(ctx, im.Name)
-				if err != nil {
-					hf.err = err
-					return
-				}
-				if ok {
-					hf.have[im.Name] = f.ID
-				}
+			if ok {
+				hf.have[im.Name] = f.ID
 			}
-		}()
+		}
+		return nil
+	})
+	for i, err := range errs {
+		out[i].err = err
 	}
-	wg.Wait()
 	return out
 }
 

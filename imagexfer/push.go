@@ -10,6 +10,7 @@ import (
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
+	"github.com/drover-sh/drover/internal/fanout"
 )
 
 // Local is the engine images are pushed from: the docker CLI of the
@@ -73,43 +74,41 @@ func Push(ctx context.Context, local Local, images []string, targets []Target, o
 		}
 		var mu sync.Mutex
 		var need []delivery
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, par)
-		for _, t := range targets {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				cur, plat, h, err := pushFacts(ctx, t, ref, opt.Observed)
-				row := Row{Host: t.Name, Image: ref, Platform: img.Platform.String(), ID: img.ID}
-				mu.Lock()
-				defer mu.Unlock()
-				mismatch := img.Platform.Known() && plat.Known() && !plat.Runs(img.Platform)
-				switch {
-				case err != nil:
-					row.Result, row.Error = Failed, engine.Reason(err)
-					errs = append(errs, fmt.Errorf("%s: %w", t.Name, err))
-				case mismatch && opt.SkipOtherPlatforms:
-					e := &PlatformMismatchError{Image: ref, ImagePlatform: img.Platform, Host: t.Name, HostPlatform: plat}
-					if opt.Warn != nil {
-						opt.Warn(t.Name, e.Error())
-					}
-					row.Result, row.Error = Skipped, e.Error()
-				case mismatch:
-					e := &PlatformMismatchError{Image: ref, ImagePlatform: img.Platform, Host: t.Name, HostPlatform: plat}
-					row.Result, row.Error = Refused, e.Error()
-					errs = append(errs, e)
-				case cur == img.ID:
-					row.Result = UpToDate
-				default:
-					need = append(need, delivery{host: t.Name, h: h, image: ref, id: img.ID, platform: img.Platform.String()})
-					return
+		notStarted := fanout.Each(ctx, par, targets, func(ctx context.Context, _ int, t Target) error {
+			cur, plat, h, err := pushFacts(ctx, t, ref, opt.Observed)
+			row := Row{Host: t.Name, Image: ref, Platform: img.Platform.String(), ID: img.ID}
+			mu.Lock()
+			defer mu.Unlock()
+			mismatch := img.Platform.Known() && plat.Known() && !plat.Runs(img.Platform)
+			switch {
+			case err != nil:
+				row.Result, row.Error = Failed, engine.Reason(err)
+				errs = append(errs, fmt.Errorf("%s: %w", t.Name, err))
+			case mismatch && opt.SkipOtherPlatforms:
+				e := &PlatformMismatchError{Image: ref, ImagePlatform: img.Platform, Host: t.Name, HostPlatform: plat}
+				if opt.Warn != nil {
+					opt.Warn(t.Name, e.Error())
 				}
-				rows = append(rows, row)
-			}()
+				row.Result, row.Error = Skipped, e.Error()
+			case mismatch:
+				e := &PlatformMismatchError{Image: ref, ImagePlatform: img.Platform, Host: t.Name, HostPlatform: plat}
+				row.Result, row.Error = Refused, e.Error()
+				errs = append(errs, e)
+			case cur == img.ID:
+				row.Result = UpToDate
+			default:
+				need = append(need, delivery{host: t.Name, h: h, image: ref, id: img.ID, platform: img.Platform.String()})
+				return nil
+			}
+			rows = append(rows, row)
+			return nil
+		})
+		for i, err := range notStarted {
+			if err != nil {
+				rows = append(rows, Row{Host: targets[i].Name, Image: ref, Platform: img.Platform.String(), ID: img.ID, Result: Failed, Error: engine.Reason(err)})
+				errs = append(errs, fmt.Errorf("%s: %w", targets[i].Name, err))
+			}
 		}
-		wg.Wait()
 		if len(need) == 0 {
 			continue
 		}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/drover-sh/drover/internal/fanout"
 )
 
 // Reporter is told how transfers go, for progress on slow links. The
@@ -71,40 +73,43 @@ func deliver(ctx context.Context, ds []delivery, par int, ok Result, rep Reporte
 	}
 	var (
 		mu   sync.Mutex
-		wg   sync.WaitGroup
 		rows []Row
 		errs []error
 	)
-	sem := make(chan struct{}, max(par, 1))
-	for _, d := range ds {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			row := Row{Host: d.host, Image: d.image, Platform: d.platform, ID: d.id, Result: ok, LayersSkipped: d.skipped}
-			start := time.Now()
-			fi, err := d.file.Stat()
-			if err == nil {
-				row.Bytes = fi.Size()
-				r := &progressReader{r: io.NewSectionReader(d.file, 0, fi.Size()), start: start, last: start, every: ProgressEvery,
-					report: func(sent int64, elapsed time.Duration) { rep.Progress(d.host, d.image, sent, fi.Size(), elapsed) }}
-				err = loadOnto(ctx, d.h, r, d.image, d.id)
-			}
-			row.Seconds = time.Since(start).Seconds()
-			if err != nil {
-				row.Result, row.Error = Failed, err.Error()
-			}
-			rep.Done(row, int(done[d.image].Add(1)), len(byImage[d.image]))
-			mu.Lock()
-			defer mu.Unlock()
-			rows = append(rows, row)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %s %s: %w", d.host, verb(ok), d.image, err))
-			}
-		}()
+	finish := func(d delivery, row Row, err error) {
+		if err != nil {
+			row.Result, row.Error = Failed, err.Error()
+		}
+		rep.Done(row, int(done[d.image].Add(1)), len(byImage[d.image]))
+		mu.Lock()
+		defer mu.Unlock()
+		rows = append(rows, row)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s %s: %w", d.host, verb(ok), d.image, err))
+		}
 	}
-	wg.Wait()
+	rowOf := func(d delivery) Row {
+		return Row{Host: d.host, Image: d.image, Platform: d.platform, ID: d.id, Result: ok, LayersSkipped: d.skipped}
+	}
+	notStarted := fanout.Each(ctx, par, ds, func(ctx context.Context, _ int, d delivery) error {
+		row := rowOf(d)
+		start := time.Now()
+		fi, err := d.file.Stat()
+		if err == nil {
+			row.Bytes = fi.Size()
+			r := &progressReader{r: io.NewSectionReader(d.file, 0, fi.Size()), start: start, last: start, every: ProgressEvery,
+				report: func(sent int64, elapsed time.Duration) { rep.Progress(d.host, d.image, sent, fi.Size(), elapsed) }}
+			err = loadOnto(ctx, d.h, r, d.image, d.id)
+		}
+		row.Seconds = time.Since(start).Seconds()
+		finish(d, row, err)
+		return nil
+	})
+	for i, err := range notStarted {
+		if err != nil {
+			finish(ds[i], rowOf(ds[i]), err)
+		}
+	}
 	return rows, errs
 }
 

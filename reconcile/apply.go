@@ -11,9 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/internal/fanout"
 	"github.com/drover-sh/drover/planner"
 )
 
@@ -110,22 +109,18 @@ func (c *Cluster) Apply(ctx context.Context, p *planner.Plan, w *World, opt Appl
 	for _, level := range rolloutLevels(p) {
 		// Services of one level do not depend on each other: roll them
 		// out side by side.
-		var wg sync.WaitGroup
-		for _, group := range level {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				name := group[0].Service
-				out, err := c.applyService(ctx, group, rollouts[name], p.Services[name], p.Previous[name], w, opt)
-				mu.Lock()
-				defer mu.Unlock()
-				outcomes[name] = out
-				if err != nil {
-					errs = append(errs, err)
-				}
-			}()
-		}
-		wg.Wait()
+		// Not bounded by Parallel: each service's own steps are.
+		fanout.Each(ctx, len(level), level, func(ctx context.Context, _ int, group []planner.Action) error {
+			name := group[0].Service
+			out, err := c.applyService(ctx, group, rollouts[name], p.Services[name], p.Previous[name], w, opt)
+			mu.Lock()
+			defer mu.Unlock()
+			outcomes[name] = out
+			if err != nil {
+				errs = append(errs, err)
+			}
+			return nil
+		})
 		if ctx.Err() != nil {
 			break
 		}
@@ -213,19 +208,13 @@ func (c *Cluster) ensureImages(ctx context.Context, p *planner.Plan, w *World) e
 		}
 		missing = append(missing, n)
 	}
-	errs := make([]error, len(missing))
-	var g errgroup.Group
-	g.SetLimit(max(1, c.Parallel))
-	for i, n := range missing {
-		g.Go(func() error {
-			c.report(Event{Kind: EventPull, Host: n.host, Message: n.image})
-			if err := w.Engines[n.host].Pull(ctx, n.image); err != nil {
-				errs[i] = &ImageMissingError{Image: n.image, Host: n.host, Err: err}
-			}
-			return nil
-		})
-	}
-	g.Wait()
+	errs := fanout.Each(ctx, c.Parallel, missing, func(ctx context.Context, _ int, n need) error {
+		c.report(Event{Kind: EventPull, Host: n.host, Message: n.image})
+		if err := w.Engines[n.host].Pull(ctx, n.image); err != nil {
+			return &ImageMissingError{Image: n.image, Host: n.host, Err: err}
+		}
+		return nil
+	})
 	if err := errors.Join(errs...); err != nil {
 		return &PreflightError{Err: err}
 	}
@@ -244,9 +233,6 @@ func firstLine(s string) string {
 // parallel, each labelled with the stack the plan gives it.
 func (c *Cluster) createResources(ctx context.Context, p *planner.Plan, w *World, res *Result) error {
 	var mu sync.Mutex
-	var errs []error
-	var g errgroup.Group
-	g.SetLimit(max(1, c.Parallel))
 	byHost := map[string][]func() error{}
 	for _, n := range p.Networks {
 		def := cluster.Network{Name: n.Name}
@@ -282,20 +268,15 @@ func (c *Cluster) createResources(ctx context.Context, p *planner.Plan, w *World
 			return err
 		})
 	}
-	for host, steps := range byHost {
-		g.Go(func() error {
-			for _, step := range steps {
-				if err := step(); err != nil {
-					mu.Lock()
-					errs = append(errs, fmt.Errorf("%s: %w", host, err))
-					mu.Unlock()
-					return nil
-				}
+	hosts := sortedHosts(byHost)
+	errs := fanout.Each(ctx, c.Parallel, hosts, func(ctx context.Context, _ int, host string) error {
+		for _, step := range byHost[host] {
+			if err := step(); err != nil {
+				return fmt.Errorf("%s: %w", host, err)
 			}
-			return nil
-		})
-	}
-	g.Wait()
+		}
+		return nil
+	})
 	return errors.Join(errs...)
 }
 

@@ -6,11 +6,10 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
 	"github.com/drover-sh/drover/internal/clock"
+	"github.com/drover-sh/drover/internal/fanout"
 )
 
 // Connect returns the docker engine of a host (dialling it if needed).
@@ -88,43 +87,49 @@ func (c *Cluster) Observe(ctx context.Context) *World {
 		Engines: map[string]*engine.Engine{},
 		Errors:  map[string]error{},
 	}
-	var mu sync.Mutex
-	var g errgroup.Group
-	g.SetLimit(max(1, c.Parallel))
 	for i, n := range c.Nodes {
 		w.Hosts[i].Node = n
 		w.Hosts[i].Node.Ready = false
-		g.Go(func() error {
-			eng, err := c.Connect(ctx, n.Name)
-			var obs *engine.Observation
-			if err == nil {
-				obs, err = eng.Observe(ctx)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			h := &w.Hosts[i]
-			if err != nil {
-				h.Node.Reason = engine.Reason(err)
-				w.Errors[n.Name] = err
-				c.report(Event{Kind: EventHostDown, Host: n.Name, Message: h.Node.Reason, Err: err})
-				return nil
-			}
-			obs.Facts.Apply(&h.Node)
-			h.Node.Ready = true
-			h.Node.Reason = ""
-			h.Replicas = obs.Replicas
-			h.Networks = obs.Networks
-			h.Volumes = obs.Volumes
-			for _, id := range obs.Images {
-				h.Images = append(h.Images, id)
-			}
-			sort.Strings(h.Images)
-			w.Obs[n.Name] = obs
-			w.Engines[n.Name] = eng
-			return nil
-		})
 	}
-	g.Wait()
+	var mu sync.Mutex
+	down := func(i int, err error) {
+		h := &w.Hosts[i]
+		h.Node.Reason = engine.Reason(err)
+		w.Errors[h.Node.Name] = err
+		c.report(Event{Kind: EventHostDown, Host: h.Node.Name, Message: h.Node.Reason, Err: err})
+	}
+	errs := fanout.Each(ctx, c.Parallel, c.Nodes, func(ctx context.Context, i int, n cluster.Node) error {
+		eng, err := c.Connect(ctx, n.Name)
+		var obs *engine.Observation
+		if err == nil {
+			obs, err = eng.Observe(ctx)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			down(i, err)
+			return nil
+		}
+		h := &w.Hosts[i]
+		obs.Facts.Apply(&h.Node)
+		h.Node.Ready = true
+		h.Node.Reason = ""
+		h.Replicas = obs.Replicas
+		h.Networks = obs.Networks
+		h.Volumes = obs.Volumes
+		for _, id := range obs.Images {
+			h.Images = append(h.Images, id)
+		}
+		sort.Strings(h.Images)
+		w.Obs[n.Name] = obs
+		w.Engines[n.Name] = eng
+		return nil
+	})
+	for i, err := range errs {
+		if err != nil { // not started: the run was stopped
+			down(i, err)
+		}
+	}
 	return w
 }
 

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
+	"github.com/drover-sh/drover/internal/fanout"
 	"github.com/drover-sh/drover/planner"
 )
 
@@ -102,28 +100,14 @@ func (c *Cluster) forEach(ctx context.Context, actions []planner.Action, fn func
 // fanOut runs fn(0..n-1) in parallel (bounded by Parallel), stops starting
 // new work once ctx is done, and counts successes.
 func (c *Cluster) fanOut(ctx context.Context, n int, fn func(context.Context, int) error) (int, error) {
-	var mu sync.Mutex
+	errs := fanout.N(ctx, c.Parallel, n, fn)
 	done := 0
-	var errs []error
-	var g errgroup.Group
-	g.SetLimit(max(1, c.Parallel))
-	for i := 0; i < n; i++ {
-		g.Go(func() error {
-			if ctx.Err() != nil {
-				return nil
-			}
-			err := fn(ctx, i)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-			} else {
-				done++
-			}
-			return nil
-		})
+	for _, err := range errs {
+		if err == nil {
+			done++
+		}
 	}
-	g.Wait()
+	errs = fanout.Started(errs)
 	if ctx.Err() != nil {
 		errs = append(errs, ctx.Err())
 	}

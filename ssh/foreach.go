@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"golang.org/x/sync/errgroup"
+	"github.com/drover-sh/drover/internal/fanout"
 )
 
 // ForEach connects to each named host and calls fn with its client, at most
@@ -16,23 +16,24 @@ import (
 // it is nil if all succeeded.
 func (p *Pool) ForEach(ctx context.Context, names []string, parallel int,
 	fn func(ctx context.Context, name string, c *Client) error) error {
-	errs := make([]error, len(names))
-	var g errgroup.Group // not WithContext: one failure must not cancel the rest
-	if parallel > 0 {
-		g.SetLimit(parallel)
+	limit := parallel
+	if parallel <= 0 {
+		limit = len(names)
 	}
-	for i, name := range names {
-		g.Go(func() error {
-			c, err := p.Client(ctx, name)
-			if err == nil {
-				err = fn(ctx, name, c)
-			}
-			if err != nil {
-				errs[i] = &HostError{Host: name, Err: err}
-			}
-			return nil
-		})
+	errs := fanout.Each(ctx, limit, names, func(ctx context.Context, _ int, name string) error {
+		c, err := p.Client(ctx, name)
+		if err == nil {
+			err = fn(ctx, name, c)
+		}
+		if err != nil {
+			return &HostError{Host: name, Err: err}
+		}
+		return nil
+	})
+	for i, err := range errs {
+		if errors.Is(err, fanout.ErrNotStarted) {
+			errs[i] = &HostError{Host: names[i], Err: err}
+		}
 	}
-	g.Wait()
 	return errors.Join(errs...)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/drover-sh/drover/internal/fanout"
 )
 
 // closeWait bounds how long Close waits for cancelled dials to return. A
@@ -153,14 +155,10 @@ func (p *Pool) Close() error {
 		}
 	}
 	p.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.Close()
-		}()
-	}
-	wg.Wait()
+	// All at once: a close waits for nothing but its own connection.
+	fanout.Each(context.Background(), len(clients), clients, func(_ context.Context, _ int, c *Client) error {
+		c.Close()
+		return nil
+	})
 	return nil
 }
