@@ -130,7 +130,7 @@ func (e *runEnv) secretsFromEnv() error {
 }
 
 // newEnvStore opens the invocation's environment and its state backend.
-func newEnvStore(c *cli.Context, stdio IO) (*runEnv, state.Store, error) {
+func newEnvStore(c *cli.Context, stdio IO) (*runEnv, *state.Sealed, error) {
 	e, err := newEnv(c, stdio)
 	if err != nil {
 		return nil, nil, err

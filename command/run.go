@@ -16,8 +16,18 @@ import (
 	"github.com/drover-sh/drover/state"
 )
 
-// store returns the state backend named by the inventory.
-func (e *runEnv) store() (state.Store, error) {
+// store returns the state backend named by the inventory, behind the
+// seal of its environment values.
+func (e *runEnv) store() (*state.Sealed, error) {
+	st, err := e.backend()
+	if err != nil {
+		return nil, err
+	}
+	return &state.Sealed{Store: st, Key: e.stateKey}, nil
+}
+
+// backend returns the state backend named by the inventory.
+func (e *runEnv) backend() (state.Store, error) {
 	switch e.inv.State.Backend {
 	case "local":
 		_, machine := whoami()
@@ -93,8 +103,6 @@ func (e *runEnv) deps(st state.Store) run.Deps {
 		Holder:      holder,
 		User:        owner,
 		LockTimeout: e.lockTimeout,
-		Open:        e.openState,
-		Seal:        e.sealState,
 		Platforms: func(ctx context.Context, w *reconcile.World, services []*cluster.Service, local bool) (map[string][]cluster.Platform, map[string]map[string]cluster.Platform) {
 			return e.imagePlatforms(ctx, w, services, local, true)
 		},

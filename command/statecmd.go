@@ -41,7 +41,7 @@ func runStateShow(c *cli.Context, stdio IO) error {
 		return err
 	}
 	defer e.close()
-	s, err := st.Read(c.Context)
+	s, err := st.Raw().Read(c.Context)
 	if errors.Is(err, state.ErrNoState) {
 		s = state.New(e.inv.Cluster)
 	} else if err != nil {

@@ -55,28 +55,3 @@ func (e *runEnv) stateKey(create bool) (*state.Key, error) {
 	}
 	return k, nil
 }
-
-// openState opens the sealed environment values of a state read from a store.
-func (e *runEnv) openState(s *state.State) error {
-	if !state.HasSealed(s) {
-		return nil
-	}
-	k, err := e.stateKey(false)
-	if err != nil {
-		return err
-	}
-	if err := state.OpenEnv(s, k); err != nil {
-		return fmt.Errorf("the state's environment values are sealed: %w", err)
-	}
-	return nil
-}
-
-// sealState returns the copy of s to write: its environment values
-// sealed with this machine's key (made when there is none yet).
-func (e *runEnv) sealState(s *state.State) (*state.State, error) {
-	k, err := e.stateKey(true)
-	if err != nil {
-		return nil, err
-	}
-	return state.SealEnv(s, k)
-}

@@ -60,20 +60,21 @@ func runStatePush(c *cli.Context, stdio IO) error {
 	}
 	// Sealed values must open with this machine's key, or the pushed
 	// state could never be read again here.
-	if err := e.openState(next); err != nil {
-		return fmt.Errorf("%s: %w", file, err)
-	}
 	st, err := e.store()
 	if err != nil {
 		return err
+	}
+	if err := st.Open(next); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
 	}
 	lk, err := e.lock(c.Context, st, commandLine(c))
 	if err != nil {
 		return err
 	}
 	defer lk.Release(context.WithoutCancel(c.Context))
-	cur, err := st.Read(c.Context)
-	write := st.Write
+	// The current document as stored: only its lineage and serial matter.
+	cur, err := st.Raw().Read(c.Context)
+	var write func(context.Context, *state.State) error
 	var conflict *state.ConflictError
 	switch {
 	case errors.Is(err, state.ErrNoState):
@@ -81,13 +82,13 @@ func runStatePush(c *cli.Context, stdio IO) error {
 	case errors.As(err, &conflict) && c.Bool("force"):
 		// The managers disagree and the operator chose: the pushed file
 		// supersedes every copy, with a serial above them all.
-		fw, ok := st.(interface {
-			ForceWrite(context.Context, *state.State) error
-		})
-		if !ok {
+		if _, ok := st.Raw().(state.ForceWriter); !ok {
 			return err
 		}
-		write = fw.ForceWrite
+		write = func(ctx context.Context, s *state.State) error {
+			_, err := st.ForceWrite(ctx, s)
+			return err
+		}
 		next.Serial = max(next.Serial, conflict.Serial+1)
 		cur = nil
 	case err != nil:
@@ -119,7 +120,8 @@ func runStateMigrate(c *cli.Context, stdio IO) error {
 	if to == e.inv.State.Backend {
 		return fmt.Errorf("the state is already on the %s backend", to)
 	}
-	from, err := e.store()
+	// The documents move as stored, sealed values and all.
+	from, err := e.backend()
 	if err != nil {
 		return err
 	}

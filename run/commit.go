@@ -20,7 +20,7 @@ type Record struct {
 }
 
 // Commit is how every changing command saves the state: the next serial,
-// one history entry, sealed values, written to the store. On success
+// one history entry, written to the store (which seals the values). On success
 // s.Serial is the serial written.
 func (d *Deps) Commit(ctx context.Context, s *state.State, r Record) error {
 	if r.Serial != 0 {
@@ -38,23 +38,12 @@ func (d *Deps) Commit(ctx context.Context, s *state.State, r Record) error {
 	return d.save(ctx, r.Write, s)
 }
 
-// save seals and writes s.
+// save writes s (a state.Sealed store seals its values on the way).
 func (d *Deps) save(ctx context.Context, write func(context.Context, *state.State) error, s *state.State) error {
 	if write == nil {
 		write = d.Store.Write
 	}
-	out := s
-	if d.Seal != nil {
-		var err error
-		if out, err = d.Seal(s); err != nil {
-			return err
-		}
-	}
-	if err := write(ctx, out); err != nil {
-		return err
-	}
-	s.Serial = out.Serial
-	return nil
+	return write(ctx, s)
 }
 
 // Edit changes the state alone, nothing on the hosts: lock, read, let

@@ -16,6 +16,8 @@ import (
 // Deps are what a run talks to, all passed in: the CLI builds them from
 // the inventory and its flags, tests from fakes.
 type Deps struct {
+	// Store is the state. The CLI's is a state.Sealed: environment
+	// values are opened as read and sealed as written there, not here.
 	Store   state.Store
 	Cluster string         // the inventory's cluster name
 	Hosts   []cluster.Host // the inventory's hosts, in order
@@ -37,10 +39,6 @@ type Deps struct {
 	Holder      state.LockInfo
 	User        string
 	LockTimeout time.Duration
-	// Open opens the sealed values of a state as read; Seal returns the
-	// copy of a state to write, its values sealed. Nil means none.
-	Open func(*state.State) error
-	Seal func(*state.State) (*state.State, error)
 	// Platforms gives the image platforms placement needs: per image
 	// reference, and per host and image. local says the local engine's
 	// images will be pushed (deploy --push). Nil means none known.
@@ -105,11 +103,6 @@ func (d *Deps) Read(ctx context.Context) (*state.State, error) {
 	}
 	if err := s.Validate(d.Cluster); err != nil {
 		return nil, fmt.Errorf("%s: %w", d.Store.Describe(), err)
-	}
-	if d.Open != nil {
-		if err := d.Open(s); err != nil {
-			return nil, fmt.Errorf("%s: %w", d.Store.Describe(), err)
-		}
 	}
 	return s, nil
 }

@@ -17,9 +17,9 @@ import (
 
 // Environment values can be secrets (passwords, tokens): the state file
 // holds them sealed with AES-256-GCM, never in clear text. Sealing happens
-// at the edge — SealEnv on the way to a store, OpenEnv on the way back — so
-// the rest of drover works with plain values and spec hashes stay those of
-// the plain spec.
+// at the edge, in the Sealed store (sealed.go) around the backend, so the
+// rest of drover works with plain values and spec hashes stay those of the
+// plain spec.
 
 // sealPrefix marks a sealed value: drover-sealed:v1:KEYID:BASE64.
 const sealPrefix = "drover-sealed:v1:"
