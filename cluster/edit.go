@@ -5,14 +5,106 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 
 	"gopkg.in/yaml.v3"
 )
 
-// EditInventory changes an inventory file through its YAML node tree, so
-// comments and key order survive, validates the result and replaces the
-// file atomically.
-func EditInventory(path, home string, edit func(root *yaml.Node) error) error {
+// The inventory is the one file drover writes besides the state: `node
+// add`, `node rm` and `state migrate` change it through the typed edits
+// below. Each goes through the file's YAML node tree, so comments and key
+// order survive, validates the result as LoadInventory would, and replaces
+// the file atomically (a refused edit leaves it as it was).
+
+// AddHost appends a host's entry: name, address, role, and the labels and
+// SSH user and port when set.
+func AddHost(path, home string, h Host) error {
+	return editInventory(path, home, func(root *yaml.Node) error {
+		hosts := mapGet(root, "hosts")
+		if hosts == nil || hosts.Kind != yaml.SequenceNode {
+			return fmt.Errorf("%s: no hosts list to add %s to", path, h.Name)
+		}
+		n := &yaml.Node{Kind: yaml.MappingNode}
+		mapSet(n, "name", scalar(h.Name))
+		mapSet(n, "address", scalar(h.Address))
+		mapSet(n, "role", scalar(string(h.Role)))
+		if len(h.Labels) > 0 {
+			lm := &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}
+			keys := make([]string, 0, len(h.Labels))
+			for k := range h.Labels {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				mapSet(lm, k, scalar(h.Labels[k]))
+			}
+			mapSet(n, "labels", lm)
+		}
+		if h.SSH.User != "" || h.SSH.Port != 0 {
+			sm := &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}
+			if h.SSH.User != "" {
+				mapSet(sm, "user", scalar(h.SSH.User))
+			}
+			if h.SSH.Port != 0 {
+				mapSet(sm, "port", scalar(strconv.Itoa(h.SSH.Port)))
+			}
+			mapSet(n, "ssh", sm)
+		}
+		hosts.Content = append(hosts.Content, n)
+		return nil
+	})
+}
+
+// RemoveHost removes the named host's entry.
+func RemoveHost(path, home, name string) error {
+	return editInventory(path, home, func(root *yaml.Node) error {
+		hosts := mapGet(root, "hosts")
+		if hosts == nil {
+			return fmt.Errorf("%s: no hosts list", path)
+		}
+		var keep []*yaml.Node
+		for _, h := range hosts.Content {
+			if n := mapGet(h, "name"); n == nil || n.Value != name {
+				keep = append(keep, h)
+			}
+		}
+		hosts.Content = keep
+		return nil
+	})
+}
+
+// StateLocation is where an inventory's state section points: the backend
+// and, when not empty, its folder on the managers or its local file.
+type StateLocation struct {
+	Backend string // "local" or "managers"
+	Dir     string // managers: state.dir; "" leaves it as it is
+	Path    string // local: state.path; "" leaves it as it is
+}
+
+// SetStateLocation points the inventory's state section at loc, adding
+// the section when missing.
+func SetStateLocation(path, home string, loc StateLocation) error {
+	return editInventory(path, home, func(root *yaml.Node) error {
+		st := mapGet(root, "state")
+		if st == nil {
+			st = &yaml.Node{Kind: yaml.MappingNode}
+			mapSet(root, "state", st)
+		}
+		mapSet(st, "backend", scalar(loc.Backend))
+		if loc.Dir != "" {
+			mapSet(st, "dir", scalar(loc.Dir))
+		}
+		if loc.Path != "" {
+			mapSet(st, "path", scalar(loc.Path))
+		}
+		return nil
+	})
+}
+
+// editInventory changes an inventory file through its YAML node tree,
+// validates the result and replaces the file atomically.
+func editInventory(path, home string, edit func(root *yaml.Node) error) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -59,8 +151,8 @@ func EditInventory(path, home string, edit func(root *yaml.Node) error) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// MapGet returns the value node of key in a mapping node, or nil.
-func MapGet(m *yaml.Node, key string) *yaml.Node {
+// mapGet returns the value node of key in a mapping node, or nil.
+func mapGet(m *yaml.Node, key string) *yaml.Node {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == key {
 			return m.Content[i+1]
@@ -69,9 +161,9 @@ func MapGet(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// MapSet sets key to value in a mapping node, adding the key at the end
+// mapSet sets key to value in a mapping node, adding the key at the end
 // when missing.
-func MapSet(m *yaml.Node, key string, value *yaml.Node) {
+func mapSet(m *yaml.Node, key string, value *yaml.Node) {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == key {
 			// Keep a comment written beside the old value.
@@ -83,5 +175,5 @@ func MapSet(m *yaml.Node, key string, value *yaml.Node) {
 	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, value)
 }
 
-// Scalar makes a string scalar node.
-func Scalar(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }
+// scalar makes a string scalar node.
+func scalar(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }

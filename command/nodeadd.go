@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"gopkg.in/yaml.v3"
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/run"
@@ -87,32 +86,7 @@ func runNodeAdd(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return fmt.Errorf("cannot add %s: docker on %s: %w", name, addr, err)
 	}
-	err = cluster.EditInventory(e.inv.Path, e.home, func(root *yaml.Node) error {
-		hosts := cluster.MapGet(root, "hosts")
-		n := &yaml.Node{Kind: yaml.MappingNode}
-		cluster.MapSet(n, "name", cluster.Scalar(name))
-		cluster.MapSet(n, "address", cluster.Scalar(addr))
-		cluster.MapSet(n, "role", cluster.Scalar(string(role)))
-		if len(labels) > 0 {
-			lm := &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}
-			for _, k := range sortedKeys(labels) {
-				cluster.MapSet(lm, k, cluster.Scalar(labels[k]))
-			}
-			cluster.MapSet(n, "labels", lm)
-		}
-		if h.SSH.User != "" || h.SSH.Port != 0 {
-			sm := &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}
-			if h.SSH.User != "" {
-				cluster.MapSet(sm, "user", cluster.Scalar(h.SSH.User))
-			}
-			if h.SSH.Port != 0 {
-				cluster.MapSet(sm, "port", cluster.Scalar(fmt.Sprint(h.SSH.Port)))
-			}
-			cluster.MapSet(n, "ssh", sm)
-		}
-		hosts.Content = append(hosts.Content, n)
-		return nil
-	})
+	err = cluster.AddHost(e.inv.Path, e.home, h)
 	if err != nil {
 		return err
 	}
@@ -153,17 +127,7 @@ func runNodeRm(c *cli.Context, stdio IO) error {
 	// its routing mesh proxy (a host that cannot be reached keeps it: see
 	// docs/networking.md to remove it by hand).
 	e.removeProxyFrom(c.Context, name)
-	if err := cluster.EditInventory(e.inv.Path, e.home, func(root *yaml.Node) error {
-		hosts := cluster.MapGet(root, "hosts")
-		var keep []*yaml.Node
-		for _, h := range hosts.Content {
-			if n := cluster.MapGet(h, "name"); n == nil || n.Value != name {
-				keep = append(keep, h)
-			}
-		}
-		hosts.Content = keep
-		return nil
-	}); err != nil {
+	if err := cluster.RemoveHost(e.inv.Path, e.home, name); err != nil {
 		return err
 	}
 	st, err := e.store()

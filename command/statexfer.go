@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"gopkg.in/yaml.v3"
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/run"
@@ -126,7 +125,7 @@ func runStateMigrate(c *cli.Context, stdio IO) error {
 		return err
 	}
 	var dst state.Store
-	var edit func(st *yaml.Node)
+	var loc cluster.StateLocation
 	switch to {
 	case "managers":
 		dir := c.String("dir")
@@ -137,12 +136,7 @@ func runStateMigrate(c *cli.Context, stdio IO) error {
 			return fmt.Errorf("no host has role: manager in %s", e.inv.Path)
 		}
 		dst = e.managersStore(dir)
-		edit = func(st *yaml.Node) {
-			cluster.MapSet(st, "backend", cluster.Scalar("managers"))
-			if c.String("dir") != "" {
-				cluster.MapSet(st, "dir", cluster.Scalar(dir))
-			}
-		}
+		loc = cluster.StateLocation{Backend: "managers", Dir: c.String("dir")}
 	case "local":
 		path := c.String("path")
 		if path == "" {
@@ -162,10 +156,7 @@ func runStateMigrate(c *cli.Context, stdio IO) error {
 				recorded = rel
 			}
 		}
-		edit = func(st *yaml.Node) {
-			cluster.MapSet(st, "backend", cluster.Scalar("local"))
-			cluster.MapSet(st, "path", cluster.Scalar(recorded))
-		}
+		loc = cluster.StateLocation{Backend: "local", Path: recorded}
 	default:
 		return fmt.Errorf("--to %q: use local or managers", to)
 	}
@@ -184,15 +175,7 @@ func runStateMigrate(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return fmt.Errorf("copy the state from %s to %s: %w", from.Describe(), dst.Describe(), err)
 	}
-	if err := cluster.EditInventory(e.inv.Path, e.home, func(root *yaml.Node) error {
-		st := cluster.MapGet(root, "state")
-		if st == nil {
-			st = &yaml.Node{Kind: yaml.MappingNode}
-			cluster.MapSet(root, "state", st)
-		}
-		edit(st)
-		return nil
-	}); err != nil {
+	if err := cluster.SetStateLocation(e.inv.Path, e.home, loc); err != nil {
 		return fmt.Errorf("the state was copied to %s, but the inventory could not be updated: %w", dst.Describe(), err)
 	}
 	fmt.Fprintf(stdio.Stdout, "state (serial %d) copied from %s to %s; %s now says state.backend: %s\n", s.Serial, from.Describe(), dst.Describe(), e.inv.Path, to)
