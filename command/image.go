@@ -1,13 +1,8 @@
 package command
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"sort"
 	"strings"
 	"time"
@@ -68,7 +63,7 @@ func runImagePush(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	rows, err := imagexfer.Push(c.Context, localEngine{}, c.Args().Slice(), e.targets(hosts), imagexfer.PushOptions{
+	rows, err := imagexfer.Push(c.Context, imagexfer.LocalDocker{}, c.Args().Slice(), e.targets(hosts), imagexfer.PushOptions{
 		Parallel: e.parallel, Reporter: e.transferReporter("pushing image"),
 	})
 	if e.output == "json" {
@@ -145,80 +140,6 @@ func (e *runEnv) hostsFlag(c *cli.Context) ([]string, error) {
 	return hosts, nil
 }
 
-// localImageID asks the local docker engine for an image's ID.
-func localImageID(ctx context.Context, ref string) (string, error) {
-	f, err := localImage(ctx, ref)
-	return f.ID, err
-}
-
-// localImage asks the local docker engine for an image's ID and platform.
-func localImage(ctx context.Context, ref string) (engine.ImageFacts, error) {
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{json .}}", ref)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		where := os.Getenv("DOCKER_HOST")
-		if where == "" {
-			where = "the default socket"
-		}
-		msg := strings.TrimSpace(stderr.String())
-		if errors.Is(err, exec.ErrNotFound) {
-			return engine.ImageFacts{}, fmt.Errorf("reading image %s from the local docker engine: no docker CLI in PATH on this machine (install it, or run drover where images are built)", ref)
-		}
-		if localEngineDown(msg) {
-			return engine.ImageFacts{}, fmt.Errorf("reading image %s: the local docker engine (%s) is unreachable: %s; start it, or point DOCKER_HOST (or `docker context use`) at one", ref, where, msg)
-		}
-		return engine.ImageFacts{}, fmt.Errorf("image %s not found in the local docker engine (%s): %s", ref, where, msg)
-	}
-	return engine.ParseImageFacts(out)
-}
-
-// localEngineDown reports whether the docker CLI's message says it could
-// not reach its engine (rather than that the image is missing).
-func localEngineDown(stderr string) bool {
-	for _, s := range []string{"Cannot connect to the Docker daemon", "Is the docker daemon running", "error during connect", "permission denied while trying to connect"} {
-		if strings.Contains(stderr, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// saveImage writes `docker save ref`, gzip-compressed, to a temp file.
-func saveImage(ctx context.Context, ref string) (*os.File, error) {
-	f, err := os.CreateTemp("", "drover-image-*.tar.gz")
-	if err != nil {
-		return nil, err
-	}
-	os.Remove(f.Name()) // unlinked: gone when closed, even if we crash
-	zw, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "docker", "save", ref)
-	cmd.Stdout = zw
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("docker save %s: %w: %s", ref, err, strings.TrimSpace(stderr.String()))
-	}
-	if err := zw.Close(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
-}
-
-// localEngine is the docker CLI of the machine running drover.
-type localEngine struct{}
-
-func (localEngine) Image(ctx context.Context, ref string) (engine.ImageFacts, error) {
-	return localImage(ctx, ref)
-}
-
-func (localEngine) Save(ctx context.Context, ref string) (*os.File, error) {
-	return saveImage(ctx, ref)
-}
-
 // pushForPlan is stack deploy --push: every image of the stack found in the
 // local engine goes to the ready hosts that lack it.
 func (e *runEnv) pushForPlan(ctx context.Context, w *reconcile.World, stack *cluster.Stack) error {
@@ -227,7 +148,7 @@ func (e *runEnv) pushForPlan(ctx context.Context, w *reconcile.World, stack *clu
 	for _, svc := range stack.Services {
 		if ref := svc.Container.Image; !seen[ref] {
 			seen[ref] = true
-			if _, err := localImageID(ctx, ref); err != nil {
+			if _, err := (imagexfer.LocalDocker{}).Image(ctx, ref); err != nil {
 				e.log.Warn().Str("image", ref).Msg("not in the local engine; hosts must have or pull it")
 				continue
 			}
@@ -247,7 +168,7 @@ func (e *runEnv) pushForPlan(ctx context.Context, w *reconcile.World, stack *clu
 		}
 		return id, cluster.Platform{}
 	}
-	rows, err := imagexfer.Push(ctx, localEngine{}, images, e.targets(w.Ready()), imagexfer.PushOptions{
+	rows, err := imagexfer.Push(ctx, imagexfer.LocalDocker{}, images, e.targets(w.Ready()), imagexfer.PushOptions{
 		Parallel: e.parallel, Observed: observed, SkipOtherPlatforms: true,
 		Warn:     func(host, msg string) { e.log.Warn().Str("host", host).Msg(msg) },
 		Reporter: e.transferReporter("pushing image"),

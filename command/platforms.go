@@ -30,7 +30,7 @@ func (e *runEnv) imagePlatforms(ctx context.Context, w *reconcile.World, service
 	pushed := map[string]cluster.Platform{}
 	if local {
 		for ref := range refs {
-			if f, err := localImage(ctx, ref); err == nil && f.Platform.Known() {
+			if f, err := (imagexfer.LocalDocker{}).Image(ctx, ref); err == nil && f.Platform.Known() {
 				pushed[ref] = f.Platform
 			}
 		}
