@@ -332,7 +332,7 @@ func (d *deployBuild) ship(ctx context.Context, w *reconcile.World, p *planner.P
 		if len(hosts) == 0 {
 			continue
 		}
-		var src imagexfer.Local = localEngine{}
+		var src imagexfer.Local = imagexfer.LocalDocker{}
 		if r.On != "" {
 			eng, err := e.engineFor(ctx, r.On)
 			if err != nil {
