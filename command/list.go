@@ -216,18 +216,28 @@ func runStackLs(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	type row struct {
-		Name     string `json:"name"`
-		Services int    `json:"services"`
-	}
-	rows := []row{}
+	return e.printStacks(stackRows(s))
+}
+
+// stackRow is one stack, for stack ls.
+type stackRow struct {
+	Name     string `json:"name"`
+	Services int    `json:"services"`
+}
+
+func stackRows(s *state.State) []stackRow {
+	rows := []stackRow{}
 	for _, n := range s.StackNames() {
-		rows = append(rows, row{n, len(s.Stacks[n].Services)})
+		rows = append(rows, stackRow{n, len(s.Stacks[n].Services)})
 	}
+	return rows
+}
+
+func (e *runEnv) printStacks(rows []stackRow) error {
 	if e.output == "json" {
-		return writeJSON(stdio.Stdout, rows)
+		return writeJSON(e.stdio.Stdout, rows)
 	}
-	t := newTable(stdio.Stdout, "NAME", "SERVICES")
+	t := newTable(e.stdio.Stdout, "NAME", "SERVICES")
 	for _, r := range rows {
 		t.row(r.Name, strconv.Itoa(r.Services))
 	}

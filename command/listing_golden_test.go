@@ -98,18 +98,23 @@ func TestListingJSON(t *testing.T) {
 	next.Container.Image = "web:v2"
 	next.Generation = web.NextGeneration()
 	web.Push(&next, state.GenerationMeta{Generation: next.Generation, Time: time.Date(2026, 12, 1, 12, 5, 0, 0, time.UTC), By: "root@ci", Changes: []string{"image web:v1 → web:v2"}})
-	web.Update = &state.UpdateStatus{State: "paused", Reason: "replica demo_web.1 is unhealthy"}
+	web.Update = &state.UpdateStatus{State: cluster.UpdatePaused, Reason: "replica demo_web.1 is unhealthy"}
 	check("service_history", func() error { return writeJSON(e.stdio.Stdout, historyRows(web)) })
-	check("node_ls", func() error {
-		return writeJSON(e.stdio.Stdout, []nodeView{
-			toView(cluster.Node{Name: "h1", Address: "10.0.0.11", Role: cluster.Manager, Ready: true, Availability: cluster.Active,
-				EngineVersion: "20.10.24", OS: "linux", Arch: "amd64", CPUs: 2, MemoryBytes: 8 << 30, Labels: map[string]string{"zone": "a"}}),
-			toView(cluster.Node{Name: "h3", Address: "10.0.0.13", Role: cluster.Worker, Availability: cluster.Drain, Reason: "connection refused"}),
-		})
-	})
+	nodes := []nodeView{
+		toView(cluster.Node{Name: "h1", Address: "10.0.0.11", Role: cluster.Manager, Ready: true, Availability: cluster.Active,
+			EngineVersion: "20.10.24", OS: "linux", Arch: "amd64", CPUs: 2, MemoryBytes: 8 << 30, Labels: map[string]string{"zone": "a"}}),
+		toView(cluster.Node{Name: "h3", Address: "10.0.0.13", Role: cluster.Worker, Availability: cluster.Drain, Reason: "connection refused"}),
+	}
+	check("node_ls", func() error { return writeJSON(e.stdio.Stdout, nodes) })
+	check("stack_ls", func() error { return e.printStacks(stackRows(sn.state)) })
 
 	// The same listings as tables, for people.
 	e.output = "table"
 	check("service_ls.table", func() error { return e.printServices(sn.serviceViews("")) })
 	check("stack_ps.table", func() error { return e.printReplicas(sn.replicaViews(svcs), false, sn) })
+	check("stack_ls.table", func() error { return e.printStacks(stackRows(sn.state)) })
+	check("node_ls.table", func() error { return printNodes(e.stdio.Stdout, nodes) })
+	// Tables show times in the local zone; the goldens in UTC.
+	check("state_history.table", func() error { return printRuns(e.stdio.Stdout, newestFirst(sn.state.History), time.UTC) })
+	check("service_history.table", func() error { return printHistory(e.stdio.Stdout, historyRows(web), time.UTC) })
 }

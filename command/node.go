@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -166,7 +167,12 @@ func runNodeLs(c *cli.Context, stdio IO) error {
 	if e.output == "json" {
 		return writeJSON(stdio.Stdout, views)
 	}
-	t := newTable(stdio.Stdout, "NAME", "ADDRESS", "ROLE", "STATUS", "AVAILABILITY", "ENGINE", "OS/ARCH", "CPUS", "MEMORY", "LABELS")
+	return printNodes(stdio.Stdout, views)
+}
+
+// printNodes is the `node ls` table.
+func printNodes(w io.Writer, views []nodeView) error {
+	t := newTable(w, "NAME", "ADDRESS", "ROLE", "STATUS", "AVAILABILITY", "ENGINE", "OS/ARCH", "CPUS", "MEMORY", "LABELS")
 	for _, v := range views {
 		status := v.Status
 		if v.Reason != "" {

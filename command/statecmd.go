@@ -3,6 +3,7 @@ package command
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -65,17 +66,22 @@ func runStateHistory(c *cli.Context, stdio IO) error {
 	if e.output == "json" {
 		return writeJSON(stdio.Stdout, runs)
 	}
-	t := newTable(stdio.Stdout, "SERIAL", "TIME", "USER", "COMMAND", "RESULT", "SUMMARY")
-	for _, r := range runs {
-		t.row(strconv.FormatInt(r.Serial, 10), r.Time.Local().Format(tableTime), r.User, r.Command, r.Result, r.Summary)
-	}
-	if err := t.flush(); err != nil {
+	if err := printRuns(stdio.Stdout, runs, time.Local); err != nil {
 		return err
 	}
 	if len(s.History) == 0 {
 		fmt.Fprintln(stdio.Stderr, "no runs recorded yet")
 	}
 	return nil
+}
+
+// printRuns is the `state history` table, times in loc.
+func printRuns(w io.Writer, runs []state.Run, loc *time.Location) error {
+	t := newTable(w, "SERIAL", "TIME", "USER", "COMMAND", "RESULT", "SUMMARY")
+	for _, r := range runs {
+		t.row(strconv.FormatInt(r.Serial, 10), r.Time.In(loc).Format(tableTime), r.User, r.Command, r.Result, r.Summary)
+	}
+	return t.flush()
 }
 
 // newestFirst is the history as `state history` lists it, in the table and

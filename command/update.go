@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -187,13 +188,18 @@ func runServiceHistory(c *cli.Context, stdio IO) error {
 	if e.output == "json" {
 		return writeJSON(stdio.Stdout, rows)
 	}
-	t := newTable(stdio.Stdout, "GEN", "TIME", "BY", "IMAGE", "REPLICAS", "CHANGES", "RESULT")
+	return printHistory(stdio.Stdout, rows, time.Local)
+}
+
+// printHistory is the `service history` table, times in loc.
+func printHistory(w io.Writer, rows []historyRow, loc *time.Location) error {
+	t := newTable(w, "GEN", "TIME", "BY", "IMAGE", "REPLICAS", "CHANGES", "RESULT")
 	for _, r := range rows {
 		gen := strconv.Itoa(r.Generation)
 		if r.Current {
 			gen += " *"
 		}
-		t.row(gen, r.Time.Local().Format(tableTime), r.By, r.Image, strconv.Itoa(r.Replicas), dash(strings.Join(r.Changes, ", ")), dash(r.Result))
+		t.row(gen, r.Time.In(loc).Format(tableTime), r.By, r.Image, strconv.Itoa(r.Replicas), dash(strings.Join(r.Changes, ", ")), dash(r.Result))
 	}
 	return t.flush()
 }
