@@ -75,6 +75,12 @@ type outcome[T any] struct {
 // cancelled; an SFTP call that ignores it ends when the run closes its
 // connections). need <= 0 waits for all, up to the deadline. Results are
 // in hosts' order.
+//
+// It is not internal/fanout's bounded Each, on purpose: it abandons
+// goroutines that do not answer, and all managers (three or five) must be
+// asked at once, since a majority is needed within one deadline; --parallel
+// below the number of managers would turn one hung manager into a lost
+// quorum.
 func fanout[T any](ctx context.Context, m *Managers, hosts []string, need int, fn func(ctx context.Context, host string, rfs RemoteFS) (T, error)) []outcome[T] {
 	return fanoutWithin(ctx, m, hosts, need, m.opTimeout(), fn)
 }
