@@ -1,7 +1,5 @@
 package cluster
 
-import "strings"
-
 // The rollout vocabulary: update_config's order and failure_action, and
 // how a service's rolling update ended. The spellings are those of the
 // compose file and of the state file and `-o json`: they are interface.
@@ -59,5 +57,11 @@ const (
 // state is unfinished business that tables show with its reason.
 func (s UpdateState) Completed() bool { return s == UpdateCompleted }
 
-// Display is the state as prose: "rollback completed".
-func (s UpdateState) Display() string { return strings.ReplaceAll(string(s), "_", " ") }
+// Display is the state as prose, for tables, messages and the run
+// history: "rollback completed".
+func (s UpdateState) Display() string {
+	if s == UpdateRollbackCompleted {
+		return "rollback completed"
+	}
+	return string(s)
+}
