@@ -7,10 +7,10 @@ import (
 	"io/fs"
 	"sort"
 	"strconv"
-	"sync"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/drover-sh/drover/internal/fanout"
 	"github.com/drover-sh/drover/mesh"
 	"github.com/drover-sh/drover/mesh/proxy"
 )
@@ -67,18 +67,10 @@ func runIngressLs(c *cli.Context, stdio IO) error {
 	defer e.close()
 	names := e.inv.Names()
 	per := make([][]ingressRow, len(names))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(1, e.parallel))
-	for i, name := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			per[i] = e.hostIngress(c.Context, name)
-		}()
-	}
-	wg.Wait()
+	fanout.Each(c.Context, e.parallel, names, func(ctx context.Context, i int, name string) error {
+		per[i] = e.hostIngress(ctx, name)
+		return nil
+	})
 	if err := c.Context.Err(); err != nil {
 		return err
 	}

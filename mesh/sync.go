@@ -9,11 +9,11 @@ import (
 	"net"
 	"os"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/drover-sh/drover/engine"
 	"github.com/drover-sh/drover/imagexfer"
+	"github.com/drover-sh/drover/internal/fanout"
 	"github.com/drover-sh/drover/mesh/proxy"
 )
 
@@ -122,27 +122,29 @@ func Sync(ctx context.Context, targets []Target, configs map[string]*proxy.Confi
 	par := max(opt.Parallel, 1)
 	out := make([]HostResult, len(targets))
 	errs := make([]error, len(targets))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, par)
-	for i, t := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			began := time.Now()
-			res := HostResult{Host: t.Name}
-			err := syncHost(ctx, t, configs[t.Name], opt, &res)
-			res.Took = time.Since(began)
-			if err != nil {
-				res.Actions = append(res.Actions, SyncError)
-				res.Error = err.Error()
-				errs[i] = fmt.Errorf("%s: routing mesh: %w", t.Name, err)
-			}
-			out[i] = res
-		}()
+	failed := func(i int, res HostResult, err error) {
+		res.Actions = append(res.Actions, SyncError)
+		res.Error = err.Error()
+		errs[i] = fmt.Errorf("%s: routing mesh: %w", targets[i].Name, err)
+		out[i] = res
 	}
-	wg.Wait()
+	notStarted := fanout.Each(ctx, par, targets, func(ctx context.Context, i int, t Target) error {
+		began := time.Now()
+		res := HostResult{Host: t.Name}
+		err := syncHost(ctx, t, configs[t.Name], opt, &res)
+		res.Took = time.Since(began)
+		if err != nil {
+			failed(i, res, err)
+			return nil
+		}
+		out[i] = res
+		return nil
+	})
+	for i, err := range notStarted {
+		if err != nil {
+			failed(i, HostResult{Host: targets[i].Name}, err)
+		}
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Host < out[j].Host })
 	return out, errors.Join(errs...)
 }
