@@ -15,8 +15,9 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden files in testd
 // TestRolloutVocabularyGolden keeps the state file's spellings of the
 // rollout vocabulary (order, failure_action, update.state) byte-identical:
 // testdata/rollout-vocabulary.json was written by the drover that spelled
-// them as string literals, and a state file must decode and encode back to
-// exactly those bytes.
+// them as string literals (only "format" moved since, 1 → 2, with configs
+// and secrets), and a state file must decode and encode back to exactly
+// those bytes.
 func TestRolloutVocabularyGolden(t *testing.T) {
 	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	s := &State{Format: Format, Lineage: "0123456789abcdef", Serial: 7, Cluster: "lab", Stacks: map[string]*Stack{}}
