@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/drover-sh/drover/internal/fanout"
 	"os"
 	"path/filepath"
 	"strings"
@@ -189,25 +190,17 @@ func (e *runEnv) buildNodes(ctx context.Context) []cluster.Node {
 		}
 	}
 	nodes := run.Nodes(e.inv.Hosts, s)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, e.parallel)
-	for i := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			eng, err := e.builderEngine(ctx, nodes[i].Name)
-			if err != nil {
-				return
-			}
-			defer eng.API.Close()
-			if f, err := eng.Info(ctx); err == nil {
-				nodes[i].Ready, nodes[i].OS, nodes[i].Arch, nodes[i].Variant = true, f.OS, f.Arch, f.Variant
-			}
-		}()
-	}
-	wg.Wait()
+	fanout.N(ctx, e.parallel, len(nodes), func(ctx context.Context, i int) error {
+		eng, err := e.builderEngine(ctx, nodes[i].Name)
+		if err != nil {
+			return err
+		}
+		defer eng.API.Close()
+		if f, err := eng.Info(ctx); err == nil {
+			nodes[i].Ready, nodes[i].OS, nodes[i].Arch, nodes[i].Variant = true, f.OS, f.Arch, f.Variant
+		}
+		return nil
+	})
 	out := nodes[:0]
 	for _, n := range nodes {
 		if n.Ready {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/drover-sh/drover/internal/fanout"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/drover-sh/drover/cluster"
@@ -72,34 +72,26 @@ func (e *runEnv) deliverFiles(ctx context.Context, w *reconcile.World, p *planne
 		}
 	}
 	var hosts []string
-	var mu sync.Mutex
-	var errs []error
-	var wg sync.WaitGroup
 	for host, files := range want {
-		if len(files) == 0 || w.Engines[host] == nil {
-			continue
+		if len(files) > 0 && w.Engines[host] != nil {
+			hosts = append(hosts, host)
 		}
-		hosts = append(hosts, host)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			start := time.Now()
-			res, err := hostfiles.Sync(ctx, e.pool.Files(host), e.inv.Cluster, files, content)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: delivering configs and secrets: %w", host, err))
-			}
-			l := e.log.Debug()
-			if res.Repaired > 0 {
-				l = e.log.Warn()
-			}
-			l.Str("host", host).Int("written", res.Written).Int("repaired", res.Repaired).Dur("took", time.Since(start)).
-				Msg("config and secret files checked")
-		}()
 	}
-	wg.Wait()
 	sort.Strings(hosts)
+	errs := fanout.Each(ctx, e.parallel, hosts, func(ctx context.Context, _ int, host string) error {
+		start := time.Now()
+		res, err := hostfiles.Sync(ctx, e.pool.Files(host), e.inv.Cluster, want[host], content)
+		l := e.log.Debug()
+		if res.Repaired > 0 {
+			l = e.log.Warn()
+		}
+		l.Str("host", host).Int("written", res.Written).Int("repaired", res.Repaired).Dur("took", time.Since(start)).
+			Msg("config and secret files checked")
+		if err != nil {
+			return fmt.Errorf("%s: delivering configs and secrets: %w", host, err)
+		}
+		return nil
+	})
 	return hosts, errors.Join(errs...)
 }
 
@@ -123,36 +115,31 @@ func objectContent(s *state.State) hostfiles.Content {
 // the rollout left them. A failure is only reported: the next run prunes
 // again.
 func (e *runEnv) pruneFiles(ctx context.Context, w *reconcile.World, hosts []string) {
-	var wg sync.WaitGroup
-	for _, host := range hosts {
+	fanout.Each(ctx, e.parallel, hosts, func(ctx context.Context, _ int, host string) error {
 		eng := w.Engines[host]
 		if eng == nil {
-			continue
+			return nil
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			start := time.Now()
-			obs, err := eng.Observe(ctx)
-			if err != nil {
-				e.log.Warn().Str("host", host).Err(err).Msg("config and secret files not pruned: the next run will")
-				return
+		start := time.Now()
+		obs, err := eng.Observe(ctx)
+		if err != nil {
+			e.log.Warn().Str("host", host).Err(err).Msg("config and secret files not pruned: the next run will")
+			return nil
+		}
+		inUse := map[string]bool{}
+		for _, r := range obs.Replicas {
+			for _, f := range r.Files {
+				inUse[f] = true
 			}
-			inUse := map[string]bool{}
-			for _, r := range obs.Replicas {
-				for _, f := range r.Files {
-					inUse[f] = true
-				}
-			}
-			res, err := hostfiles.Prune(ctx, e.pool.Files(host), e.inv.Cluster, inUse)
-			if err != nil {
-				e.log.Warn().Str("host", host).Err(err).Msg("config and secret files not all pruned: the next run will try again")
-			}
-			if res.Removed > 0 {
-				e.log.Info().Str("host", host).Int("removed", res.Removed).Msg("removed config and secret files no replica mounts")
-			}
-			e.log.Debug().Str("host", host).Int("held", res.Held).Dur("took", time.Since(start)).Msg("config and secret files pruned")
-		}()
-	}
-	wg.Wait()
+		}
+		res, err := hostfiles.Prune(ctx, e.pool.Files(host), e.inv.Cluster, inUse)
+		if err != nil {
+			e.log.Warn().Str("host", host).Err(err).Msg("config and secret files not all pruned: the next run will try again")
+		}
+		if res.Removed > 0 {
+			e.log.Info().Str("host", host).Int("removed", res.Removed).Msg("removed config and secret files no replica mounts")
+		}
+		e.log.Debug().Str("host", host).Int("held", res.Held).Dur("took", time.Since(start)).Msg("config and secret files pruned")
+		return nil
+	})
 }

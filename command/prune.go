@@ -3,11 +3,11 @@ package command
 import (
 	"context"
 	"fmt"
+	"github.com/drover-sh/drover/internal/fanout"
 	"sort"
 	"strings"
 	"sync"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/urfave/cli/v2"
 
 	"github.com/drover-sh/drover/engine"
@@ -137,52 +137,44 @@ func (e *runEnv) pruneImages(ctx context.Context, hosts []string, s *state.State
 	kept := keptBuilds(s, keep)
 	var mu sync.Mutex
 	var rows []pruneRow
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, e.parallel)
-	for _, h := range hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			add := func(r pruneRow) {
-				mu.Lock()
-				rows = append(rows, r)
-				mu.Unlock()
+	fanout.Each(ctx, e.parallel, hosts, func(ctx context.Context, _ int, h string) error {
+		add := func(r pruneRow) {
+			mu.Lock()
+			rows = append(rows, r)
+			mu.Unlock()
+		}
+		eng, err := e.engineFor(ctx, h)
+		var images []engine.LabelledImage
+		if err == nil {
+			images, err = eng.ImagesLabelled(ctx, imagebuild.LabelCluster, e.inv.Cluster)
+		}
+		if err != nil {
+			add(pruneRow{Host: h, Result: pruneFailed, Error: engine.Reason(err)})
+			return nil
+		}
+		for _, im := range pruneCandidates(images, kept) {
+			refs := im.Tags
+			if len(refs) == 0 {
+				refs = []string{im.ID}
 			}
-			eng, err := e.engineFor(ctx, h)
-			var images []engine.LabelledImage
-			if err == nil {
-				images, err = eng.ImagesLabelled(ctx, imagebuild.LabelCluster, e.inv.Cluster)
-			}
-			if err != nil {
-				add(pruneRow{Host: h, Result: pruneFailed, Error: engine.Reason(err)})
-				return
-			}
-			for _, im := range pruneCandidates(images, kept) {
-				refs := im.Tags
-				if len(refs) == 0 {
-					refs = []string{im.ID}
-				}
-				for _, ref := range refs {
-					r := pruneRow{Host: h, Image: ref, ID: im.ID, Service: im.Labels[imagebuild.LabelService], Result: pruneWould}
-					if !dryRun {
-						r.Result = pruneRemoved
-						if err := eng.RemoveImage(ctx, ref); err != nil {
-							r.Result = pruneFailed
-							if cerrdefs.IsConflict(err) {
-								r.Result = pruneInUse
-							} else {
-								r.Error = engine.Reason(err)
-							}
+			for _, ref := range refs {
+				r := pruneRow{Host: h, Image: ref, ID: im.ID, Service: im.Labels[imagebuild.LabelService], Result: pruneWould}
+				if !dryRun {
+					r.Result = pruneRemoved
+					if err := eng.RemoveImage(ctx, ref); err != nil {
+						r.Result = pruneFailed
+						if engine.IsConflict(err) {
+							r.Result = pruneInUse
+						} else {
+							r.Error = engine.Reason(err)
 						}
 					}
-					add(r)
 				}
+				add(r)
 			}
-		}()
-	}
-	wg.Wait()
+		}
+		return nil
+	})
 	sort.Slice(rows, func(i, j int) bool {
 		if rows[i].Host != rows[j].Host {
 			return rows[i].Host < rows[j].Host

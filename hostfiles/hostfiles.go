@@ -23,7 +23,7 @@ import (
 	"sort"
 	"sync"
 
-	"golang.org/x/sync/errgroup"
+	"github.com/drover-sh/drover/internal/fanout"
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/ssh"
@@ -95,52 +95,47 @@ func Sync(ctx context.Context, fs FS, clusterName string, want []cluster.FileMou
 	}
 	// A few files at once: SFTP answers requests of one session in any
 	// order, and each file costs several round trips.
-	var g errgroup.Group
-	g.SetLimit(fileParallel)
-	for _, p := range sortedKeys(byPath) {
+	fanout.Each(ctx, fileParallel, sortedKeys(byPath), func(ctx context.Context, _ int, p string) error {
 		f := byPath[p]
-		g.Go(func() error {
-			data, err := content(f.Kind, f.Name, f.Version)
-			if err != nil {
-				fail(f, err)
-				return nil
-			}
-			attrs := ssh.FileAttrs{Mode: os.FileMode(f.Mode), UID: int(f.UID), GID: int(f.GID), DirMode: dirMode}
-			cur, ok := have[p]
-			if !ok {
-				if err := fs.WriteFileOwned(ctx, p, data, attrs); err != nil {
-					fail(f, err)
-					return nil
-				}
-				mu.Lock()
-				res.Written++
-				res.Held++
-				mu.Unlock()
-				return nil
-			}
-			same := cur.Size == int64(len(data)) && cur.Mode == attrs.Mode && cur.UID == attrs.UID && cur.GID == attrs.GID
-			if same {
-				got, err := fs.ReadFile(ctx, p)
-				if err != nil {
-					fail(f, err)
-					return nil
-				}
-				same = bytes.Equal(got, data)
-			}
-			if same {
-				return nil
-			}
-			if err := fs.RewriteFile(ctx, p, data, attrs); err != nil {
+		data, err := content(f.Kind, f.Name, f.Version)
+		if err != nil {
+			fail(f, err)
+			return nil
+		}
+		attrs := ssh.FileAttrs{Mode: os.FileMode(f.Mode), UID: int(f.UID), GID: int(f.GID), DirMode: dirMode}
+		cur, ok := have[p]
+		if !ok {
+			if err := fs.WriteFileOwned(ctx, p, data, attrs); err != nil {
 				fail(f, err)
 				return nil
 			}
 			mu.Lock()
-			res.Repaired++
+			res.Written++
+			res.Held++
 			mu.Unlock()
 			return nil
-		})
-	}
-	g.Wait()
+		}
+		same := cur.Size == int64(len(data)) && cur.Mode == attrs.Mode && cur.UID == attrs.UID && cur.GID == attrs.GID
+		if same {
+			got, err := fs.ReadFile(ctx, p)
+			if err != nil {
+				fail(f, err)
+				return nil
+			}
+			same = bytes.Equal(got, data)
+		}
+		if same {
+			return nil
+		}
+		if err := fs.RewriteFile(ctx, p, data, attrs); err != nil {
+			fail(f, err)
+			return nil
+		}
+		mu.Lock()
+		res.Repaired++
+		mu.Unlock()
+		return nil
+	})
 	return res, errors.Join(errs...)
 }
 
