@@ -156,20 +156,8 @@ func (e *runEnv) pushForPlan(ctx context.Context, w *reconcile.World, stack *clu
 		}
 	}
 	sort.Strings(images)
-	observed := func(host, ref string) (string, cluster.Platform) {
-		var id string
-		if obs := w.Obs[host]; obs != nil {
-			id, _ = obs.HasImage(ref)
-		}
-		for _, h := range w.Hosts {
-			if h.Node.Name == host {
-				return id, h.Node.Platform()
-			}
-		}
-		return id, cluster.Platform{}
-	}
 	rows, err := imagexfer.Push(ctx, imagexfer.LocalDocker{}, images, e.targets(w.Ready()), imagexfer.PushOptions{
-		Parallel: e.parallel, Observed: observed, SkipOtherPlatforms: true,
+		Parallel: e.parallel, Observed: observedImages(w), SkipOtherPlatforms: true,
 		Warn:     func(host, msg string) { e.log.Warn().Str("host", host).Msg(msg) },
 		Reporter: e.transferReporter("pushing image"),
 	})
