@@ -46,8 +46,54 @@ type savedPlan struct {
 	// generations (for the automatic rollback), networks and volumes.
 	// Its environment values are sealed with the state key, as in the
 	// state file.
-	Desired *state.Stack  `json:"desired"`
-	Plan    *planner.Plan `json:"plan"`
+	Desired *state.Stack `json:"desired"`
+	// Configs and Secrets are the objects the desired stack mounts, as the
+	// state holds them once the plan is applied: a changed content is a
+	// version the state does not hold yet. Secret contents are sealed
+	// with the state key, as in the state file.
+	Configs map[string]*state.Object `json:"configs,omitempty"`
+	Secrets map[string]*state.Object `json:"secrets,omitempty"`
+	Plan    *planner.Plan            `json:"plan"`
+}
+
+// planObjects picks, from the state a plan was made on, the configs and
+// secrets its desired stack mounts (in any kept generation).
+func planObjects(s *state.State, st *state.Stack) (configs, secrets map[string]*state.Object) {
+	pick := func(f cluster.FileMount) {
+		o, err := s.Object(f.Kind, f.Name)
+		if err != nil {
+			return
+		}
+		m := &configs
+		if f.Kind == cluster.KindSecret {
+			m = &secrets
+		}
+		if *m == nil {
+			*m = map[string]*state.Object{}
+		}
+		(*m)[f.Name] = o
+	}
+	for _, svc := range st.Services {
+		if svc.Current != nil {
+			for _, f := range svc.Current.Container.Files {
+				pick(f)
+			}
+		}
+		for _, g := range svc.Previous {
+			if g.Spec != nil {
+				for _, f := range g.Spec.Container.Files {
+					pick(f)
+				}
+			}
+		}
+	}
+	return configs, secrets
+}
+
+// values is the plan file's sealed part as a state document, for
+// state.SealEnv and state.OpenEnv (the maps are the plan's own).
+func (sp *savedPlan) values() *state.State {
+	return &state.State{Stacks: map[string]*state.Stack{sp.Stack: sp.Desired}, Configs: sp.Configs, Secrets: sp.Secrets}
 }
 
 type fileDigest struct {
@@ -66,6 +112,17 @@ func sealStack(st *state.Stack, k *state.Key) (*state.Stack, error) {
 		return nil, err
 	}
 	return sealed.Stacks[st.Name], nil
+}
+
+// sealPlan seals the plan file's environment values and secret contents
+// (on copies: the run's own state keeps them plain).
+func sealPlan(sp *savedPlan, k *state.Key) error {
+	sealed, err := state.SealEnv(sp.values(), k)
+	if err != nil {
+		return err
+	}
+	sp.Desired, sp.Configs, sp.Secrets = sealed.Stacks[sp.Stack], sealed.Configs, sealed.Secrets
+	return nil
 }
 
 // openStack opens st's sealed environment values in place.
@@ -196,6 +253,15 @@ func runApply(c *cli.Context, stdio IO) error {
 		// the desired stack the plan was made for goes in as it is.
 		Mutate: func(s *state.State) (string, error) {
 			s.Stacks[sp.Stack] = sp.Desired
+			// The objects as the plan's run left them: with the new
+			// versions its compose files made (the serial is the plan's,
+			// so nothing else changed them).
+			for name, o := range sp.Configs {
+				s.Objects(cluster.KindConfig)[name] = o
+			}
+			for name, o := range sp.Secrets {
+				s.Objects(cluster.KindSecret)[name] = o
+			}
 			s.Claim(sp.Stack)
 			return sp.Summary, nil
 		},
@@ -212,14 +278,13 @@ func runApply(c *cli.Context, stdio IO) error {
 // openPlan opens the sealed values of a plan file's desired stack and
 // gives its plan the specs.
 func (e *runEnv) openPlan(sp *savedPlan) error {
-	tmp := &state.State{Stacks: map[string]*state.Stack{sp.Stack: sp.Desired}}
-	if state.HasSealed(tmp) {
+	if tmp := sp.values(); state.HasSealed(tmp) {
 		k, err := e.stateKey(false)
 		if err != nil {
 			return err
 		}
-		if err := openStack(sp.Desired, k); err != nil {
-			return fmt.Errorf("the plan's environment values are sealed: %w", err)
+		if err := state.OpenEnv(tmp, k); err != nil {
+			return fmt.Errorf("the plan's environment values and secrets are sealed: %w", err)
 		}
 	}
 	return attachSpecs(sp.Plan, sp.Desired)
@@ -228,14 +293,14 @@ func (e *runEnv) openPlan(sp *savedPlan) error {
 // savePlan writes a dry run's plan to path, its environment values
 // sealed with the state key.
 func (e *runEnv) savePlan(path string, sp *savedPlan) error {
-	if hasEnv(sp.Desired) {
+	if hasEnv(sp.Desired) || len(sp.Secrets) > 0 {
 		// The key the state will be sealed with (made now when there is
 		// none, as the first state write would).
 		k, err := e.stateKey(true)
 		if err != nil {
 			return err
 		}
-		if sp.Desired, err = sealStack(sp.Desired, k); err != nil {
+		if err := sealPlan(sp, k); err != nil {
 			return err
 		}
 	}

@@ -65,6 +65,18 @@ func parsePlanFile(name string, b []byte) (*savedPlan, error) {
 			}
 		}
 	}
+	for kind, objs := range map[string]map[string]*state.Object{"configs": sp.Configs, "secrets": sp.Secrets} {
+		for n, o := range objs {
+			switch {
+			case o == nil:
+				errs = append(errs, fmt.Errorf("%s.%s: null", kind, n))
+			case o.Name != n:
+				errs = append(errs, fmt.Errorf("%s.%s.name: %q is not its key", kind, n, o.Name))
+			case len(o.Versions) == 0:
+				errs = append(errs, fmt.Errorf("%s.%s.versions: none", kind, n))
+			}
+		}
+	}
 	if sp.Serial < 0 {
 		errs = append(errs, fmt.Errorf("serial: %d is negative", sp.Serial))
 	}

@@ -153,6 +153,7 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 			sp := &savedPlan{Format: planFileFormat, Created: time.Now().UTC(), By: who, Cluster: e.inv.Cluster, Stack: name,
 				Files: files, Prune: prune, Lineage: lineage, Serial: serial, Observed: w.Fingerprint(), Summary: summary,
 				Desired: s.Stacks[name], Plan: p}
+			sp.Configs, sp.Secrets = planObjects(s, s.Stacks[name])
 			if err := e.savePlan(out, sp); err != nil {
 				return err
 			}
