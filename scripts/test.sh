@@ -92,13 +92,17 @@ CGO_ENABLED=0 go build -o "$images/drover" .   # static: it is also the routing 
 # The drover of before the Engine API (it drove the docker CLI), for the
 # upgrade test: its containers must be adopted as they are.
 old_commit=dd863c80cddc36da82fea450a66cd5b40080eece
+if ! git cat-file -e "$old_commit^{commit}" 2>/dev/null && git rev-parse --is-shallow-repository 2>/dev/null | grep -q true; then
+	# A shallow checkout: fetch the history the upgrade test builds from.
+	git fetch -q --unshallow 2>/dev/null || git fetch -q origin "$old_commit" 2>/dev/null || true
+fi
 if git cat-file -e "$old_commit^{commit}" 2>/dev/null; then
 	git worktree add -q --detach "$images/old-src" "$old_commit"
 	(cd "$images/old-src" && go build -o "$images/drover-old" .)
 	git worktree remove --force "$images/old-src"
 	export DROVER_OLD_BIN=$images/drover-old
 else
-	echo "commit $old_commit not in this clone (shallow?): the upgrade test is skipped" >&2
+	echo "commit $old_commit not in this clone: the upgrade test cannot run (it fails under CI=true, skips otherwise)" >&2
 	export DROVER_OLD_BIN_UNAVAILABLE="commit $old_commit is not in this clone"
 fi
 set +e
