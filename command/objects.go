@@ -106,6 +106,25 @@ func parseLabels(list []string) (map[string]string, error) {
 	return out, nil
 }
 
+// objectInput reads a create's or update's content and opens the run's
+// environment with the state key (made when there is none) to seal it.
+func objectInput(c *cli.Context, stdio IO, kind cluster.ObjectKind, file string) ([]byte, *runEnv, *state.Key, error) {
+	data, err := readObjectInput(stdio, kind, file)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	e, err := newEnv(c, stdio)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	key, err := e.stateKey(true)
+	if err != nil {
+		e.close()
+		return nil, nil, nil, err
+	}
+	return data, e, key, nil
+}
+
 func runObjectCreate(c *cli.Context, stdio IO, kind cluster.ObjectKind) error {
 	if c.NArg() != 2 {
 		return fmt.Errorf("usage: drover %s create [--label K=V] NAME FILE|-", kind)
@@ -118,19 +137,11 @@ func runObjectCreate(c *cli.Context, stdio IO, kind cluster.ObjectKind) error {
 	if err != nil {
 		return err
 	}
-	data, err := readObjectInput(stdio, kind, file)
-	if err != nil {
-		return err
-	}
-	e, err := newEnv(c, stdio)
+	data, e, key, err := objectInput(c, stdio, kind, file)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	key, err := e.stateKey(true)
-	if err != nil {
-		return err
-	}
 	var id string
 	err = e.editState(c, func(s *state.State) (string, error) {
 		if _, err := s.Object(kind, name); err == nil {
@@ -320,19 +331,11 @@ func runObjectUpdate(c *cli.Context, stdio IO, kind cluster.ObjectKind) error {
 		return fmt.Errorf("usage: drover %s update NAME FILE|-", kind)
 	}
 	name, file := c.Args().Get(0), c.Args().Get(1)
-	data, err := readObjectInput(stdio, kind, file)
-	if err != nil {
-		return err
-	}
-	e, err := newEnv(c, stdio)
+	data, e, key, err := objectInput(c, stdio, kind, file)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	key, err := e.stateKey(true)
-	if err != nil {
-		return err
-	}
 	var scope []string
 	return e.runChange(c, change{
 		ScopeOf: func(*state.State) []string { return scope },
