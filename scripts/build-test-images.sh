@@ -17,8 +17,12 @@
 #                   config: for platform checks, does not run)
 #   multi-big.oci.tar drover-test/multibig:v1  the same from big-v1 (transfer measurements)
 #   arm-v1.tar      drover-test/arm:v1      linux/arm64 only (docker archive)
-#   images.txt      image ID, layer bytes, tags
-#   app             the static testapp binary
+#   app386-v1.tar   drover-test/app:v1      for linux/386 (app386): a 386 lab host's app:v1
+#   all386.tar      the five app images of all.tar for linux/386 (lab.sh load all386.tar h4)
+#   multi386-v1.oci.tar drover-test/multi386:v1  OCI archive: linux/amd64 (app v1) + linux/386
+#                   (app386 v1), both real, VERSION=multi386-v1
+#   images.txt      image ID, layer bytes, tags (the 386 ones after a line "# linux/386")
+#   app, app386     the static testapp binary for amd64 and 386 (GET / says its platform)
 #
 # The output is deterministic: the same Go toolchain gives the same image IDs.
 set -euo pipefail
@@ -32,6 +36,7 @@ OUT=$(cd "$OUT" && pwd)
 cd "$ROOT"
 export CGO_ENABLED=0 GOOS=linux GOARCH=amd64
 go build -trimpath -buildvcs=false -ldflags='-s -w' -o "$OUT/app" ./internal/testapp
+GOARCH=386 go build -trimpath -buildvcs=false -ldflags='-s -w' -o "$OUT/app386" ./internal/testapp
 MK=$(mktemp -d)
 trap 'rm -rf "$MK"' EXIT
 go build -trimpath -buildvcs=false -o "$MK/mkimage" ./internal/testimage/cmd/mkimage
@@ -68,6 +73,17 @@ fi
 	"$MK/mkoci" -from "$OUT/big-v1.tar" -name drover-test/multibig:v1 -env VERSION=multibig-v1 -platforms linux/amd64,linux/arm64 -o "$OUT/multi-big.oci.tar"
 	"$MK/mkoci" -from "$OUT/app-v1.tar" -name drover-test/arm:v1 -platforms linux/arm64 -docker -o "$OUT/arm-v1.tar"
 } >"$MK/ids-oci"
-cp "$MK/ids" "$OUT/images.txt"
+# A linux/386 lab host (lab.sh add h4 linux/386) gets the same images built
+# from app386: same tags, same behaviour, another platform.
+sed "s|\"$OUT/app\"|\"$OUT/app386\"|" "$MK/all.json" >"$MK/all386.json"
+"$MK/mkimage" -spec "$MK/all386.json" -o "$OUT/all386.tar" >"$MK/ids-386"
+"$MK/mkimage" -binary "$OUT/app386" -tag drover-test/app:v1 -env VERSION=v1 -healthcheck -o "$OUT/app386-v1.tar" >"$MK/ids-386-v1"
+if ! grep -qxF "$(cat "$MK/ids-386-v1")" "$MK/ids-386"; then
+	echo "build-test-images: app386-v1.tar is not the app:v1 of all386.tar" >&2
+	exit 1
+fi
+"$MK/mkoci" -from "$OUT/app-v1.tar" -from "$OUT/app386-v1.tar" -name drover-test/multi386:v1 -env VERSION=multi386-v1 \
+	-platforms linux/amd64,linux/386 -o "$OUT/multi386-v1.oci.tar" >>"$MK/ids-oci"
+{ cat "$MK/ids"; echo "# linux/386"; cat "$MK/ids-386"; } >"$OUT/images.txt"
 cat "$OUT/images.txt"
-stat -c "%10s %n" "$OUT"/*.tar "$OUT/app"
+stat -c "%10s %n" "$OUT"/*.tar "$OUT/app" "$OUT/app386"

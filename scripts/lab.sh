@@ -19,6 +19,14 @@
 # Verbs:
 #   up N            start h1..hN (idempotent), wait until ready, write
 #                   inventory.yaml, known_hosts, id_ed25519 in $LAB_DIR
+#   add hK PLATFORM start one extra host hK (K >= 4) of PLATFORM (linux/386, or
+#                   linux/amd64 for a normal one), idempotent, ready when it
+#                   returns. Not in inventory.yaml: its entry is in
+#                   $LAB_DIR/hK/inventory-entry.yaml, its platform in
+#                   $LAB_DIR/hK/platform; known_hosts has its key. A linux/386
+#                   host runs Debian's i386 dockerd, containerd and runc (under
+#                   setarch i686: uname -m and docker info say i686), installed
+#                   once into $LAB_FOREIGN_ROOT/i386 (apt multiarch, libc6:i386)
 #   down            kill everything, remove netns/veths/bridge; removes
 #                   $LAB_DIR unless LAB_KEEP=1
 #   stop hK         simulated crash: SIGKILL every process of hK (data kept);
@@ -27,7 +35,8 @@
 #   cut hK | heal hK   take hK's link down / up (network partition)
 #   status          one line per host
 #   env             shell exports (eval "$(scripts/lab.sh env)")
-#   load TAR [hK..] docker load TAR into the hosts' engines (default: all)
+#   load TAR [hK..] docker load TAR into the hosts' engines (default: those of
+#                   inventory.yaml; an extra host gets its own platform's images)
 #   exec hK CMD..   run CMD inside hK's namespaces (as if logged in there)
 #   ssh hK [CMD..]  ssh root@hK with the lab key
 #
@@ -37,6 +46,8 @@
 #   LAB_KEEP=0 (down: keep $LAB_DIR)  LAB_STORAGE_DRIVER=auto (overlay2|vfs)
 #   LAB_IPTABLES=auto (true|false: dockerd --iptables/--ip-masq per host)
 #   LAB_DOCKERD_ARGS="" (extra dockerd flags)
+#   LAB_FOREIGN_ROOT=/opt/drover-lab (engine binaries of other platforms, shared
+#   by every lab of this machine and kept by `down`, like installed packages)
 set -euo pipefail
 
 LAB_DIR=${LAB_DIR:-/var/lib/drover-lab}
@@ -48,6 +59,7 @@ LAB_KEEP=${LAB_KEEP:-0}
 LAB_STORAGE_DRIVER=${LAB_STORAGE_DRIVER:-auto}
 LAB_IPTABLES=${LAB_IPTABLES:-auto}
 LAB_DOCKERD_ARGS=${LAB_DOCKERD_ARGS:-}
+LAB_FOREIGN_ROOT=${LAB_FOREIGN_ROOT:-/opt/drover-lab}
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 
 LAB_DIR=${LAB_DIR%/}
@@ -73,6 +85,14 @@ hns() { echo "$LAB_PREFIX-$1"; }
 hveth() { echo "$LAB_PREFIX-$1"; }
 hdir() { echo "$LAB_DIR/$1"; }
 hsock() { echo "$LAB_DIR/$1/docker.sock"; }
+# An extra host (`add`) has its platform in $LAB_DIR/hK/platform; the hosts of
+# `up` have none and are the machine's own, linux/amd64.
+hplatform() {
+	local f
+	f=$(hdir "$1")/platform
+	if [[ -s $f ]]; then cat "$f"; else echo linux/amd64; fi
+}
+is_extra() { [[ -e $(hdir "$1")/platform ]]; }
 
 check_names() {
 	[[ $LAB_SUBNET =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "LAB_SUBNET must be three octets, e.g. 10.77.0"
@@ -97,6 +117,12 @@ known_hosts_list() {
 		done
 		ip netns list 2>/dev/null | awk '{print $1}' | sed -n "s/^$LAB_PREFIX-\(h[0-9]\+\)$/\1/p"
 	} | sort -u | sort -t h -k2 -n
+}
+
+# The hosts of inventory.yaml: all but the extra ones.
+inventory_hosts_list() {
+	local h
+	for h in $(known_hosts_list); do is_extra "$h" || echo "$h"; done
 }
 
 # The pid (root-ns view) of the host's init: the process in its netns that is
@@ -289,6 +315,130 @@ ensure_net() { # host
 	nsenter --net="/run/netns/$ns" sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
 }
 
+# ---------------------------------------------------------------- other platforms
+
+# A linux/386 host runs Debian's i386 engine: the x86_64 kernel runs 32-bit
+# x86 programs natively (IA32 emulation), and under `setarch i686` uname -m,
+# which dockerd reports as its Architecture, says i686. The packages below
+# are downloaded once and extracted into $LAB_FOREIGN_ROOT/i386, never
+# installed: the machine's amd64 docker.io, containerd and runc stay as they
+# are (the other hosts and the local docker CLI use them). Only libc6:i386 is
+# installed (multiarch, beside the amd64 one): the binaries' interpreter is
+# /lib/ld-linux.so.2. The rest of what they link (dockerd: libsystemd,
+# libdevmapper; runc: libseccomp) is in the host's own /etc/ld.so.cache,
+# made at its start from $LAB_FOREIGN_ROOT/i386/ld.so.conf (LD_LIBRARY_PATH
+# would not do: runc re-executes itself as `runc init` with an empty
+# environment).
+I386_DEBS=(docker.io containerd runc tini
+	libsystemd0 libcap2 libgcrypt20 libgpg-error0 liblzma5 libzstd1 liblz4-1
+	libdevmapper1.02.1 libselinux1 libpcre2-8-0 libudev1 libseccomp2)
+
+check_platform_name() { # PLATFORM: die unless the lab can run it
+	case $1 in
+	linux/amd64 | linux/386) ;;
+	*) die "platform '$1' is not supported (want linux/386, or linux/amd64 for a normal host)" ;;
+	esac
+}
+
+platform_arch() { # PLATFORM -> the Debian architecture of its engine, empty for the machine's own
+	case $1 in
+	linux/386) echo i386 ;;
+	esac
+}
+
+platform_uname() { # PLATFORM -> what dockerd's Architecture (uname -m) must say
+	case $1 in
+	linux/386) echo i686 ;;
+	*) echo x86_64 ;;
+	esac
+}
+
+foreign_root() { echo "$LAB_FOREIGN_ROOT/$1"; } # Debian arch -> its engine's files
+
+ensure_platform() { # PLATFORM: its engine binaries, installed once per machine
+	local arch
+	arch=$(platform_arch "$1")
+	[[ -n $arch ]] || return 0
+	[[ -e $(foreign_root "$arch")/.complete && -e /lib/ld-linux.so.2 ]] && return 0
+	[[ $(uname -m) == x86_64 ]] || die "$1 hosts need an x86_64 machine (this one is $(uname -m))"
+	mkdir -p "$LAB_FOREIGN_ROOT"
+	# Every lab of this machine shares the binaries: one installs, the others wait.
+	(
+		flock -w 600 8 || die "another lab.sh holds $LAB_FOREIGN_ROOT/.lock"
+		install_i386
+	) 8>"$LAB_FOREIGN_ROOT/.lock"
+}
+
+install_i386() {
+	local root t0=$SECONDS tmp deb
+	root=$(foreign_root i386)
+	[[ -e $root/.complete && -e /lib/ld-linux.so.2 ]] && return 0
+	command -v apt-get >/dev/null || die "apt-get not found: a linux/386 host needs Debian's i386 packages"
+	if ! dpkg --print-foreign-architectures | grep -qx i386; then
+		log "linux/386: adding the i386 architecture to dpkg (multiarch)"
+		dpkg --add-architecture i386
+	fi
+	if ! apt-cache show docker.io:i386 >/dev/null 2>&1; then
+		log "linux/386: apt-get update (i386 package lists)"
+		apt-get update -qq >&2 || die "apt-get update failed"
+	fi
+	if [[ ! -e /lib/ld-linux.so.2 ]]; then
+		log "linux/386: installing libc6:i386"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libc6:i386 >&2 ||
+			die "apt-get install libc6:i386 failed"
+	fi
+	if [[ ! -e $root/.complete ]]; then
+		log "linux/386: downloading ${I386_DEBS[*]} (i386) into $root"
+		tmp=$(mktemp -d "$LAB_FOREIGN_ROOT/.i386.XXXXXX")
+		# The lists may be older than the archive (a package was superseded): update once.
+		if ! (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "${I386_DEBS[@]/%/:i386}") >&2; then
+			apt-get update -qq >&2 || true
+			(cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "${I386_DEBS[@]/%/:i386}") >&2 ||
+				{ rm -rf "$tmp"; die "apt-get download of the i386 packages failed"; }
+		fi
+		mkdir "$tmp/root"
+		for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$tmp/root"; done
+		(cd "$tmp" && ls -- *.deb) >"$tmp/root/.debs"
+		local out
+		if ! out=$("$tmp/root/usr/bin/tini-static" --version 2>&1); then
+			rm -rf "$tmp"
+			die "this kernel does not run 32-bit x86 programs ($out): it needs CONFIG_IA32_EMULATION (and not ia32_emulation=false on its command line)"
+		fi
+		local bin
+		for bin in usr/sbin/dockerd usr/bin/containerd usr/sbin/runc usr/bin/docker; do
+			if ! out=$(LD_LIBRARY_PATH="$tmp/root/lib/i386-linux-gnu:$tmp/root/usr/lib/i386-linux-gnu" "$tmp/root/$bin" --version 2>&1); then
+				rm -rf "$tmp"
+				die "linux/386: $bin does not run: $out"
+			fi
+		done
+		printf 'include /etc/ld.so.conf.d/*.conf\n%s\n%s\n' "$root/lib/i386-linux-gnu" "$root/usr/lib/i386-linux-gnu" >"$tmp/root/ld.so.conf"
+		rm -rf "$root"
+		mv "$tmp/root" "$root"
+		rm -rf "$tmp"
+		touch "$root/.complete"
+	fi
+	log "linux/386: engine ready in $root ($((SECONDS - t0))s)"
+}
+
+# The lines of init.sh that put the engine of arch over the machine's own
+# inside a host (its mount namespace is private): its libraries in the
+# host's ld.so.cache (the machine's own libraries stay in it); dockerd, containerd,
+# its shims, runc, docker-init, docker-proxy and the docker CLI that
+# `docker system dial-stdio` over SSH runs are all the host's platform's,
+# wherever in PATH the machine has its own (a docker CLI in /usr/local/bin).
+foreign_binds() { # arch
+	local root f name dir
+	root=$(foreign_root "$1")
+	echo "ldconfig -X -C /run/ld.so.cache -f $root/ld.so.conf 2>/dev/null"
+	echo "mount --bind /run/ld.so.cache /etc/ld.so.cache"
+	while read -r f; do
+		name=${f##*/}
+		for dir in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin; do
+			[[ -f $dir/$name && ! -L $dir/$name ]] && echo "mount --bind $root/${f#./} $dir/$name"
+		done
+	done < <(cd "$root" && find ./usr/sbin ./usr/bin -type f | sort -s -t/ -k4,4 -u)
+}
+
 write_host_files() { # host
 	local h=$1 d addr
 	d=$(hdir "$h"); addr=$(haddr "$h")
@@ -335,10 +485,16 @@ EOF
 }
 
 write_init() { # host — the script pid 1 (under tini) runs inside the namespaces
-	local h=$1 d addr drv ipt
+	local h=$1 d addr drv ipt plat arch binds=""
 	d=$(hdir "$h"); addr=$(haddr "$h")
 	drv=$(storage_driver)
 	ipt=$(iptables_mode "$(hns "$h")")
+	plat=$(hplatform "$h")
+	arch=$(platform_arch "$plat")
+	if [[ -n $arch ]]; then
+		binds="# the engine of $plat (lab.sh add): $(foreign_root "$arch")
+$(foreign_binds "$arch")"
+	fi
 	cat >"$d/init.sh" <<EOF
 #!/bin/bash
 # generated by lab.sh: init of lab host $h (runs in its mount/uts/pid/net namespaces)
@@ -366,6 +522,7 @@ if [ -f /etc/machine-id ]; then mount --bind $d/machine-id /etc/machine-id; fi
 # own (empty) home for root: a host does not share this machine's dotfiles,
 # whose login scripts would run on every SSH session
 mount --bind $d/root /root
+$binds
 hostname $h
 echo $h >/run/lab-host
 exec </dev/null
@@ -391,14 +548,19 @@ start_host() { # host (network must exist)
 	local h=$1 d ns tini
 	d=$(hdir "$h"); ns=$(hns "$h")
 	if [[ -n $(init_pid "$h") ]]; then return 0; fi
+	ensure_platform "$(hplatform "$h")"
 	# Leftovers of a crash: a stale socket must not look alive.
 	rm -f "$d/docker.sock"
 	write_host_files "$h"
 	write_init "$h"
 	tini=$(command -v tini || command -v docker-init)
+	local pers=()
+	# Every process of the host (dockerd, sshd's sessions, containers) says
+	# the host's machine in uname -m.
+	[[ $(hplatform "$h") == linux/386 ]] && pers=(setarch i686)
 	setsid nsenter --net="/run/netns/$ns" -- \
 		unshare --mount --uts --pid --fork --mount-proc --propagation private -- \
-		"$tini" -s -g -- /bin/bash "$d/init.sh" \
+		"${pers[@]}" "$tini" -s -g -- /bin/bash "$d/init.sh" \
 		</dev/null >>"$d/init.log" 2>&1 9>&- &
 	disown || true
 }
@@ -445,8 +607,28 @@ wait_ready() { # hosts...
 	done
 }
 
+inventory_entry() { # host: its entry under hosts: of an inventory
+	local h=$1 n zones=(a b c) k
+	n=$(hnum "$h")
+	k=${zones[$(((n - 1) % 3))]}
+	echo "  - name: $h"
+	echo "    address: $(haddr "$h")"
+	if is_extra "$h"; then
+		echo "    ssh: {user: root}"
+		echo "    role: worker"
+		echo "    labels: {zone: $k}"
+		return
+	fi
+	if ((n == 1)); then echo "    role: manager"; else echo "    role: worker"; fi
+	if ((n == 3)); then
+		echo "    labels: {zone: $k, storage: raid}"
+	else
+		echo "    labels: {zone: $k}"
+	fi
+}
+
 write_lab_files() {
-	local hosts h n zones=(a b c) k
+	local hosts h
 	mapfile -t hosts < <(known_hosts_list)
 	: >"$LAB_DIR/known_hosts.tmp"
 	for h in "${hosts[@]}"; do
@@ -454,6 +636,15 @@ write_lab_files() {
 		echo "$(haddr "$h") $(cut -d' ' -f1,2 "$(hdir "$h")/ssh_host_ed25519_key.pub")" >>"$LAB_DIR/known_hosts.tmp"
 	done
 	mv "$LAB_DIR/known_hosts.tmp" "$LAB_DIR/known_hosts"
+	# The extra hosts stay out of inventory.yaml (tests assume h1..hN of up
+	# there); each has its entry beside its data, to append under hosts:.
+	for h in "${hosts[@]}"; do
+		if is_extra "$h" && [[ -d $(hdir "$h") ]]; then
+			inventory_entry "$h" >"$(hdir "$h")/inventory-entry.yaml.tmp"
+			mv "$(hdir "$h")/inventory-entry.yaml.tmp" "$(hdir "$h")/inventory-entry.yaml"
+		fi
+	done
+	mapfile -t hosts < <(inventory_hosts_list)
 	{
 		echo "cluster: lab"
 		echo "ssh:"
@@ -466,18 +657,7 @@ write_lab_files() {
 		echo "  backend: local"
 		echo "  path: drover.state.json"
 		echo "hosts:"
-		for h in "${hosts[@]}"; do
-			n=$(hnum "$h")
-			echo "  - name: $h"
-			echo "    address: $(haddr "$h")"
-			if ((n == 1)); then echo "    role: manager"; else echo "    role: worker"; fi
-			k=${zones[$(((n - 1) % 3))]}
-			if ((n == 3)); then
-				echo "    labels: {zone: $k, storage: raid}"
-			else
-				echo "    labels: {zone: $k}"
-			fi
-		done
+		for h in "${hosts[@]}"; do inventory_entry "$h"; done
 	} >"$LAB_DIR/inventory.yaml.tmp"
 	mv "$LAB_DIR/inventory.yaml.tmp" "$LAB_DIR/inventory.yaml"
 }
@@ -509,6 +689,45 @@ cmd_up() {
 	if ((${#started[@]})); then log "started ${started[*]}"; else log "all hosts already running"; fi
 	wait_ready "${hosts[@]}"
 	log "ready: ${hosts[*]} (inventory: $LAB_DIR/inventory.yaml)"
+}
+
+cmd_add() {
+	local h=${1:-} plat=${2:-} n
+	(($# == 2)) || die "usage: lab.sh add hK PLATFORM (linux/386, or linux/amd64)"
+	n=$(hnum "$h")
+	((n >= 4)) || die "add $h: extra hosts are h4 and above (h1..h3 are those of up)"
+	check_platform_name "$plat"
+	check_names
+	if [[ -d $(hdir "$h") ]] && ! is_extra "$h"; then
+		die "add $h: $h is a host of up (in inventory.yaml), not an extra one"
+	fi
+	if is_extra "$h" && [[ $(hplatform "$h") != "$plat" ]]; then
+		die "add $h $plat: $h exists as a $(hplatform "$h") host (lab.sh down, or another hK)"
+	fi
+	ensure_packages
+	ensure_platform "$plat"
+	kernel_setup
+	ensure_labdir
+	ensure_bridge
+	mkdir -p "$(hdir "$h")"
+	echo "$plat" >"$(hdir "$h")/platform"
+	ensure_net "$h"
+	if [[ -z $(init_pid "$h") ]]; then
+		start_host "$h"
+		log "started $h ($plat)"
+	fi
+	write_lab_files
+	wait_ready "$h"
+	check_host_platform "$h"
+	log "ready: $h ($plat; inventory entry: $(hdir "$h")/inventory-entry.yaml)"
+}
+
+check_host_platform() { # host: its engine says its platform
+	local h=$1 plat want got
+	plat=$(hplatform "$h")
+	want="linux $(platform_uname "$plat")"
+	got=$(timeout 10 docker -H "unix://$(hsock "$h")" info --format '{{.OSType}} {{.Architecture}}' 2>&1) || true
+	[[ $got == "$want" ]] || { tail_logs "$h"; die "$h: docker info says '$got', want '$want' ($plat)"; }
 }
 
 kill_host() { # host: SIGKILL everything in its namespaces
@@ -559,6 +778,7 @@ cmd_start() {
 	done
 	write_lab_files
 	wait_ready "$@"
+	for h in "$@"; do is_extra "$h" && check_host_platform "$h"; done
 	log "started: $*"
 }
 
@@ -582,15 +802,16 @@ cmd_status() {
 		[[ -n $(init_pid "$h") ]] && proc=running || proc=stopped
 		sshd_port_ok "$h" && ssh=up || ssh=down
 		docker_ok "$h" && dock=up || dock=down
-		printf '%-4s %-15s %-8s net=%-4s sshd=%-4s dockerd=%-4s sock=%s\n' \
-			"$h" "$(haddr "$h")" "$proc" "$net" "$ssh" "$dock" "$(hsock "$h")"
+		printf '%-4s %-15s %-8s net=%-4s sshd=%-4s dockerd=%-4s sock=%s platform=%s\n' \
+			"$h" "$(haddr "$h")" "$proc" "$net" "$ssh" "$dock" "$(hsock "$h")" "$(hplatform "$h")"
 	done
 	((any)) || echo "no lab hosts in $LAB_DIR"
 }
 
 cmd_env() {
-	local hosts=() h H
-	mapfile -t hosts < <(known_hosts_list)
+	local hosts=() extra=() h H
+	mapfile -t hosts < <(inventory_hosts_list)
+	for h in $(known_hosts_list); do is_extra "$h" && extra+=("$h"); done
 	echo "export LAB_DIR=$LAB_DIR"
 	echo "export LAB_INVENTORY=$LAB_DIR/inventory.yaml"
 	echo "export LAB_SSH_KEY=$LAB_DIR/id_ed25519"
@@ -599,10 +820,12 @@ cmd_env() {
 	echo "export LAB_BRIDGE=$LAB_BRIDGE"
 	echo "export LAB_PREFIX=$LAB_PREFIX"
 	echo "export LAB_HOSTS=\"${hosts[*]+${hosts[*]}}\""
-	for h in "${hosts[@]+"${hosts[@]}"}"; do
+	echo "export LAB_EXTRA_HOSTS=\"${extra[*]+${extra[*]}}\""
+	for h in "${hosts[@]+"${hosts[@]}"}" "${extra[@]+"${extra[@]}"}"; do
 		H=${h^^}
 		echo "export LAB_${H}_ADDR=$(haddr "$h")"
 		echo "export LAB_${H}_DOCKER_HOST=unix://$(hsock "$h")"
+		echo "export LAB_${H}_PLATFORM=$(hplatform "$h")"
 	done
 }
 
@@ -612,7 +835,7 @@ cmd_load() {
 	[[ -f $tar ]] || die "no such file: $tar"
 	shift
 	local hosts=("$@") h pids=() rc=0 i
-	((${#hosts[@]})) || mapfile -t hosts < <(known_hosts_list)
+	((${#hosts[@]})) || mapfile -t hosts < <(inventory_hosts_list)
 	((${#hosts[@]})) || die "no lab hosts"
 	for h in "${hosts[@]}"; do
 		docker -H "unix://$(hsock "$h")" load -q -i "$tar" >"$(hdir "$h")/load.out" 2>&1 &
@@ -692,9 +915,10 @@ main() {
 	[[ $(id -u) == 0 ]] || die "run as root"
 	local verb=${1:-}
 	(($#)) && shift
-	case $verb in up | down | stop | start | cut | heal) lock ;; esac
+	case $verb in up | add | down | stop | start | cut | heal) lock ;; esac
 	case $verb in
 	up) cmd_up "$@" ;;
+	add) cmd_add "$@" ;;
 	down) cmd_down "$@" ;;
 	stop) cmd_stop "$@" ;;
 	start) cmd_start "$@" ;;

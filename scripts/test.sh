@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test.sh — drover's whole test suite, as CI runs it (run as root on Debian):
 #   go vet, unit tests with -race (no root, no network), then a 3-host lab
-#   (scripts/lab.sh) and the end-to-end tests against real sshd + dockerd.
+#   (scripts/lab.sh) plus a linux/386 host h4 (lab.sh add: for multi-platform
+#   tests; not in the lab's inventory.yaml) and the end-to-end tests against
+#   real sshd + dockerd.
 #
 # The lab used here is separate from the demo's (own LAB_DIR, subnet, bridge
 # and namespace prefix), so both can run at once. It is torn down at the end
@@ -79,12 +81,15 @@ if [[ $(id -u) != 0 ]]; then
 fi
 
 
-step "test lab: 3 hosts"
+step "test lab: 3 hosts, and h4 of linux/386"
 lab_up=1
 bash scripts/lab.sh up 3
+# The first add on a machine installs the i386 engine (apt multiarch).
+bash scripts/lab.sh add h4 linux/386
 images=$(mktemp -d)
 bash scripts/build-test-images.sh "$images" >/dev/null
 bash scripts/lab.sh load "$images/all.tar"
+bash scripts/lab.sh load "$images/all386.tar" h4
 export DROVER_TEST_IMAGES=$images
 
 step "end-to-end tests"

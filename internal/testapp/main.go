@@ -17,7 +17,8 @@
 //
 // Endpoints:
 //
-//	GET /           {"version":..,"hostname":..,"env":{..},"started":..}
+//	GET /           {"version":..,"hostname":..,"platform":..,"env":{..},"started":..}
+//	                (platform: the binary's GOOS/GOARCH, e.g. linux/386)
 //	GET /health     200 "ok" or 500 "unhealthy"
 //	GET /env?name=X raw value of X (404 when unset)
 //
@@ -43,6 +44,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -209,7 +211,7 @@ func serve() int {
 		log.Print(err)
 		return 1
 	}
-	log.Printf("version %s listening on %s", app.version, ln.Addr())
+	log.Printf("version %s (%s) listening on %s", app.version, app.platform, ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
@@ -238,6 +240,7 @@ func serve() int {
 type app struct {
 	version  string
 	hostname string
+	platform string // the binary's: which variant of a multi-platform image runs
 	started  time.Time
 	getenv   func(string) string
 	environ  func() []string
@@ -253,6 +256,7 @@ func newApp() *app {
 	return &app{
 		version:  v,
 		hostname: h,
+		platform: runtime.GOOS + "/" + runtime.GOARCH,
 		started:  time.Now().UTC(),
 		getenv:   os.Getenv,
 		environ:  os.Environ,
@@ -305,9 +309,10 @@ func (a *app) handler() http.Handler {
 		body := struct {
 			Version  string            `json:"version"`
 			Hostname string            `json:"hostname"`
+			Platform string            `json:"platform"`
 			Env      map[string]string `json:"env"`
 			Started  string            `json:"started"`
-		}{a.version, a.hostname, a.selectedEnv(), a.started.Format(time.RFC3339Nano)}
+		}{a.version, a.hostname, a.platform, a.selectedEnv(), a.started.Format(time.RFC3339Nano)}
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		_ = enc.Encode(body)

@@ -16,6 +16,7 @@ func testApp(env map[string]string, files map[string]bool) *app {
 	return &app{
 		version:  "v7",
 		hostname: "box",
+		platform: "linux/386",
 		started:  time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC),
 		getenv:   func(k string) string { return env[k] },
 		environ: func() []string {
@@ -47,13 +48,13 @@ func TestRoot(t *testing.T) {
 		t.Fatalf("code %d", code)
 	}
 	var got struct {
-		Version, Hostname, Started string
-		Env                        map[string]string
+		Version, Hostname, Platform, Started string
+		Env                                  map[string]string
 	}
 	if err := json.Unmarshal([]byte(body), &got); err != nil {
 		t.Fatalf("%v: %s", err, body)
 	}
-	if got.Version != "v7" || got.Hostname != "box" || got.Started != "2024-01-02T03:04:05Z" {
+	if got.Version != "v7" || got.Hostname != "box" || got.Platform != "linux/386" || got.Started != "2024-01-02T03:04:05Z" {
 		t.Errorf("got %+v", got)
 	}
 	want := map[string]string{"VERSION": "v7", "PORT": "9000", "APP_COLOR": "blue", "DROVER_SERVICE": "web", "EXTRA": "shown"}

@@ -5,7 +5,11 @@
 //
 //	mkimage -binary ./app -tag drover-test/app:v1 [-tag ...] [-env K=V ...]
 //	        [-label K=V ...] [-port 8080/tcp ...] [-healthcheck]
-//	        [-pad-size BYTES [-pad-path data/blob.bin] [-pad-seed S]] -o out.tar
+//	        [-pad-size BYTES [-pad-path data/blob.bin] [-pad-seed S]]
+//	        [-arch 386] -o out.tar
+//
+// The image's architecture is the binary's (its ELF header: amd64, 386,
+// arm64), or -arch; a binary that is not ELF makes an amd64 image.
 //
 // Several images in one tarball (layers shared where equal):
 //
@@ -20,6 +24,7 @@ package main
 
 import (
 	"bytes"
+	"debug/elf"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -41,6 +46,7 @@ type spec struct {
 	PadSize     int               `json:"pad_size"`
 	PadPath     string            `json:"pad_path"`
 	PadSeed     string            `json:"pad_seed"`
+	Arch        string            `json:"architecture"`
 }
 
 type list []string
@@ -65,6 +71,7 @@ func main() {
 	flag.IntVar(&s.PadSize, "pad-size", 0, "add a deterministic pseudo-random file of this many bytes")
 	flag.StringVar(&s.PadPath, "pad-path", "data/blob.bin", "path of the pad file")
 	flag.StringVar(&s.PadSeed, "pad-seed", "drover", "seed of the pad file")
+	flag.StringVar(&s.Arch, "arch", "", "image architecture (default: the binary's, from its ELF header)")
 	flag.StringVar(&specFile, "spec", "", "JSON list of images (instead of the single-image flags)")
 	flag.StringVar(&out, "o", "", "output tarball")
 	flag.Parse()
@@ -164,7 +171,12 @@ func build(s spec, bins map[string][]byte) (testimage.Image, error) {
 	for k, v := range s.Labels {
 		labels[k] = v
 	}
+	arch, err := imageArch(s.Arch, bin)
+	if err != nil {
+		return testimage.Image{}, fmt.Errorf("%s: %w", s.Binary, err)
+	}
 	img := testimage.Image{
+		Architecture: arch,
 		Tags:         s.Tags,
 		Files:        files,
 		Entrypoint:   []string{"/app"},
@@ -178,6 +190,37 @@ func build(s spec, bins map[string][]byte) (testimage.Image, error) {
 		img.Healthcheck = testimage.AppHealthcheck(s.HCPort)
 	}
 	return img, nil
+}
+
+// imageArch is the architecture an image of bin says: want if given (it
+// must agree with the binary's ELF header), else the binary's, else amd64
+// for a file that is not ELF.
+func imageArch(want string, bin []byte) (string, error) {
+	f, err := elf.NewFile(bytes.NewReader(bin))
+	if err != nil {
+		if want == "" {
+			return "amd64", nil
+		}
+		return want, nil
+	}
+	defer f.Close()
+	var got string
+	switch f.Machine {
+	case elf.EM_X86_64:
+		got = "amd64"
+	case elf.EM_386:
+		got = "386"
+	case elf.EM_AARCH64:
+		got = "arm64"
+	case elf.EM_ARM:
+		got = "arm"
+	default:
+		return "", fmt.Errorf("ELF machine %s: no Go architecture known for it (use -arch)", f.Machine)
+	}
+	if want != "" && want != got {
+		return "", fmt.Errorf("-arch %s, but the binary is %s", want, got)
+	}
+	return got, nil
 }
 
 func fail(msg string) {

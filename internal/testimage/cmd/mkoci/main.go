@@ -4,12 +4,13 @@
 // `docker buildx build --output type=oci` names it, or with -docker a
 // `docker save` tarball of a single variant.
 //
-// The variant of the source's own platform is the source image with its
-// env extended; the others are the same files under a config saying the
-// other platform: the lab is amd64 only, and such a variant is for
-// platform checks, not for running.
+// -from may be given once per platform: a platform's variant is the source
+// of that platform with its env extended; a platform no source has gets
+// the first source's files under a config saying that platform (labelled
+// drover.test/fake-platform): for platform checks, not for running.
 //
 //	mkoci -from app-v1.tar -name drover-test/multi:v1 -platforms linux/amd64,linux/arm64 -o multi-v1.oci.tar
+//	mkoci -from app-v1.tar -from app386-v1.tar -name drover-test/multi386:v1 -platforms linux/amd64,linux/386 -o multi386-v1.oci.tar
 //	mkoci -from app-v1.tar -name drover-test/arm:v1 -platforms linux/arm64 -docker -o arm-v1.tar
 package main
 
@@ -30,20 +31,25 @@ import (
 )
 
 func main() {
-	from := flag.String("from", "", "source `docker save` tarball (one image)")
+	var from sources
+	flag.Var(&from, "from", "source `docker save` tarball (one image; repeatable, one per platform)")
 	ref := flag.String("name", "", "image name, e.g. drover-test/multi:v1")
 	plats := flag.String("platforms", "linux/amd64,linux/arm64", "comma-separated os/arch[/variant]")
 	env := flag.String("env", "", "K=V added to every variant's config (makes a new image ID)")
 	docker := flag.Bool("docker", false, "write a `docker save` tarball of the one platform instead of an OCI archive")
 	out := flag.String("o", "", "output file")
 	flag.Parse()
-	if *from == "" || *ref == "" || *out == "" {
-		fail("usage: mkoci -from SRC.tar -name NAME:TAG [-platforms P,...] [-env K=V] [-docker] -o OUT")
+	if len(from) == 0 || *ref == "" || *out == "" {
+		fail("usage: mkoci -from SRC.tar [-from SRC.tar...] -name NAME:TAG [-platforms P,...] [-env K=V] [-docker] -o OUT")
 	}
 	tag, err := name.NewTag(*ref)
 	check(err)
-	src, err := tarball.ImageFromPath(*from, nil)
-	check(err)
+	var srcs []v1.Image
+	for _, f := range from {
+		src, err := tarball.ImageFromPath(f, nil)
+		check(err)
+		srcs = append(srcs, src)
+	}
 	var variants []v1.Image
 	var platforms []v1.Platform
 	for _, p := range strings.Split(*plats, ",") {
@@ -55,6 +61,7 @@ func main() {
 		if len(parts) > 2 {
 			pl.Variant = parts[2]
 		}
+		src := pickSource(srcs, pl)
 		cf, err := src.ConfigFile()
 		check(err)
 		cf = cf.DeepCopy()
@@ -97,6 +104,23 @@ func main() {
 	})))
 	check(tarDir(dir, *out))
 	report(variants, platforms)
+}
+
+type sources []string
+
+func (s *sources) String() string     { return strings.Join(*s, ",") }
+func (s *sources) Set(v string) error { *s = append(*s, v); return nil }
+
+// pickSource is the source whose config says platform p, else the first.
+func pickSource(srcs []v1.Image, p v1.Platform) v1.Image {
+	for _, src := range srcs {
+		cf, err := src.ConfigFile()
+		check(err)
+		if cf.OS == p.OS && cf.Architecture == p.Architecture && cf.Variant == p.Variant {
+			return src
+		}
+	}
+	return srcs[0]
 }
 
 func report(imgs []v1.Image, ps []v1.Platform) {
