@@ -40,6 +40,10 @@ type LabHost struct {
 	Name       string // h1
 	Addr       string // 10.77.0.11
 	DockerSock string // $LAB_DIR/h1/docker.sock: the host's engine, from the root namespace
+	Platform   string // linux/amd64; an extra host's ($LAB_DIR/hK/platform)
+	// Entry is an extra host's inventory entry ($LAB_DIR/hK/inventory-entry.yaml,
+	// "  - name: h4" ...), to append under hosts:. Empty for the inventory's hosts.
+	Entry string
 }
 
 // DockerHost is the DOCKER_HOST value for this host's engine.
@@ -52,17 +56,40 @@ type Lab struct {
 	Script    string // scripts/lab.sh of this repository
 	RepoRoot  string
 	Hosts     []LabHost
+	// Extras are the hosts of `lab.sh add hK PLATFORM`: not in Inventory
+	// (tests that use one append its Entry: see copyInventoryWith), maybe
+	// not running.
+	Extras []LabHost
 }
 
-// Host returns the host called name, or fails the test.
+// Host returns the host called name (of the inventory, or an extra one),
+// or fails the test.
 func (l *Lab) Host(t testing.TB, name string) LabHost {
 	t.Helper()
-	for _, h := range l.Hosts {
+	for _, h := range append(l.Hosts[:len(l.Hosts):len(l.Hosts)], l.Extras...) {
 		if h.Name == name {
 			return h
 		}
 	}
-	t.Fatalf("lab has no host %q (hosts: %v)", name, l.Hosts)
+	t.Fatalf("lab has no host %q (hosts: %v, extra hosts: %v)", name, l.Hosts, l.Extras)
+	return LabHost{}
+}
+
+// Extra returns a running extra host of platform (e.g. linux/386), as
+// `scripts/lab.sh add h4 linux/386` starts it; without one the test is
+// skipped, or fails under CI=true.
+func (l *Lab) Extra(t testing.TB, platform string) LabHost {
+	t.Helper()
+	for _, h := range l.Extras {
+		if h.Platform != platform {
+			continue
+		}
+		if err := pingDocker(h.DockerSock, 3*time.Second); err != nil {
+			missing(t, "the lab's %s host %s does not answer (%v): scripts/lab.sh start %s", platform, h.Name, err, h.Name)
+		}
+		return h
+	}
+	missing(t, "the lab has no %s host: scripts/lab.sh add h4 %s", platform, platform)
 	return LabHost{}
 }
 
@@ -153,7 +180,7 @@ func findLab() (*Lab, error) {
 		line := strings.TrimSpace(sc.Text())
 		if v, ok := strings.CutPrefix(line, "- name:"); ok {
 			name := strings.TrimSpace(v)
-			l.Hosts = append(l.Hosts, LabHost{Name: name, DockerSock: filepath.Join(dir, name, "docker.sock")})
+			l.Hosts = append(l.Hosts, LabHost{Name: name, DockerSock: filepath.Join(dir, name, "docker.sock"), Platform: "linux/amd64"})
 		} else if v, ok := strings.CutPrefix(line, "address:"); ok && len(l.Hosts) > 0 {
 			l.Hosts[len(l.Hosts)-1].Addr = strings.TrimSpace(v)
 		}
@@ -176,7 +203,46 @@ func findLab() (*Lab, error) {
 	if len(down) > 0 {
 		return nil, fmt.Errorf("lab hosts not answering: %s (try: scripts/lab.sh up %d)", strings.Join(down, ", "), len(l.Hosts))
 	}
+	extras, err := findExtras(dir)
+	if err != nil {
+		return nil, err
+	}
+	l.Extras = extras
 	return l, nil
+}
+
+// findExtras reads the extra hosts of lab.sh add: $LAB_DIR/hK/platform and
+// $LAB_DIR/hK/inventory-entry.yaml.
+func findExtras(dir string) ([]LabHost, error) {
+	plats, err := filepath.Glob(filepath.Join(dir, "h*", "platform"))
+	if err != nil {
+		return nil, err
+	}
+	var out []LabHost
+	for _, p := range plats {
+		hdir := filepath.Dir(p)
+		plat, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		entryFile := filepath.Join(hdir, "inventory-entry.yaml")
+		entry, err := os.ReadFile(entryFile)
+		if err != nil {
+			return nil, err
+		}
+		h := LabHost{Name: filepath.Base(hdir), DockerSock: filepath.Join(hdir, "docker.sock"),
+			Platform: strings.TrimSpace(string(plat)), Entry: string(entry)}
+		for _, line := range strings.Split(h.Entry, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "address:"); ok {
+				h.Addr = strings.TrimSpace(v)
+			}
+		}
+		if h.Addr == "" || !strings.HasPrefix(h.Entry, "  - name: "+h.Name+"\n") {
+			return nil, fmt.Errorf("%s: not an inventory entry of %s:\n%s", entryFile, h.Name, h.Entry)
+		}
+		out = append(out, h)
+	}
+	return out, nil
 }
 
 // pingDocker asks the engine behind a unix socket for /_ping.
@@ -306,6 +372,35 @@ var (
 
 // testCluster is the cluster name of a test: lab-TOP (subtests share their
 // top-level test's cluster and its stacks' cleanups).
+// copyInventoryWith is copyInventory with extra hosts (Lab.Extra) added
+// after the lab's own: an inventory of h1..h3 and, say, a linux/386 h4.
+func copyInventoryWith(t testing.TB, extra ...LabHost) string {
+	t.Helper()
+	p := copyInventory(t)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// lab.sh writes hosts: last, so entries appended at the end are its items.
+	if !hostsLast.Match(b) {
+		t.Fatalf("%s: hosts: is not the last key of the lab inventory; cannot append hosts", lab(t).Inventory)
+	}
+	s := strings.TrimRight(string(b), "\n") + "\n"
+	for _, h := range extra {
+		if h.Entry == "" {
+			t.Fatalf("%s is not an extra host of the lab (no inventory entry)", h.Name)
+		}
+		s += strings.TrimRight(h.Entry, "\n") + "\n"
+	}
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// hostsLast matches an inventory whose last top-level key is hosts:.
+var hostsLast = regexp.MustCompile(`(?ms)^hosts:\n(?:[ -].*\n?)*\z`)
+
 func testCluster(t testing.TB) string {
 	top, _, _ := strings.Cut(t.Name(), "/")
 	return "lab-" + notNameChar.ReplaceAllString(top, "-")

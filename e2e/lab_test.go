@@ -6,9 +6,12 @@ package e2e
 // failures mean nothing. Run alone with: go test -tags e2e ./e2e/ -run Lab -v
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -188,5 +191,126 @@ func TestLabCutHeal(t *testing.T) {
 	waitFor(t, 10*time.Second, h.Name+" reachable after heal", func() bool { return dial(h.Addr+":22", time.Second) == nil })
 	if out, err := sshLab(t, h, "hostname"); err != nil || out != h.Name {
 		t.Errorf("ssh after heal: %q %v", out, err)
+	}
+}
+
+// TestLabForeignPlatform: the lab's linux/386 host (scripts/lab.sh add h4
+// linux/386) is a real 386 engine for drover: node ls says linux/386, an
+// archive with amd64 and 386 variants gives h4 the 386 one and the others
+// the amd64 one, a replica of it runs on h4 and answers as a 386 binary,
+// and an image the hosts hold for amd64 only is not placed on h4.
+func TestLabForeignPlatform(t *testing.T) {
+	ensureImages(t)
+	l := lab(t)
+	h4 := l.Extra(t, "linux/386")
+	inv := copyInventoryWith(t, h4)
+	const img, amd, stack = "drover-test/multi386:v1", "drover-test/amd64only:v1", "e2eplatform"
+	all := append(append([]LabHost(nil), l.Hosts...), h4)
+	wantArch := func(h string) string {
+		if h == h4.Name {
+			return "386"
+		}
+		return "amd64"
+	}
+
+	if got := hostDocker(t, h4.Name, "info", "--format", "{{.OSType}} {{.Architecture}}"); got != "linux i686" {
+		t.Errorf("%s: docker info says %q, want linux i686", h4.Name, got)
+	}
+	if got := hostDocker(t, h4.Name, "version", "--format", "{{.Server.Os}}/{{.Server.Arch}}"); got != "linux/386" {
+		t.Errorf("%s: docker version says %q, want linux/386", h4.Name, got)
+	}
+
+	nodes, _, code := nodeLs(t, inv)
+	if code != 0 || len(nodes) != len(all) {
+		t.Fatalf("node ls: exit %d, %d nodes, want %d", code, len(nodes), len(all))
+	}
+	for _, h := range all {
+		if n := nodes[h.Name]; n.Status != "Ready" || n.OS != "linux" || n.Arch != wantArch(h.Name) {
+			t.Errorf("node ls %s: %+v, want Ready linux/%s", h.Name, n, wantArch(h.Name))
+		}
+	}
+	var one nodeJSON
+	if out, _, code := runDrover(t, inv, "node", "inspect", h4.Name); code != 0 || json.Unmarshal([]byte(out), &one) != nil || one.Arch != "386" || one.OS != "linux" {
+		t.Errorf("node inspect %s: exit %d: %+v", h4.Name, code, one)
+	}
+
+	rmi := func() {
+		for _, h := range all {
+			hostDockerErr(t, h.Name, "rmi", "-f", img, amd)
+		}
+	}
+	rmi()
+	t.Cleanup(rmi)
+	cleanupStack(t, inv, stack)
+	t.Cleanup(func() { // cleanupStack looks at the inventory's hosts only
+		ids, _ := hostDockerErr(t, h4.Name, "ps", "-aq", "--filter", "label=drover.stack="+stack)
+		for _, id := range strings.Fields(ids) {
+			hostDockerErr(t, h4.Name, "rm", "-f", id)
+		}
+	})
+
+	archive := filepath.Join(imagesDir(t, "multi386-v1.oci.tar"), "multi386-v1.oci.tar")
+	out := mustDrover(t, inv, "-o", "json", "image", "load", archive)
+	var rows []loadRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatal(err, out)
+	}
+	if len(rows) != len(all) {
+		t.Fatalf("image load: %d rows, want one per host: %+v", len(rows), rows)
+	}
+	ids := map[string]string{}
+	for _, r := range rows {
+		want := "linux/" + wantArch(r.Host)
+		if r.Result != "loaded" || r.Image != img || r.Platform != want || r.Bytes == 0 {
+			t.Errorf("image load row %+v, want loaded %s", r, want)
+		}
+		got := hostDocker(t, r.Host, "image", "inspect", "--format", "{{.Id}} {{.Os}}/{{.Architecture}}", img)
+		if got != r.ID+" "+want {
+			t.Errorf("%s: %s is %q, want %s %s", r.Host, img, got, r.ID, want)
+		}
+		ids[wantArch(r.Host)] = r.ID
+	}
+	if ids["386"] == ids["amd64"] {
+		t.Errorf("h4 and the amd64 hosts got the same image %s", ids["386"])
+	}
+
+	// An image the amd64 hosts hold and h4 lacks: its platform is amd64 only.
+	for _, h := range l.Hosts {
+		hostDocker(t, h.Name, "tag", "drover-test/app:v1", amd)
+	}
+	// No ports: a published port brings the routing mesh, whose proxy is
+	// this drover's own (amd64) binary.
+	file := filepath.Join(t.TempDir(), "platform.yml")
+	os.WriteFile(file, []byte(`services:
+  web:
+    image: `+img+`
+    deploy:
+      replicas: 1
+      placement: {constraints: [node.platform.arch == 386]}
+  amd:
+    image: `+amd+`
+    deploy: {replicas: 4}
+`), 0o644)
+	mustDrover(t, inv, "stack", "deploy", "-c", file, stack)
+
+	on4, err := hostDockerErr(t, h4.Name, "ps", "-a", "--filter", "label=drover.stack="+stack, "--format", `{{.ID}} {{.Label "drover.service"}} {{.State}}`)
+	f := strings.Fields(on4)
+	if err != nil || len(f) != 3 || f[1] != stack+"_web" || f[2] != "running" {
+		t.Fatalf("containers on %s: %q %v, want the one web replica running", h4.Name, on4, err)
+	}
+	amdOn := perHost(stackContainers(t, stack), stack+"_amd")
+	if n := amdOn["h1"] + amdOn["h2"] + amdOn["h3"]; n != 4 {
+		t.Errorf("amd replicas on h1..h3: %v, want 4 (none on %s)", amdOn, h4.Name)
+	}
+
+	// The replica answers, from h4 itself (its bridge address), as a 386 binary.
+	id := f[0]
+	waitFor(t, 15*time.Second, "the 386 replica healthy", func() bool {
+		return hostDocker(t, h4.Name, "inspect", "--format", "{{.State.Health.Status}}", id) == "healthy"
+	})
+	ip := hostDocker(t, h4.Name, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id)
+	body := labCmd(t, "exec", h4.Name, "busybox", "wget", "-q", "-O", "-", "http://"+ip+":8080/")
+	if !strings.Contains(body, `"platform":"linux/386"`) || !strings.Contains(body, `"version":"multi386-v1"`) {
+		t.Errorf("GET / of the replica on %s = %s, want platform linux/386, version multi386-v1", h4.Name, body)
 	}
 }

@@ -35,7 +35,7 @@ func main() {
 	flag.Var(&from, "from", "source `docker save` tarball (one image; repeatable, one per platform)")
 	ref := flag.String("name", "", "image name, e.g. drover-test/multi:v1")
 	plats := flag.String("platforms", "linux/amd64,linux/arm64", "comma-separated os/arch[/variant]")
-	env := flag.String("env", "", "K=V added to every variant's config (makes a new image ID)")
+	env := flag.String("env", "", "K=V set in every variant's config (makes a new image ID)")
 	docker := flag.Bool("docker", false, "write a `docker save` tarball of the one platform instead of an OCI archive")
 	out := flag.String("o", "", "output file")
 	flag.Parse()
@@ -73,7 +73,7 @@ func main() {
 		}
 		cf.OS, cf.Architecture, cf.Variant = pl.OS, pl.Architecture, pl.Variant
 		if *env != "" {
-			cf.Config.Env = append(cf.Config.Env, *env)
+			cf.Config.Env = setEnv(cf.Config.Env, *env)
 		}
 		img, err := mutate.ConfigFile(src, cf)
 		check(err)
@@ -104,6 +104,20 @@ func main() {
 	})))
 	check(tarDir(dir, *out))
 	report(variants, platforms)
+}
+
+// setEnv replaces the variable of kv in env, or appends it: a process sees
+// the first of two same-named variables.
+func setEnv(env []string, kv string) []string {
+	k, _, _ := strings.Cut(kv, "=")
+	out := append([]string(nil), env...)
+	for i, e := range out {
+		if ek, _, _ := strings.Cut(e, "="); ek == k {
+			out[i] = kv
+			return out
+		}
+	}
+	return append(out, kv)
 }
 
 type sources []string
