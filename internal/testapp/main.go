@@ -211,7 +211,7 @@ func serve() int {
 		log.Print(err)
 		return 1
 	}
-	log.Printf("version %s (%s) listening on %s", app.version, app.platform, ln.Addr())
+	log.Printf("version %s listening on %s", app.version, ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
