@@ -216,17 +216,23 @@ ensure_packages() {
 	done
 	mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
 	command -v apt-get >/dev/null || die "apt-get not found; install ${pkgs[*]} by hand"
-	# Keep the packages' init scripts from starting a root-namespace dockerd/sshd.
-	local policy_added=0
+	apt-get update -q >&2 || die "apt-get update failed"
+	apt_install -q "${pkgs[@]}"
+}
+
+apt_install() { # [-q|-qq] PKG...: apt-get install, no service of theirs started
+	local quiet=$1 rc=0 policy_added=0
+	shift
+	# Keep the packages' init scripts from starting (or, for an upgraded
+	# libc, restarting) a root-namespace dockerd/sshd.
 	if [[ ! -e /usr/sbin/policy-rc.d ]]; then
 		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
 		chmod 0755 /usr/sbin/policy-rc.d
 		policy_added=1
 	fi
-	local rc=0
-	{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${pkgs[@]}"; } >&2 || rc=$?
+	DEBIAN_FRONTEND=noninteractive apt-get install -y "$quiet" --no-install-recommends "$@" >&2 || rc=$?
 	((policy_added)) && rm -f /usr/sbin/policy-rc.d
-	((rc == 0)) || die "apt-get install ${pkgs[*]} failed"
+	((rc == 0)) || die "apt-get install $* failed"
 }
 
 kernel_setup() {
@@ -384,8 +390,7 @@ install_i386() {
 	fi
 	if [[ ! -e /lib/ld-linux.so.2 ]]; then
 		log "linux/386: installing libc6:i386"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libc6:i386 >&2 ||
-			die "apt-get install libc6:i386 failed"
+		apt_install -qq libc6:i386
 	fi
 	if [[ ! -e $root/.complete ]]; then
 		log "linux/386: downloading ${I386_DEBS[*]} (i386) into $root"
