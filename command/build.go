@@ -396,7 +396,7 @@ func (d *deployBuild) afterRollout(ctx context.Context, w *reconcile.World, s *s
 	rollout := time.Since(d.applyAt)
 	d.e.log.Info().Float64("build_s", d.built.Seconds()).Float64("ship_s", d.shipped.Seconds()).Float64("rollout_s", rollout.Seconds()).
 		Msgf("deploy --build: build %.1fs, ship %.1fs, rollout %.1fs", d.built.Seconds(), d.shipped.Seconds(), rollout.Seconds())
-	rows := d.e.pruneImages(ctx, w.Ready(), s, d.e.inv.Build.Keep, false)
+	rows := d.e.pruneImages(ctx, w.Ready(), s, d.e.inv.Build.Keep, false, d.local())
 	for _, r := range rows {
 		switch r.Result {
 		case pruneRemoved:
