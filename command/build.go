@@ -243,6 +243,9 @@ type deployBuild struct {
 	// previous is each built service's image before this run (STACK_SERVICE
 	// → ref): hosts that have it need only the layers the new one adds.
 	previous map[string]string
+	// fromPlan: the images were built by plan --build --out, and this run
+	// applies that plan.
+	fromPlan bool
 }
 
 // notePrevious remembers the built services' current images, before the
@@ -394,8 +397,13 @@ func (d *deployBuild) afterRollout(ctx context.Context, w *reconcile.World, s *s
 		return "", nil // nothing rolled out: nothing to prune
 	}
 	rollout := time.Since(d.applyAt)
-	d.e.log.Info().Float64("build_s", d.built.Seconds()).Float64("ship_s", d.shipped.Seconds()).Float64("rollout_s", rollout.Seconds()).
-		Msgf("deploy --build: build %.1fs, ship %.1fs, rollout %.1fs", d.built.Seconds(), d.shipped.Seconds(), rollout.Seconds())
+	if d.fromPlan {
+		d.e.log.Info().Float64("ship_s", d.shipped.Seconds()).Float64("rollout_s", rollout.Seconds()).
+			Msgf("apply: ship %.1fs, rollout %.1fs (built at plan time)", d.shipped.Seconds(), rollout.Seconds())
+	} else {
+		d.e.log.Info().Float64("build_s", d.built.Seconds()).Float64("ship_s", d.shipped.Seconds()).Float64("rollout_s", rollout.Seconds()).
+			Msgf("deploy --build: build %.1fs, ship %.1fs, rollout %.1fs", d.built.Seconds(), d.shipped.Seconds(), rollout.Seconds())
+	}
 	rows := d.e.pruneImages(ctx, w.Ready(), s, d.e.inv.Build.Keep, false, d.local())
 	for _, r := range rows {
 		switch r.Result {

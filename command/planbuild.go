@@ -89,7 +89,7 @@ func (e *runEnv) checkPlanBuilds(ctx context.Context, sp *savedPlan) error {
 // ship the plan's images, prune after the rollout; nothing is built.
 func planDeployBuild(e *runEnv, sp *savedPlan) *deployBuild {
 	st := &cluster.Stack{Name: sp.Stack, Builds: map[string]*cluster.Build{}}
-	d := &deployBuild{e: e, stack: st}
+	d := &deployBuild{e: e, stack: st, fromPlan: true}
 	for _, b := range sp.Builds {
 		st.Builds[strings.TrimPrefix(b.Service, sp.Stack+"_")] = &cluster.Build{}
 		d.results = append(d.results, imagebuild.Result{Service: b.Service, Image: b.Image, ID: b.ID, On: b.On})
