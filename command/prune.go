@@ -19,10 +19,10 @@ import (
 func imagePruneCommand(stdio IO) *cli.Command {
 	return &cli.Command{
 		Name:  "prune",
-		Usage: "remove drover-built images of older generations from the hosts (keeps the newest --keep generations of each service)",
+		Usage: "remove drover-built images of older generations from the hosts and the local engine (keeps the newest --keep generations of each service)",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "keep", Usage: "generations of each service whose built images stay", DefaultText: "the inventory's build.keep, else 3"},
-			&cli.StringSliceFlag{Name: "hosts", Usage: "only these hosts (comma-separated; default: all)"},
+			&cli.StringSliceFlag{Name: "hosts", Usage: "only these hosts (comma-separated; default: all, and the local engine)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "show what would be removed, remove nothing"},
 		},
 		Action: func(c *cli.Context) error { return runImagePrune(c, stdio) },
