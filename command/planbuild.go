@@ -7,6 +7,7 @@ import (
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/imagebuild"
+	"github.com/drover-sh/drover/planner"
 )
 
 // Saved plans with builds (plan --build --out FILE, then apply FILE): the
@@ -48,11 +49,22 @@ func (e *BuiltImageGoneError) Error() string {
 
 func (e *BuiltImageGoneError) Unwrap() error { return ErrStalePlan }
 
-// checkPlanBuilds makes sure each image a saved plan was built with is
-// still on its builder, under its name and with its ID.
+// checkPlanBuilds makes sure each image a saved plan was built with and
+// may have to ship (its service gets a replica created or replaced) is
+// still on its builder, under its name and with its ID. An unchanged
+// service's build is not needed: its replicas stay as they are.
 func (e *runEnv) checkPlanBuilds(ctx context.Context, sp *savedPlan) error {
 	local := &imagebuild.Local{Docker: imagebuild.DockerCLI{}, Where: localWhere()}
+	starts := map[string]bool{}
+	for _, a := range sp.Plan.Actions {
+		if a.Kind == planner.Create || a.Kind == planner.Replace {
+			starts[a.Service] = true
+		}
+	}
 	for _, b := range sp.Builds {
+		if !starts[b.Service] {
+			continue
+		}
 		var (
 			id      string
 			found   bool
