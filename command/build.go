@@ -84,7 +84,11 @@ func runBuild(c *cli.Context, stdio IO) error {
 	} else if len(res) > 0 {
 		t := newTable(stdio.Stdout, "SERVICE", "IMAGE", "ID", "BUILT ON", "TIME")
 		for _, r := range res {
-			t.row(r.Service, r.Image, imagebuild.Tag(r.ID), orDefault(r.On, "local engine"), fmt.Sprintf("%.1fs", r.Seconds))
+			on := orDefault(r.On, "local engine")
+			if r.Reused {
+				on += " (reused)"
+			}
+			t.row(r.Service, r.Image, imagebuild.Tag(r.ID), on, fmt.Sprintf("%.1fs", r.Seconds))
 		}
 		t.flush()
 	}
@@ -121,6 +125,14 @@ func (e *runEnv) buildImages(ctx context.Context, stack *cluster.Stack, only []s
 	var nodesOnce sync.Once
 	var nodes []cluster.Node
 	remotes := map[string]*imagebuild.Remote{}
+	reused := map[string]bool{} // STACK_SERVICE
+	onContext := func(o imagebuild.ContextOutcome) {
+		if o.Reused != "" {
+			reused[o.Service] = true
+			return
+		}
+		e.log.Info().Str("service", o.Service).Int64("bytes", o.Bytes).Str("context", o.Digest).Msgf("build context sent (%s)", humanBytes(o.Bytes))
+	}
 	defer func() {
 		for _, r := range remotes {
 			r.Engine.(*engine.Engine).API.Close()
@@ -143,11 +155,16 @@ func (e *runEnv) buildImages(ctx context.Context, stack *cluster.Stack, only []s
 			if err != nil {
 				return nil, fmt.Errorf("building on %s: %w", on, err)
 			}
-			remotes[on] = &imagebuild.Remote{Host: on, Engine: eng}
+			remotes[on] = &imagebuild.Remote{Host: on, Engine: eng, Context: onContext}
 			return remotes[on], nil
 		},
 		Started: func(svc, builder string) { e.log.Info().Str("service", svc).Msg("building with " + builder) },
 		Built: func(r imagebuild.Result) {
+			if reused[r.Service] {
+				e.log.Info().Str("service", r.Service).Str("image", r.Image).Str("on", r.On).
+					Msgf("unchanged context: image %s reused (nothing sent, nothing built) in %.1fs", r.Image, r.Seconds)
+				return
+			}
 			e.log.Info().Str("service", r.Service).Str("image", r.Image).Str("on", orDefault(r.On, "local engine")).Msgf("built in %.1fs", r.Seconds)
 		},
 		Warn:   func(svc, msg string) { e.log.Warn().Str("service", svc).Msg(msg) },
@@ -169,7 +186,8 @@ func (e *runEnv) buildImages(ctx context.Context, stack *cluster.Stack, only []s
 			return out
 		},
 	})
-	for _, r := range res {
+	for i, r := range res {
+		res[i].Reused = reused[r.Service]
 		svc := stack.Services[strings.TrimPrefix(r.Service, stack.Name+"_")]
 		if svc != nil {
 			svc.Container.Image = r.Image
@@ -225,6 +243,9 @@ type deployBuild struct {
 	// previous is each built service's image before this run (STACK_SERVICE
 	// → ref): hosts that have it need only the layers the new one adds.
 	previous map[string]string
+	// fromPlan: the images were built by plan --build --out, and this run
+	// applies that plan.
+	fromPlan bool
 }
 
 // notePrevious remembers the built services' current images, before the
@@ -376,9 +397,14 @@ func (d *deployBuild) afterRollout(ctx context.Context, w *reconcile.World, s *s
 		return "", nil // nothing rolled out: nothing to prune
 	}
 	rollout := time.Since(d.applyAt)
-	d.e.log.Info().Float64("build_s", d.built.Seconds()).Float64("ship_s", d.shipped.Seconds()).Float64("rollout_s", rollout.Seconds()).
-		Msgf("deploy --build: build %.1fs, ship %.1fs, rollout %.1fs", d.built.Seconds(), d.shipped.Seconds(), rollout.Seconds())
-	rows := d.e.pruneImages(ctx, w.Ready(), s, d.e.inv.Build.Keep, false)
+	if d.fromPlan {
+		d.e.log.Info().Float64("ship_s", d.shipped.Seconds()).Float64("rollout_s", rollout.Seconds()).
+			Msgf("apply: ship %.1fs, rollout %.1fs (built at plan time)", d.shipped.Seconds(), rollout.Seconds())
+	} else {
+		d.e.log.Info().Float64("build_s", d.built.Seconds()).Float64("ship_s", d.shipped.Seconds()).Float64("rollout_s", rollout.Seconds()).
+			Msgf("deploy --build: build %.1fs, ship %.1fs, rollout %.1fs", d.built.Seconds(), d.shipped.Seconds(), rollout.Seconds())
+	}
+	rows := d.e.pruneImages(ctx, w.Ready(), s, d.e.inv.Build.Keep, false, d.local())
 	for _, r := range rows {
 		switch r.Result {
 		case pruneRemoved:

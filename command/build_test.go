@@ -1,10 +1,14 @@
 package command
 
 import (
+	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
+	"github.com/drover-sh/drover/engine/enginetest"
 	"github.com/drover-sh/drover/imagebuild"
 	"github.com/drover-sh/drover/state"
 )
@@ -82,5 +86,95 @@ func TestRecordBuild(t *testing.T) {
 	d.record(s)
 	if sv.Meta.Build != b {
 		t.Error("a build of another image than the current generation's was recorded")
+	}
+}
+
+// fakeStore is an image store (the local engine's) with images and the
+// refs whose removal fails.
+type fakeStore struct {
+	images  []engine.LabelledImage
+	fail    map[string]error
+	removed []string
+}
+
+func (f *fakeStore) ImagesLabelled(_ context.Context, label, value string) ([]engine.LabelledImage, error) {
+	var out []engine.LabelledImage
+	for _, im := range f.images {
+		if im.Labels[label] == value {
+			out = append(out, im)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) RemoveImage(_ context.Context, ref string) error {
+	if err := f.fail[ref]; err != nil {
+		return err
+	}
+	f.removed = append(f.removed, ref)
+	return nil
+}
+
+// TestPruneStore: on a host's engine (the fake, through the Engine API)
+// and on the local engine, only this cluster's built images no kept build
+// is are removed, each tag of them; one in use stays, reported so; a
+// dry run removes nothing.
+func TestPruneStore(t *testing.T) {
+	c := enginetest.NewCluster(1)
+	defer c.Close()
+	h := c.Host("h1")
+	mine := map[string]string{imagebuild.LabelCluster: "test", imagebuild.LabelService: "s_web"}
+	oldID := h.AddLabelledImage("s_web:old", mine)
+	curID := h.AddLabelledImage("s_web:cur", mine)
+	h.AddLabelledImage("s_web:theirs", map[string]string{imagebuild.LabelCluster: "other", imagebuild.LabelService: "s_web"})
+	h.AddImage("plain:1")
+	kept := map[string]map[string]bool{"s_web": {curID: true}}
+	ctx := context.Background()
+	var rows []pruneRow
+	add := func(r pruneRow) { rows = append(rows, r) }
+
+	pruneStore(ctx, "h1", c.Engine("h1"), "test", kept, true, add)
+	if len(rows) != 1 || rows[0].Image != "s_web:old" || rows[0].Result != pruneWould || len(h.Images()) != 4 {
+		t.Fatalf("dry run: %+v, images %v", rows, h.Images())
+	}
+	rows = nil
+	pruneStore(ctx, "h1", c.Engine("h1"), "test", kept, false, add)
+	if len(rows) != 1 || rows[0].Result != pruneRemoved || rows[0].ID != oldID {
+		t.Errorf("prune: %+v", rows)
+	}
+	if _, ok := h.Images()["s_web:old"]; ok || len(h.Images()) != 3 {
+		t.Errorf("after prune the host has %v", h.Images())
+	}
+	if !strings.Contains(strings.Join(h.Requests(), "\n"), "DELETE /images/s_web:old") {
+		t.Errorf("requests %v", h.Requests())
+	}
+	h.AddLabelledImage("s_web:old", mine)
+	h.FailNextWith("DELETE /images/s_web:old", 409, `conflict: unable to remove repository reference "s_web:old" (must force) - container 0123 is using its referenced image 0456`)
+	rows = nil
+	pruneStore(ctx, "h1", c.Engine("h1"), "test", kept, false, add)
+	if len(rows) != 1 || rows[0].Result != pruneInUse {
+		t.Errorf("in use on the host: %+v", rows)
+	}
+
+	local := &fakeStore{
+		images: []engine.LabelledImage{
+			{ID: "sha256:1", Tags: []string{"s_web:1", "s_web:one"}, Labels: mine},
+			{ID: "sha256:2", Tags: []string{"s_web:2"}, Labels: mine},
+			{ID: "sha256:3", Labels: mine}, // untagged: removed by ID
+			{ID: curID, Tags: []string{"s_web:cur"}, Labels: mine},
+		},
+		fail: map[string]error{"s_web:2": fmt.Errorf("s_web:2: %w", imagebuild.ErrImageInUse)},
+	}
+	rows = nil
+	pruneStore(ctx, localEngineRow, local, "test", kept, false, add)
+	got := map[string]pruneResult{}
+	for _, r := range rows {
+		got[r.Image] = r.Result
+		if r.Host != "local engine" {
+			t.Errorf("row %+v: host", r)
+		}
+	}
+	if len(got) != 4 || got["s_web:1"] != pruneRemoved || got["s_web:one"] != pruneRemoved || got["s_web:2"] != pruneInUse || got["sha256:3"] != pruneRemoved {
+		t.Errorf("local engine: %v", got)
 	}
 }

@@ -21,7 +21,13 @@ import (
 // planFileFormat is the version of saved plan files. Format 1 (before
 // apply carried out the saved plan) named only the compose files; apply
 // planned again and compared. Format 2 carries everything apply needs.
-const planFileFormat = 2
+// Format 3 is format 2 with the images plan --build built (builds); a
+// plan without builds is still written as format 2, which drovers that
+// know no builds read as before.
+const (
+	planFileFormat        = 3
+	planFileFormatNoBuild = 2
+)
 
 // savedPlan is what `drover plan --out FILE` writes and `drover apply FILE`
 // carries out as it is, once the state (lineage, serial), the compose
@@ -54,6 +60,28 @@ type savedPlan struct {
 	Configs map[string]*state.Object `json:"configs,omitempty"`
 	Secrets map[string]*state.Object `json:"secrets,omitempty"`
 	Plan    *planner.Plan            `json:"plan"`
+	// Builds are the images plan --build built (format 3), each still
+	// where it was built: apply ships them from there to the hosts the
+	// plan starts replicas of their services on.
+	Builds []savedBuild `json:"builds,omitempty"`
+}
+
+// savedBuild is one image a plan was made with: the desired stack runs
+// Image, which has ID on its builder (On: a build host; "": the engine
+// of the machine that made the plan).
+type savedBuild struct {
+	Service string `json:"service"` // STACK_SERVICE
+	Image   string `json:"image"`
+	ID      string `json:"id"`
+	On      string `json:"on,omitempty"`
+}
+
+// format is the plan file format sp is written as.
+func (sp *savedPlan) format() int {
+	if len(sp.Builds) > 0 {
+		return planFileFormat
+	}
+	return planFileFormatNoBuild
 }
 
 // planObjects picks, from the state a plan was made on, the configs and
@@ -237,7 +265,16 @@ func runApply(c *cli.Context, stdio IO) error {
 	if err := e.openPlan(sp); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	return e.runChange(c, change{
+	// The images plan --build built: still where they were built, or the
+	// plan is refused before anything changes.
+	var db *deployBuild
+	if len(sp.Builds) > 0 {
+		if err := e.checkPlanBuilds(c.Context, sp); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		db = planDeployBuild(e, sp)
+	}
+	ch := change{
 		Command: commandLine(c) + " (stack deploy " + sp.Stack + ")",
 		Scope:   []string{sp.Stack},
 		CheckState: func(s *state.State) error {
@@ -252,6 +289,9 @@ func runApply(c *cli.Context, stdio IO) error {
 		// The state is as it was when the plan was made (same serial):
 		// the desired stack the plan was made for goes in as it is.
 		Mutate: func(s *state.State) (string, error) {
+			if db != nil {
+				db.notePrevious(s)
+			}
 			s.Stacks[sp.Stack] = sp.Desired
 			// The objects as the plan's run left them: with the new
 			// versions its compose files made (the serial is the plan's,
@@ -272,7 +312,12 @@ func runApply(c *cli.Context, stdio IO) error {
 			}
 			return nil
 		},
-	})
+	}
+	if db != nil {
+		ch.BeforeApply = db.ship
+		ch.AfterApply = db.afterRollout
+	}
+	return e.runChange(c, ch)
 }
 
 // openPlan opens the sealed values of a plan file's desired stack and

@@ -24,10 +24,10 @@ func parsePlanFile(name string, b []byte) (*savedPlan, error) {
 		return nil, fmt.Errorf("%s: not a drover plan file: %w", name, err)
 	}
 	switch {
-	case head.Format < planFileFormat:
+	case head.Format < planFileFormatNoBuild:
 		return nil, fmt.Errorf("%s: %w: plan file format %d was written by an older drover, which planned again at apply; this one carries out the saved plan (format %d): make a new plan with `drover plan --out`", name, ErrStalePlan, head.Format, planFileFormat)
 	case head.Format > planFileFormat:
-		return nil, fmt.Errorf("%s: plan file format %d was written by a newer drover (this one reads format %d)", name, head.Format, planFileFormat)
+		return nil, fmt.Errorf("%s: plan file format %d was written by a newer drover (this one reads formats %d and %d)", name, head.Format, planFileFormatNoBuild, planFileFormat)
 	}
 	var sp savedPlan
 	if err := state.DecodeStrict(b, &sp); err != nil {
@@ -77,6 +77,7 @@ func parsePlanFile(name string, b []byte) (*savedPlan, error) {
 			}
 		}
 	}
+	errs = append(errs, buildErrors(&sp, head.Format)...)
 	if sp.Serial < 0 {
 		errs = append(errs, fmt.Errorf("serial: %d is negative", sp.Serial))
 	}
@@ -95,6 +96,38 @@ func parsePlanFile(name string, b []byte) (*savedPlan, error) {
 		return nil, fmt.Errorf("%s: malformed plan file: %w", name, err)
 	}
 	return &sp, nil
+}
+
+// buildErrors lists what is wrong with a plan file's builds: builds in a
+// format 2 file, a build without service, image or ID, one whose service
+// the desired stack does not run with its image.
+func buildErrors(sp *savedPlan, format int) []error {
+	if format < planFileFormat && len(sp.Builds) > 0 {
+		return []error{fmt.Errorf("builds: format %d plan files carry none (format %d does)", format, planFileFormat)}
+	}
+	var errs []error
+	for i, b := range sp.Builds {
+		if b.Service == "" || b.Image == "" || b.ID == "" {
+			errs = append(errs, fmt.Errorf("builds[%d]: service, image and id must be set", i))
+			continue
+		}
+		if sp.Desired == nil {
+			continue
+		}
+		var found bool
+		for _, svc := range sp.Desired.Services {
+			if svc != nil && svc.Current != nil && svc.Current.FullName() == b.Service {
+				found = true
+				if svc.Current.Container.Image != b.Image {
+					errs = append(errs, fmt.Errorf("builds[%d]: %s runs %s in the desired stack, not the built %s", i, b.Service, svc.Current.Container.Image, b.Image))
+				}
+			}
+		}
+		if !found {
+			errs = append(errs, fmt.Errorf("builds[%d]: %s is not a service of stack %s", i, b.Service, sp.Stack))
+		}
+	}
+	return errs
 }
 
 // planErrors lists what apply could not carry out in a plan: an action of

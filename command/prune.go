@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/drover-sh/drover/internal/fanout"
 	"sort"
@@ -18,10 +19,10 @@ import (
 func imagePruneCommand(stdio IO) *cli.Command {
 	return &cli.Command{
 		Name:  "prune",
-		Usage: "remove drover-built images of older generations from the hosts (keeps the newest --keep generations of each service)",
+		Usage: "remove drover-built images of older generations from the hosts and the local engine (keeps the newest --keep generations of each service)",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "keep", Usage: "generations of each service whose built images stay", DefaultText: "the inventory's build.keep, else 3"},
-			&cli.StringSliceFlag{Name: "hosts", Usage: "only these hosts (comma-separated; default: all)"},
+			&cli.StringSliceFlag{Name: "hosts", Usage: "only these hosts (comma-separated; default: all, and the local engine)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "show what would be removed, remove nothing"},
 		},
 		Action: func(c *cli.Context) error { return runImagePrune(c, stdio) },
@@ -67,7 +68,9 @@ func runImagePrune(c *cli.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	rows := e.pruneImages(c.Context, hosts, s, keep, c.Bool("dry-run"))
+	// The local engine, where builds without build_on are made, unless
+	// the prune is limited to some hosts.
+	rows := e.pruneImages(c.Context, hosts, s, keep, c.Bool("dry-run"), !c.IsSet("hosts"))
 	var errs []string
 	if e.output == "json" {
 		writeJSON(stdio.Stdout, rows)
@@ -130,51 +133,66 @@ func pruneCandidates(images []engine.LabelledImage, kept map[string]map[string]b
 	return out
 }
 
+// localEngineRow is the HOST of prune's rows for the local engine (no
+// inventory host name has a space).
+const localEngineRow = "local engine"
+
+// imageStore is an engine prune lists and removes built images on: a
+// host's (engine.Engine) or the local one (imagebuild.Local).
+type imageStore interface {
+	ImagesLabelled(ctx context.Context, label, value string) ([]engine.LabelledImage, error)
+	RemoveImage(ctx context.Context, ref string) error
+}
+
+var (
+	_ imageStore = (*engine.Engine)(nil)
+	_ imageStore = (*imagebuild.Local)(nil)
+)
+
 // pruneImages removes, on each host in parallel, the drover-built images
 // of this cluster that no kept build is. An image a container still uses
-// stays (the engine refuses it).
-func (e *runEnv) pruneImages(ctx context.Context, hosts []string, s *state.State, keep int, dryRun bool) []pruneRow {
+// stays (the engine refuses it). With local, the local engine (where
+// builds without build_on are made) is pruned too, unless it is one of
+// the hosts' engines (then it is pruned as that host), or does not
+// answer (a machine without docker: nothing of it to prune).
+func (e *runEnv) pruneImages(ctx context.Context, hosts []string, s *state.State, keep int, dryRun, local bool) []pruneRow {
 	kept := keptBuilds(s, keep)
 	var mu sync.Mutex
 	var rows []pruneRow
+	add := func(r pruneRow) {
+		mu.Lock()
+		rows = append(rows, r)
+		mu.Unlock()
+	}
+	engineIDs := map[string]string{} // engine ID → host
 	fanout.Each(ctx, e.parallel, hosts, func(ctx context.Context, _ int, h string) error {
-		add := func(r pruneRow) {
-			mu.Lock()
-			rows = append(rows, r)
-			mu.Unlock()
-		}
 		eng, err := e.engineFor(ctx, h)
-		var images []engine.LabelledImage
-		if err == nil {
-			images, err = eng.ImagesLabelled(ctx, imagebuild.LabelCluster, e.inv.Cluster)
-		}
 		if err != nil {
 			add(pruneRow{Host: h, Result: pruneFailed, Error: engine.Reason(err)})
 			return nil
 		}
-		for _, im := range pruneCandidates(images, kept) {
-			refs := im.Tags
-			if len(refs) == 0 {
-				refs = []string{im.ID}
-			}
-			for _, ref := range refs {
-				r := pruneRow{Host: h, Image: ref, ID: im.ID, Service: im.Labels[imagebuild.LabelService], Result: pruneWould}
-				if !dryRun {
-					r.Result = pruneRemoved
-					if err := eng.RemoveImage(ctx, ref); err != nil {
-						r.Result = pruneFailed
-						if engine.IsConflict(err) {
-							r.Result = pruneInUse
-						} else {
-							r.Error = engine.Reason(err)
-						}
-					}
-				}
-				add(r)
+		if local {
+			if f, err := eng.Info(ctx); err == nil && f.ID != "" {
+				mu.Lock()
+				engineIDs[f.ID] = h
+				mu.Unlock()
 			}
 		}
+		pruneStore(ctx, h, eng, e.inv.Cluster, kept, dryRun, add)
 		return nil
 	})
+	if local {
+		l := &imagebuild.Local{Docker: imagebuild.DockerCLI{}, Where: localWhere()}
+		id, err := l.EngineID(ctx)
+		switch {
+		case err != nil:
+			e.log.Debug().Err(err).Msg("no local engine to prune (" + localWhere() + ")")
+		case engineIDs[id] != "":
+			e.log.Debug().Str("host", engineIDs[id]).Msg("the local engine is this host's: pruned as the host")
+		default:
+			pruneStore(ctx, localEngineRow, l, e.inv.Cluster, kept, dryRun, add)
+		}
+	}
 	sort.Slice(rows, func(i, j int) bool {
 		if rows[i].Host != rows[j].Host {
 			return rows[i].Host < rows[j].Host
@@ -182,4 +200,34 @@ func (e *runEnv) pruneImages(ctx context.Context, hosts []string, s *state.State
 		return rows[i].Image < rows[j].Image
 	})
 	return rows
+}
+
+// pruneStore prunes one engine (where names it in the rows).
+func pruneStore(ctx context.Context, where string, st imageStore, clusterName string, kept map[string]map[string]bool, dryRun bool, add func(pruneRow)) {
+	images, err := st.ImagesLabelled(ctx, imagebuild.LabelCluster, clusterName)
+	if err != nil {
+		add(pruneRow{Host: where, Result: pruneFailed, Error: engine.Reason(err)})
+		return
+	}
+	for _, im := range pruneCandidates(images, kept) {
+		refs := im.Tags
+		if len(refs) == 0 {
+			refs = []string{im.ID}
+		}
+		for _, ref := range refs {
+			r := pruneRow{Host: where, Image: ref, ID: im.ID, Service: im.Labels[imagebuild.LabelService], Result: pruneWould}
+			if !dryRun {
+				r.Result = pruneRemoved
+				if err := st.RemoveImage(ctx, ref); err != nil {
+					r.Result = pruneFailed
+					if engine.IsConflict(err) || errors.Is(err, imagebuild.ErrImageInUse) {
+						r.Result = pruneInUse
+					} else {
+						r.Error = engine.Reason(err)
+					}
+				}
+			}
+			add(r)
+		}
+	}
 }

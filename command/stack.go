@@ -94,9 +94,6 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 	}
 	defer e.close()
 	build := c.Bool("build")
-	if build && c.String("out") != "" {
-		return fmt.Errorf("plan --build --out: a saved plan cannot carry built images yet; deploy with `drover stack deploy --build`")
-	}
 	stack, err := e.loadStack(c, c.StringSlice("compose-file"), name, build)
 	if err != nil {
 		return err
@@ -150,9 +147,13 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 		}
 		ch.SavePlan = func(lineage string, serial int64, s *state.State, w *reconcile.World, p *planner.Plan) error {
 			who, _ := whoami()
-			sp := &savedPlan{Format: planFileFormat, Created: time.Now().UTC(), By: who, Cluster: e.inv.Cluster, Stack: name,
+			sp := &savedPlan{Created: time.Now().UTC(), By: who, Cluster: e.inv.Cluster, Stack: name,
 				Files: files, Prune: prune, Lineage: lineage, Serial: serial, Observed: w.Fingerprint(), Summary: summary,
 				Desired: s.Stacks[name], Plan: p}
+			if db != nil {
+				sp.Builds = db.saved()
+			}
+			sp.Format = sp.format()
 			sp.Configs, sp.Secrets = planObjects(s, s.Stacks[name])
 			if err := e.savePlan(out, sp); err != nil {
 				return err

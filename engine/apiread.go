@@ -197,5 +197,6 @@ func factsFromInfo(i system.Info) (Facts, error) {
 		CPUs:          i.NCPU,
 		MemoryBytes:   i.MemTotal,
 		Hostname:      i.Name,
+		ID:            i.ID,
 	}, nil
 }

@@ -156,6 +156,12 @@ type LabelledImage struct {
 
 // ImagesLabelled lists the host's images that carry label=value.
 func (e *Engine) ImagesLabelled(ctx context.Context, label, value string) ([]LabelledImage, error) {
+	return e.ImagesWithLabels(ctx, map[string]string{label: value})
+}
+
+// ImagesWithLabels lists the host's images that carry all of labels
+// (GET /images/json with one label filter each, which the engine ANDs).
+func (e *Engine) ImagesWithLabels(ctx context.Context, labels map[string]string) ([]LabelledImage, error) {
 	if e.API == nil {
 		return nil, fmt.Errorf("%s: image list %w", e.Host, errNeedsAPI)
 	}
@@ -163,7 +169,11 @@ func (e *Engine) ImagesLabelled(ctx context.Context, label, value string) ([]Lab
 	if err != nil {
 		return nil, err
 	}
-	list, err := c.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", label+"="+value))})
+	f := filters.NewArgs()
+	for k, v := range labels {
+		f.Add("label", k+"="+v)
+	}
+	list, err := c.ImageList(ctx, image.ListOptions{Filters: f})
 	if err != nil {
 		return nil, e.API.classify(err)
 	}

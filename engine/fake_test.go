@@ -192,7 +192,7 @@ func TestInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := engine.Facts{EngineVersion: "27.3.1", OS: "linux", Arch: "arm64", CPUs: 16, MemoryBytes: 32 << 30, Hostname: "h1"}
+	want := engine.Facts{EngineVersion: "27.3.1", OS: "linux", Arch: "arm64", CPUs: 16, MemoryBytes: 32 << 30, Hostname: "h1", ID: "FAKE:h1"}
 	if f != want {
 		t.Errorf("facts %+v, want %+v", f, want)
 	}

@@ -16,6 +16,9 @@ type Facts struct {
 	CPUs          int
 	MemoryBytes   int64
 	Hostname      string
+	// ID is the engine's own ID (docker info's ID): two names for one
+	// engine (a host that is also the local engine) have the same.
+	ID string
 }
 
 // ErrDockerDown means the stream to the engine opened but the daemon

@@ -73,6 +73,9 @@ type Result struct {
 	ID      string  `json:"id"`
 	On      string  `json:"on,omitempty"` // the build host; "" for the local engine
 	Seconds float64 `json:"seconds"`
+	// Reused: the build host had an image built from the same inputs
+	// (ContextDigest); nothing was sent or built.
+	Reused bool `json:"reused,omitempty"`
 }
 
 // Options tune Run.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // InlineDockerfile is the name dockerfile_inline gets in a context sent
@@ -104,8 +105,10 @@ func ignored(ps []ignorePattern, rel string) bool {
 
 // writeContext writes the build context dir as a tar to w, leaving out
 // what .dockerignore names (never the Dockerfile), with the inline
-// Dockerfile, when there is one, as InlineDockerfile.
-func writeContext(w io.Writer, dir, dockerfile, inline string) error {
+// Dockerfile, when there is one, as InlineDockerfile. timeless leaves the
+// files' times out (for a digest of the context: a touched file builds
+// the same image).
+func writeContext(w io.Writer, dir, dockerfile, inline string, timeless bool) error {
 	ps, err := readIgnore(dir)
 	if err != nil {
 		return err
@@ -146,6 +149,9 @@ func writeContext(w io.Writer, dir, dockerfile, inline string) error {
 		}
 		// Owners and times do not change what the build makes.
 		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
+		if timeless {
+			hdr.ModTime, hdr.AccessTime, hdr.ChangeTime = time.Unix(0, 0), time.Time{}, time.Time{}
+		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}

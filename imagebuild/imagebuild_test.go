@@ -91,7 +91,7 @@ func TestIgnore(t *testing.T) {
 	write("docs/drop.md", "x")
 	write("docs/keep.md", "x")
 	var buf bytes.Buffer
-	if err := writeContext(&buf, dir, "Dockerfile", "FROM scratch\nCOPY app /\n"); err != nil {
+	if err := writeContext(&buf, dir, "Dockerfile", "FROM scratch\nCOPY app /\n", false); err != nil {
 		t.Fatal(err)
 	}
 	var names []string

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
@@ -16,6 +17,7 @@ import (
 type Engine interface {
 	Build(ctx context.Context, tarContext io.Reader, o engine.BuildOptions, out func(string)) (string, error)
 	Info(ctx context.Context) (engine.Facts, error)
+	ImagesWithLabels(ctx context.Context, labels map[string]string) ([]engine.LabelledImage, error)
 }
 
 var _ Engine = (*engine.Engine)(nil)
@@ -27,6 +29,19 @@ var _ Engine = (*engine.Engine)(nil)
 type Remote struct {
 	Host   string
 	Engine Engine
+	// Context, when set, is told what became of each build's context.
+	Context func(ContextOutcome)
+}
+
+// ContextOutcome is what became of a build's context: sent to the host
+// (Bytes) and built there, or not sent at all because the host has an
+// image of this cluster and service built from the same inputs (same
+// ContextDigest), which is reused as it is.
+type ContextOutcome struct {
+	Service string // STACK_SERVICE
+	Digest  string
+	Bytes   int64  // the tar sent; 0 when reused
+	Reused  string // the ID of the image reused; "" when built
 }
 
 // Describe names the builder for messages.
@@ -75,6 +90,15 @@ func (r *Remote) Build(ctx context.Context, svc string, b *cluster.Build, labels
 	for k, v := range labels {
 		all[k] = v
 	}
+	digest, err := ContextDigest(b, filepath.ToSlash(dockerfile), all)
+	if err != nil {
+		return "", warnings, err
+	}
+	if id := r.reusable(ctx, b, labels, digest); id != "" {
+		r.tell(ContextOutcome{Service: svc, Digest: digest, Reused: id})
+		return id, warnings, nil
+	}
+	all[LabelContext] = digest
 	o := engine.BuildOptions{
 		Dockerfile: filepath.ToSlash(dockerfile), Args: b.Args, Target: b.Target, Labels: all,
 		CacheFrom: b.CacheFrom, NoCache: b.NoCache, Pull: b.Pull, Network: b.Network,
@@ -84,8 +108,11 @@ func (r *Remote) Build(ctx context.Context, svc string, b *cluster.Build, labels
 		o.Platform = b.Platforms[0]
 	}
 	pr, pw := io.Pipe()
+	sent := &countingWriter{w: pw}
+	written := make(chan struct{})
 	go func() {
-		pw.CloseWithError(writeContext(pw, b.Context, filepath.ToSlash(dockerfile), b.DockerfileInline))
+		defer close(written)
+		pw.CloseWithError(writeContext(sent, b.Context, filepath.ToSlash(dockerfile), b.DockerfileInline, false))
 	}()
 	t := &tail{n: TailLines}
 	id, err := r.Engine.Build(ctx, pr, o, func(l string) {
@@ -95,6 +122,7 @@ func (r *Remote) Build(ctx context.Context, svc string, b *cluster.Build, labels
 		}
 	})
 	pr.Close()
+	<-written
 	if err != nil {
 		var bf *engine.BuildFailedError
 		if errors.As(err, &bf) {
@@ -102,5 +130,47 @@ func (r *Remote) Build(ctx context.Context, svc string, b *cluster.Build, labels
 		}
 		return "", warnings, &BuildError{Service: svc, Builder: r.Describe(), Lines: t.lines, Err: err}
 	}
+	r.tell(ContextOutcome{Service: svc, Digest: digest, Bytes: sent.n})
 	return id, warnings, nil
+}
+
+// reusable is the ID of an image on the host that this cluster's service
+// built from the same inputs, "" when there is none, when the build asks
+// for no_cache or pull (a fresh build), or when the host cannot say (the
+// build then goes ahead).
+func (r *Remote) reusable(ctx context.Context, b *cluster.Build, labels map[string]string, digest string) string {
+	if b.NoCache || b.Pull {
+		return ""
+	}
+	want := map[string]string{LabelContext: digest}
+	for _, k := range []string{LabelCluster, LabelService} {
+		if v, ok := labels[k]; ok {
+			want[k] = v
+		}
+	}
+	ims, err := r.Engine.ImagesWithLabels(ctx, want)
+	if err != nil || len(ims) == 0 {
+		return ""
+	}
+	// Two images of one digest are two builds of the same inputs (with a
+	// builder that is not reproducible): either will do; take one stably.
+	sort.Slice(ims, func(i, j int) bool { return ims[i].ID < ims[j].ID })
+	return ims[0].ID
+}
+
+func (r *Remote) tell(o ContextOutcome) {
+	if r.Context != nil {
+		r.Context(o)
+	}
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -176,16 +176,20 @@ type Host struct {
 	networks   map[string]*Network
 	volumes    map[string]*Volume
 	images     map[string]string // normalized ref → ID
-	behaviour  map[string]ImageBehaviour
-	fail       []failRule
-	platforms  map[string][3]string // image ID → os, arch, variant (default: the host's)
-	created    []container.CreateRequest
-	calls      int
-	requests   []string   // "METHOD /path?query"
-	streams    [][]string // argv of every stream opened
-	mutations  []Mutation
-	journal    *journal
-	seq        int // container creation order
+	// imageLabels are the labels of images that have some (by ID); an ID
+	// here without a reference is an untagged image (a build's).
+	imageLabels map[string]map[string]string
+	builds      []BuildRequest
+	behaviour   map[string]ImageBehaviour
+	fail        []failRule
+	platforms   map[string][3]string // image ID → os, arch, variant (default: the host's)
+	created     []container.CreateRequest
+	calls       int
+	requests    []string   // "METHOD /path?query"
+	streams     [][]string // argv of every stream opened
+	mutations   []Mutation
+	journal     *journal
+	seq         int // container creation order
 
 	once sync.Once
 	srv  *http.Server

@@ -283,7 +283,13 @@ func (h *Host) route(r *http.Request, path string) (any, error) {
 	case len(parts) == 2 && parts[0] == "volumes" && del:
 		return h.removeVolume(parts[1])
 	case path == "/images/json" && get:
-		return h.listImages(), nil
+		return h.listImages(q)
+	case path == "/build" && post:
+		return h.build(r)
+	case len(parts) >= 3 && parts[0] == "images" && parts[len(parts)-1] == "tag" && post:
+		return h.tagImage(strings.Join(parts[1:len(parts)-1], "/"), q)
+	case len(parts) >= 2 && parts[0] == "images" && del:
+		return h.removeImage(strings.Join(parts[1:], "/"))
 	case path == "/images/create" && post:
 		return h.pull(q)
 	case path == "/images/load" && post:

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 
 	"github.com/drover-sh/drover/engine"
@@ -17,27 +18,36 @@ import (
 
 // Images of the fake engine: list, inspect, pull from the Registry, load.
 
-func (h *Host) listImages() []image.Summary {
+func (h *Host) listImages(q map[string][]string) (any, error) {
+	args, err := filters.FromJSON(first(q, "filters"))
+	if err != nil {
+		return nil, errf(http.StatusBadRequest, "%s", err)
+	}
 	byID := map[string][]string{}
 	for _, ref := range sortedNames(h.images) {
 		byID[h.images[ref]] = append(byID[h.images[ref]], ref)
 	}
+	for id := range h.imageLabels {
+		if _, ok := byID[id]; !ok {
+			byID[id] = []string{}
+		}
+	}
 	out := make([]image.Summary, 0, len(byID))
 	for _, id := range sortedNames(byID) {
-		out = append(out, image.Summary{ID: id, RepoTags: byID[id], RepoDigests: []string{}, Labels: map[string]string{}, Size: 1 << 20})
+		labels := copyMap(h.imageLabels[id])
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		if !args.MatchKVList("label", labels) {
+			continue
+		}
+		out = append(out, image.Summary{ID: id, RepoTags: byID[id], RepoDigests: []string{}, Labels: labels, Size: 1 << 20})
 	}
-	return out
+	return out, nil
 }
 
 func (h *Host) inspectImage(ref string) (any, error) {
-	id, ok := h.images[engine.NormalizeRef(ref)]
-	if !ok && strings.HasPrefix(ref, "sha256:") {
-		for _, v := range h.images {
-			if v == ref {
-				id, ok = v, true
-			}
-		}
-	}
+	id, ok := h.resolveImage(ref)
 	if !ok {
 		return nil, errf(http.StatusNotFound, "No such image: %s", ref)
 	}
