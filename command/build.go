@@ -165,7 +165,7 @@ func (e *runEnv) buildImages(ctx context.Context, stack *cluster.Stack, only []s
 					Msgf("unchanged context: image %s reused (nothing sent, nothing built) in %.1fs", r.Image, r.Seconds)
 				return
 			}
-			e.log.Info().Str("service", r.Service).Str("image", r.Image).Str("on", orDefault(r.On, "local engine")).Msgf("built in %.1fs", r.Seconds)
+			e.log.Info().Str("service", r.Service).Str("image", r.Image).Str("on", orDefault(r.On, "local engine")).Str("builder", string(r.Builder)).Msgf("built in %.1fs", r.Seconds)
 		},
 		Warn:   func(svc, msg string) { e.log.Warn().Str("service", svc).Msg(msg) },
 		Output: func(svc, line string) { e.log.Debug().Str("service", svc).Msg(line) },

@@ -26,7 +26,15 @@ type Builder interface {
 var (
 	_ Builder = (*Local)(nil)
 	_ Builder = (*Remote)(nil)
+	_ kinder  = (*Local)(nil)
+	_ kinder  = (*Remote)(nil)
 )
+
+// kinder is a builder that says which builder runs its builds (the local
+// engine asks its docker CLI first, so that the start line can say).
+type kinder interface {
+	Kind(ctx context.Context, svc string) (Kind, error)
+}
 
 // Tag names the image in the local engine.
 func (l *Local) Tag(ctx context.Context, id, ref string) error {
@@ -75,7 +83,8 @@ type Result struct {
 	Seconds float64 `json:"seconds"`
 	// Reused: the build host had an image built from the same inputs
 	// (ContextDigest); nothing was sent or built.
-	Reused bool `json:"reused,omitempty"`
+	Reused  bool `json:"reused,omitempty"`
+	Builder Kind `json:"builder,omitempty"` // buildx, buildkit or classic
 }
 
 // Options tune Run.
@@ -154,6 +163,12 @@ func Run(ctx context.Context, stack string, builds map[string]*cluster.Build, on
 			}
 		}
 		labels := map[string]string{LabelCluster: opt.Cluster, LabelService: full}
+		var kind Kind
+		if k, ok := bl.(kinder); ok {
+			if kind, err = k.Kind(ctx, full); err != nil {
+				return out, err
+			}
+		}
 		if opt.Started != nil {
 			opt.Started(full, bl.Describe())
 		}
@@ -181,7 +196,7 @@ func Run(ctx context.Context, stack string, builds map[string]*cluster.Build, on
 		if err := bl.Tag(ctx, id, ref); err != nil {
 			return out, fmt.Errorf("service %s: %w", full, err)
 		}
-		r := Result{Service: full, Image: ref, ID: id, On: on, Seconds: now().Sub(start).Seconds()}
+		r := Result{Service: full, Image: ref, ID: id, On: on, Seconds: now().Sub(start).Seconds(), Builder: kind}
 		if opt.Built != nil {
 			opt.Built(r)
 		}

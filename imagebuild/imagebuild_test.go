@@ -26,49 +26,239 @@ func TestLocalArgs(t *testing.T) {
 	b := &cluster.Build{
 		Context: "/src/web", Dockerfile: "Dockerfile.prod", Args: map[string]string{"TOKEN": "s3cret", "A": "1"},
 		Target: "prod", Labels: map[string]string{"team": "a"}, CacheFrom: []string{"x"}, CacheTo: []string{"type=inline"},
-		NoCache: true, Network: "host", ExtraHosts: []string{"db:10.0.0.5"}, Platforms: []string{"linux/amd64"},
+		NoCache: true, Network: "host", ExtraHosts: []string{"db:10.0.0.5"}, Platforms: []string{"linux/amd64"}, ShmSize: 1 << 26,
 		Secrets: []cluster.BuildSecret{{ID: "npmrc", File: "/s/npmrc"}, {ID: "tok", Env: "TOK"}}, SSH: []string{"default"},
 	}
 	labels := map[string]string{LabelService: "shop_web"}
-	classic, err := localArgs(b, false, "/tmp/iid", labels)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "build --iidfile /tmp/iid -f /src/web/Dockerfile.prod --build-arg A --build-arg TOKEN --target prod --label drover.service=shop_web --label team=a --cache-from x --no-cache --network host --add-host db:10.0.0.5 --platform linux/amd64 /src/web"
-	if got := strings.Join(classic.args, " "); got != want {
-		t.Errorf("classic argv:\n got %s\nwant %s", got, want)
-	}
-	if !slices.Equal(classic.env, []string{"DOCKER_BUILDKIT=0", "A=1", "TOKEN=s3cret"}) {
-		t.Errorf("classic env %v", classic.env)
-	}
-	for _, a := range classic.args {
-		if strings.Contains(a, "s3cret") {
-			t.Errorf("a build arg value in argv: %v", classic.args)
+	common := " --build-arg A --build-arg TOKEN --target prod --label drover.service=shop_web --label team=a --cache-from x --no-cache --network host --add-host db:10.0.0.5"
+	for _, c := range []struct {
+		caps     localCaps
+		argv     string
+		env      []string
+		warnings []string // the keys warned about
+	}{
+		{localCaps{Kind: Classic, Why: "install docker buildx for BuildKit"},
+			"build --iidfile /tmp/iid -f /src/web/Dockerfile.prod" + common + " --shm-size 67108864 --platform linux/amd64 /src/web",
+			[]string{"DOCKER_BUILDKIT=0", "A=1", "TOKEN=s3cret"},
+			[]string{"cache_to", "secrets", "ssh"}},
+		{localCaps{Kind: BuildKit},
+			"build --progress plain --iidfile /tmp/iid -f /src/web/Dockerfile.prod" + common + " --platform linux/amd64 --secret id=npmrc,src=/s/npmrc --secret id=tok,env=TOK --ssh default /src/web",
+			[]string{"DOCKER_BUILDKIT=1", "A=1", "TOKEN=s3cret"},
+			[]string{"cache_to", "shm_size"}},
+		{localCaps{Kind: Buildx},
+			"buildx build --load --progress plain --iidfile /tmp/iid -f /src/web/Dockerfile.prod" + strings.Replace(common, " --no-cache", " --cache-to type=inline --no-cache", 1) + " --shm-size 67108864 --platform linux/amd64 --secret id=npmrc,src=/s/npmrc --secret id=tok,env=TOK --ssh default /src/web",
+			[]string{"A=1", "TOKEN=s3cret"},
+			nil},
+	} {
+		inv, err := localArgs(b, c.caps, "/tmp/iid", labels)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if len(classic.warnings) != 3 {
-		t.Errorf("classic warnings (cache_to, secrets, ssh): %v", classic.warnings)
-	}
-	bk, err := localArgs(b, true, "/tmp/iid", labels)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := strings.Join(bk.args, " ")
-	for _, w := range []string{"buildx build --load ", "--cache-to type=inline", "--secret id=npmrc,src=/s/npmrc", "--secret id=tok,env=TOK", "--ssh default"} {
-		if !strings.Contains(got, w) {
-			t.Errorf("buildkit argv lacks %q: %s", w, got)
+		if got := strings.Join(inv.args, " "); got != c.argv {
+			t.Errorf("%s argv:\n got %s\nwant %s", c.caps.Kind, got, c.argv)
 		}
-	}
-	if len(bk.warnings) != 0 || slices.Contains(bk.env, "DOCKER_BUILDKIT=0") {
-		t.Errorf("buildkit: warnings %v env %v", bk.warnings, bk.env)
+		if !slices.Equal(inv.env, c.env) {
+			t.Errorf("%s env %v, want %v", c.caps.Kind, inv.env, c.env)
+		}
+		for _, a := range inv.args {
+			if strings.Contains(a, "s3cret") {
+				t.Errorf("%s: a build arg value in argv: %v", c.caps.Kind, inv.args)
+			}
+		}
+		var keys []string
+		for _, w := range inv.warnings {
+			k, _, _ := strings.Cut(strings.TrimPrefix(w, "key build."), " ")
+			keys = append(keys, k)
+			if c.caps.Why != "" && !strings.Contains(w, c.caps.Why) {
+				t.Errorf("%s warning %q does not say why (%s)", c.caps.Kind, w, c.caps.Why)
+			}
+		}
+		if !slices.Equal(keys, c.warnings) {
+			t.Errorf("%s warnings %q, want keys %v", c.caps.Kind, inv.warnings, c.warnings)
+		}
 	}
 	b.Platforms = []string{"linux/amd64", "linux/arm64"}
-	if _, err := localArgs(b, true, "/tmp/iid", nil); err == nil {
+	if _, err := localArgs(b, localCaps{Kind: Buildx}, "/tmp/iid", nil); err == nil {
 		t.Error("several platforms: want an error")
 	}
-	inline, _ := localArgs(&cluster.Build{Context: "/c", DockerfileInline: "FROM scratch"}, false, "/i", nil)
+	inline, _ := localArgs(&cluster.Build{Context: "/c", DockerfileInline: "FROM scratch"}, localCaps{Kind: Classic}, "/i", nil)
 	if got := strings.Join(inline.args, " "); got != "build --iidfile /i -f - /c" {
 		t.Errorf("inline argv %s", got)
+	}
+}
+
+// scriptDocker answers docker commands by their first words, and records
+// the environment of each.
+type scriptDocker struct {
+	answers map[string]string // "buildx version" → stdout; a missing key fails
+	calls   []string
+	envs    [][]string
+}
+
+func (d *scriptDocker) Run(_ context.Context, args, env []string, _ io.Reader, stdout, _ io.Writer) error {
+	d.calls = append(d.calls, strings.Join(args, " "))
+	d.envs = append(d.envs, env)
+	for k, v := range d.answers {
+		if strings.HasPrefix(strings.Join(args, " "), k) {
+			io.WriteString(stdout, v)
+			return nil
+		}
+	}
+	return errors.New("exit status 1")
+}
+
+// TestProbe: buildx first, then the CLI's own BuildKit (its build --help
+// offers --secret, with DOCKER_BUILDKIT=1), then classic; the user's
+// DOCKER_BUILDKIT=0 means classic; an engine without BuildKit is classic.
+// The probe runs once.
+func TestProbe(t *testing.T) {
+	const help20 = "      --secret stringArray      Secret file to expose to the build (only if BuildKit enabled)\n"
+	version := map[string]string{"version": "linux/amd64 1.41\n"}
+	with := func(m map[string]string) map[string]string {
+		out := map[string]string{}
+		for k, v := range version {
+			out[k] = v
+		}
+		for k, v := range m {
+			out[k] = v
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name    string
+		answers map[string]string
+		env     map[string]string
+		want    Kind
+		why     string
+	}{
+		{"buildx", with(map[string]string{"buildx version": "github.com/docker/buildx v0.12.1", "build --help": help20}), nil, Buildx, ""},
+		{"cli 20.10", with(map[string]string{"build --help": help20}), nil, BuildKit, ""},
+		{"cli 23+ without buildx", version, nil, Classic, "install docker buildx"},
+		{"DOCKER_BUILDKIT=0", with(map[string]string{"buildx version": "v0.12.1", "build --help": help20}), map[string]string{"DOCKER_BUILDKIT": "0"}, Classic, "DOCKER_BUILDKIT=0"},
+		{"DOCKER_BUILDKIT=1", with(map[string]string{"build --help": help20}), map[string]string{"DOCKER_BUILDKIT": "1"}, BuildKit, ""},
+		{"old engine", map[string]string{"version": "linux/amd64 1.38", "build --help": help20}, nil, Classic, "has no BuildKit"},
+		{"windows engine", map[string]string{"version": "windows/amd64 1.41", "build --help": help20}, nil, Classic, "has no BuildKit"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := &scriptDocker{answers: c.answers}
+			l := &Local{Docker: d, Where: "DOCKER_HOST=unix:///x", LookupEnv: func(k string) (string, bool) { v, ok := c.env[k]; return v, ok }}
+			k, err := l.Kind(context.Background(), "s_web")
+			if err != nil {
+				t.Fatal(err)
+			}
+			k2, _ := l.Kind(context.Background(), "s_web")
+			if k != c.want || k2 != k || !strings.Contains(l.caps.Why, c.why) {
+				t.Errorf("kind %s (then %s), why %q; want %s, %q", k, k2, l.caps.Why, c.want, c.why)
+			}
+			if l.caps.Platform != strings.Fields(c.answers["version"])[0] {
+				t.Errorf("platform %q", l.caps.Platform)
+			}
+			n := len(d.calls)
+			l.Kind(context.Background(), "s_web")
+			if len(d.calls) != n || n > 3 {
+				t.Errorf("probed with %d commands, then again: %v", n, d.calls)
+			}
+			for i, call := range d.calls {
+				if call == "build --help" && !slices.Equal(d.envs[i], []string{"DOCKER_BUILDKIT=1"}) {
+					t.Errorf("build --help ran with env %v, want DOCKER_BUILDKIT=1", d.envs[i])
+				}
+			}
+			if !strings.Contains(l.Describe(), c.want.describe()) {
+				t.Errorf("Describe() = %q does not name %s", l.Describe(), c.want)
+			}
+		})
+	}
+}
+
+// TestLocalBuildKit runs a build through a fake docker that prints
+// BuildKit's plain output and fails: the tail keeps the useful lines, a
+// secret's value printed by a RUN is redacted, the env secret is not in
+// argv nor in docker's extra env, and an unset variable is refused.
+func TestLocalBuildKit(t *testing.T) {
+	out := `#1 [internal] load build definition from Dockerfile
+#1 sha256:74353c5bee3c4a301450a65c68fe83f739601b4429e0ec2dce0ee7ebdb440171
+#1 transferring dockerfile: 2B done
+#1 DONE 0.1s
+
+#5 [app 2/2] RUN --mount=type=secret,id=tok sha256sum /run/secrets/tok
+#5 sha256:b4216c040dbebbbc2d6dc4fa533cda75bc994800847ae88f78c1bd1eee2e636f
+#5 CACHED
+
+#6 [bad 1/1] RUN cat /run/secrets/tok; exit 3
+#6 sha256:a2d3ae8600af0a1bd6f016a2db151ed583d9a44b9528e49b77e8c4b89054b1f9
+#6 0.443 the token is hunter2-token
+#6 ERROR: executor failed running [/bin/sh -c cat /run/secrets/tok; exit 3]: exit code: 3
+------
+ > [bad 1/1] RUN cat /run/secrets/tok; exit 3:
+------
+executor failed running [/bin/sh -c cat /run/secrets/tok; exit 3]: exit code: 3
+`
+	d := &failDocker{scriptDocker: scriptDocker{answers: map[string]string{"version": "linux/amd64 1.41", "build --help": "--secret"}}, out: out}
+	env := map[string]string{"TOK": "hunter2-token"}
+	l := &Local{Docker: d, Where: "DOCKER_HOST=unix:///x", LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	b := &cluster.Build{Context: t.TempDir(), Target: "bad", Secrets: []cluster.BuildSecret{{ID: "tok", Env: "TOK"}}}
+	var shown []string
+	_, _, err := l.Build(context.Background(), "s_web", b, nil, func(line string) { shown = append(shown, line) })
+	var be *BuildError
+	if !errors.As(err, &be) {
+		t.Fatalf("want a BuildError, got %v", err)
+	}
+	want := []string{
+		"#1 [internal] load build definition from Dockerfile",
+		"#5 [app 2/2] RUN --mount=type=secret,id=tok sha256sum /run/secrets/tok",
+		"#6 [bad 1/1] RUN cat /run/secrets/tok; exit 3",
+		"#6 the token is [redacted]",
+		"#6 ERROR: executor failed running [/bin/sh -c cat /run/secrets/tok; exit 3]: exit code: 3",
+		"executor failed running [/bin/sh -c cat /run/secrets/tok; exit 3]: exit code: 3",
+	}
+	if !slices.Equal(be.Lines, want) {
+		t.Errorf("last lines:\n%s\nwant\n%s", strings.Join(be.Lines, "\n"), strings.Join(want, "\n"))
+	}
+	if !strings.Contains(err.Error(), "with the local engine (DOCKER_HOST=unix:///x, BuildKit built into the docker CLI)") {
+		t.Errorf("error does not name the builder: %v", err)
+	}
+	for _, l := range append(shown, err.Error()) {
+		if strings.Contains(l, "hunter2") {
+			t.Errorf("the secret's value shown: %q", l)
+		}
+	}
+	build := d.calls[len(d.calls)-1]
+	benv := d.envs[len(d.envs)-1]
+	if !strings.Contains(build, "--secret id=tok,env=TOK") || strings.Contains(build+strings.Join(benv, " "), "hunter2") {
+		t.Errorf("build %q env %v: want the secret by name only", build, benv)
+	}
+
+	delete(env, "TOK")
+	_, _, err = l.Build(context.Background(), "s_web", b, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "environment variable TOK is not set") {
+		t.Errorf("unset secret variable: %v", err)
+	}
+}
+
+// failDocker is a scriptDocker whose builds print out and fail.
+type failDocker struct {
+	scriptDocker
+	out string
+}
+
+func (d *failDocker) Run(ctx context.Context, args, env []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 1 && args[0] == "build" && args[1] != "--help" {
+		d.calls = append(d.calls, strings.Join(args, " "))
+		d.envs = append(d.envs, env)
+		io.WriteString(stderr, d.out)
+		return errors.New("exit status 1")
+	}
+	return d.scriptDocker.Run(ctx, args, env, stdin, stdout, stderr)
+}
+
+func TestTailLineClassic(t *testing.T) {
+	for _, l := range []string{"Step 2/4 : COPY nope /nope", " ---> Running in 1234", "#5 is a comment"} {
+		if got, ok := tailLine(l, Classic); !ok || got != l {
+			t.Errorf("classic %q → %q %v", l, got, ok)
+		}
+	}
+	if got, ok := tailLine("#12 3.5 hello", Buildx); !ok || got != "#12 hello" {
+		t.Errorf("buildx output line → %q %v", got, ok)
 	}
 }
 

@@ -47,6 +47,9 @@ type ContextOutcome struct {
 // Describe names the builder for messages.
 func (r *Remote) Describe() string { return "host " + r.Host }
 
+// Kind is the classic builder: POST /build without a BuildKit session.
+func (r *Remote) Kind(context.Context, string) (Kind, error) { return Classic, nil }
+
 // Build builds b on the host and returns the image ID there.
 func (r *Remote) Build(ctx context.Context, svc string, b *cluster.Build, labels map[string]string, out func(string)) (string, []string, error) {
 	var warnings []string
