@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // buildKitCLI puts first in PATH a docker CLI with BuildKit built in
@@ -44,9 +45,27 @@ func buildKitCLI(t *testing.T) {
 	missing(t, "no docker CLI with built-in BuildKit in PATH or /usr/bin (docker.io 20.10; scripts/lab.sh up installs it)")
 }
 
+// sshAgent starts an ssh-agent (no keys: a RUN --mount=type=ssh needs the
+// socket forwarded, nothing more) and points SSH_AUTH_SOCK at it.
+func sshAgent(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("ssh-agent"); err != nil {
+		missing(t, "no ssh-agent (openssh-client; scripts/lab.sh up installs openssh)")
+	}
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	cmd := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, 10*time.Second, "ssh-agent's socket", func() bool { _, err := os.Stat(sock); return err == nil })
+	t.Setenv("SSH_AUTH_SOCK", sock)
+}
+
 // TestDeployBuildKit: with no buildx, the docker CLI's own BuildKit builds
 // a target stage whose RUN mounts two build secrets (compose secrets from
-// environment: and file:); the replicas run it; the secrets' values are in
+// environment: and file:) and the ssh agent (ssh: [default]); the
+// replicas run it; the secrets' values are in
 // no output of drover, not in the state, the image's history, config or
 // layers; an unchanged deploy changes nothing; a failing RUN shows
 // BuildKit's last lines (the secret it prints redacted) and changes
@@ -65,6 +84,8 @@ func TestDeployBuildKit(t *testing.T) {
 	const token, note = "e2e-token-7f3a91c4", "e2e-note-52be08d1"
 	t.Setenv("E2E_BUILD_TOKEN", token)
 
+	sshAgent(t)
+
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "web"), 0o755)
 	os.WriteFile(filepath.Join(dir, "note.txt"), []byte(note+"\n"), 0o600)
@@ -72,12 +93,13 @@ func TestDeployBuildKit(t *testing.T) {
 	// if it ran. The RUN records the secrets' digests, not their values.
 	os.WriteFile(filepath.Join(dir, "web", "Dockerfile"), []byte("FROM "+base+" AS app\n"+
 		"RUN --mount=type=secret,id=tok --mount=type=secret,id=note cat /run/secrets/tok | sha256sum > /tok.sha256 && cat /run/secrets/note | sha256sum > /note.sha256\n"+
+		"RUN --mount=type=ssh test -S \"$SSH_AUTH_SOCK\" && echo forwarded > /ssh-agent\n"+
 		"ENV VERSION=bk1\n"+
 		"FROM app AS broken\n"+
 		"RUN --mount=type=secret,id=tok echo \"about to fail, token $(cat /run/secrets/tok)\"; cat /nope; exit 3\n"), 0o644)
 	compose := func(target string) string {
 		return "secrets:\n  tok: {environment: E2E_BUILD_TOKEN}\n  note: {file: ./note.txt}\n" +
-			"services:\n  web:\n    build:\n      context: ./web\n      target: " + target + "\n      secrets: [tok, note]\n" +
+			"services:\n  web:\n    build:\n      context: ./web\n      target: " + target + "\n      secrets: [tok, note]\n      ssh: [default]\n" +
 			"    deploy: {replicas: 2, update_config: {parallelism: 2, monitor: 1s}}\n"
 	}
 	file := filepath.Join(dir, "compose.yml")
@@ -105,6 +127,9 @@ func TestDeployBuildKit(t *testing.T) {
 	// The RUN saw both secrets: the replica has their digests.
 	digest := func(s string) string { d := sha256.Sum256([]byte(s)); return hex.EncodeToString(d[:]) }
 	c := running(filterService(stackContainers(t, stack), stack+"_web"))[0]
+	if got := hostDocker(t, c.Host, "exec", c.ID, "/bin/sh", "-c", "cat /ssh-agent"); got != "forwarded" {
+		t.Errorf("the RUN had no ssh agent socket: %q", got)
+	}
 	if got := hostDocker(t, c.Host, "exec", c.ID, "/bin/sh", "-c", "cat /tok.sha256 /note.sha256"); !strings.Contains(got, digest(token)) || !strings.Contains(got, digest(note+"\n")) {
 		t.Errorf("the RUN did not see the secrets: digests %q, want %s and %s", got, digest(token), digest(note+"\n"))
 	}
