@@ -54,6 +54,9 @@ type API struct {
 	// SSH connection's session slots still bound them.
 	streams   *client.Client
 	streamsTr *http.Transport
+	// dial opens a raw stream to the engine (a hijacked connection's:
+	// the client's own DialHijack cannot reach through the choke point).
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	mu      sync.Mutex
 	checked bool // the version was negotiated and is supported
@@ -93,7 +96,7 @@ func NewAPI(cfg APIConfig) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: engine api client: %w", cfg.Host, err)
 	}
-	return &API{host: cfg.Host, c: c, tr: tr, exits: exits, streams: sc, streamsTr: str}, nil
+	return &API{host: cfg.Host, c: c, tr: tr, exits: exits, streams: sc, streamsTr: str, dial: dial}, nil
 }
 
 func newClient(rt http.RoundTripper) (*client.Client, error) {

@@ -45,7 +45,7 @@ type BuildFailedError struct {
 func (e *BuildFailedError) Error() string { return fmt.Sprintf("%s: %s", e.Host, e.Message) }
 
 // Build builds an image from a tar context with the engine's classic
-// builder (BuildKit over the API needs a session drover does not run) and
+// builder (BuildKit is BuildKit's, with a session: buildkit.go) and
 // returns its ID. out, when set, receives each line of the build's output.
 func (e *Engine) Build(ctx context.Context, tarContext io.Reader, o BuildOptions, out func(line string)) (string, error) {
 	if e.API == nil {

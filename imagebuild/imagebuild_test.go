@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/engine"
 )
 
 func TestTag(t *testing.T) {
@@ -423,4 +424,106 @@ func TestRunBuildsForNodes(t *testing.T) {
 	if n != 1 {
 		t.Errorf("warnings %q", warned)
 	}
+}
+
+// fakeEngine is a build host's engine: it records the BuildKit build and
+// prints lines, failing when fail is set.
+type fakeEngine struct {
+	os      string
+	src     engine.BuildKitSource
+	opt     engine.BuildOptions
+	inline  string // the Dockerfile it was served, when inline
+	classic bool
+	fail    bool
+}
+
+func (f *fakeEngine) Build(context.Context, io.Reader, engine.BuildOptions, func(string)) (string, error) {
+	f.classic = true
+	return "sha256:c1a551c", nil
+}
+
+func (f *fakeEngine) BuildKit(_ context.Context, src engine.BuildKitSource, o engine.BuildOptions, out func(string)) (string, int64, error) {
+	f.src, f.opt = src, o
+	if b, err := os.ReadFile(filepath.Join(src.DockerfileDir, o.Dockerfile)); err == nil {
+		f.inline = string(b)
+	}
+	out("#1 [app 1/1] RUN cat /run/secrets/tok")
+	out("#1 the token is hunter2-token")
+	if f.fail {
+		return "", 0, &engine.BuildFailedError{Host: "h2", Message: "exit code: 1 (hunter2-token)"}
+	}
+	return "sha256:b17d", 1234, nil
+}
+
+func (f *fakeEngine) Info(context.Context) (engine.Facts, error) { return engine.Facts{OS: f.os}, nil }
+
+// TestRemoteBuildKit: a Linux host builds with BuildKit, served the
+// context and Dockerfile directories, the secrets by name and the ssh
+// agents; output and errors are redacted; DOCKER_BUILDKIT=0 or a
+// non-Linux engine is the classic builder, which warns about secrets.
+func TestRemoteBuildKit(t *testing.T) {
+	ctxDir := t.TempDir()
+	env := map[string]string{"TOK": "hunter2-token"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	b := &cluster.Build{Context: ctxDir, Dockerfile: "docker/Dockerfile.prod", Target: "app", CacheTo: []string{"type=inline"}, ShmSize: 1 << 20,
+		Secrets: []cluster.BuildSecret{{ID: "tok", Env: "TOK"}}, SSH: []string{"default", "deploy=/k/a,/k/b"}}
+	fe := &fakeEngine{os: "linux"}
+	r := &Remote{Host: "h2", Engine: fe, LookupEnv: lookup}
+	var shown []string
+	id, warnings, err := r.Build(context.Background(), "s_web", b, map[string]string{LabelService: "s_web"}, func(l string) { shown = append(shown, l) })
+	if err != nil || id != "sha256:b17d" || fe.classic {
+		t.Fatalf("id %q err %v classic %v", id, err, fe.classic)
+	}
+	if fe.src.ContextDir != ctxDir || fe.src.DockerfileDir != filepath.Join(ctxDir, "docker") || fe.opt.Dockerfile != "Dockerfile.prod" ||
+		fe.opt.Target != "app" || fe.opt.Labels[LabelService] != "s_web" {
+		t.Errorf("served %+v with %+v", fe.src, fe.opt)
+	}
+	if !slices.Equal(fe.src.Secrets, []engine.BuildKitSecret{{ID: "tok", Env: "TOK"}}) || !slices.Equal(fe.src.SSH, b.SSH) {
+		t.Errorf("secrets %v ssh %v", fe.src.Secrets, fe.src.SSH)
+	}
+	if len(warnings) != 2 || !strings.Contains(warnings[0], "cache_to") || !strings.Contains(warnings[1], "shm_size") {
+		t.Errorf("warnings %q", warnings)
+	}
+	if r.Describe() != "host h2 (BuildKit)" || strings.Contains(strings.Join(shown, "\n"), "hunter2") {
+		t.Errorf("describe %q, shown %q", r.Describe(), shown)
+	}
+
+	fe.fail = true
+	_, _, err = r.Build(context.Background(), "s_web", &cluster.Build{Context: ctxDir, DockerfileInline: "FROM scratch\n", Secrets: b.Secrets}, nil, nil)
+	var be *BuildError
+	if !errors.As(err, &be) || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "the token is [redacted]") {
+		t.Errorf("failed build: %v", err)
+	}
+	if fe.inline != "FROM scratch\n" || fe.src.ContextDir != ctxDir {
+		t.Errorf("dockerfile_inline served as %q", fe.inline)
+	}
+
+	delete(env, "TOK")
+	if _, _, err := r.Build(context.Background(), "s_web", b, nil, nil); err == nil || !strings.Contains(err.Error(), "TOK is not set") {
+		t.Errorf("unset secret variable: %v", err)
+	}
+
+	for _, c := range []struct {
+		os, buildkit string
+		why          string
+	}{{"linux", "0", "DOCKER_BUILDKIT=0"}, {"windows", "", "has no BuildKit"}} {
+		fe := &fakeEngine{os: c.os}
+		r := &Remote{Host: "h3", Engine: fe, LookupEnv: func(k string) (string, bool) {
+			if k == "DOCKER_BUILDKIT" && c.buildkit != "" {
+				return c.buildkit, true
+			}
+			return lookup(k)
+		}}
+		if k, _ := r.Kind(context.Background(), "s_web"); k != Classic {
+			t.Errorf("%s DOCKER_BUILDKIT=%q: kind %s", c.os, c.buildkit, k)
+		}
+		_, warnings, err := r.Build(context.Background(), "s_web", &cluster.Build{Context: ctxDir, Secrets: b.Secrets}, nil, nil)
+		if err != nil || !fe.classic || len(warnings) != 1 || !strings.Contains(warnings[0], c.why) {
+			t.Errorf("%s: err %v classic %v warnings %q", c.os, err, fe.classic, warnings)
+		}
+	}
+}
+
+func (f *fakeEngine) ImagesWithLabels(context.Context, map[string]string) ([]engine.LabelledImage, error) {
+	return nil, nil
 }

@@ -130,10 +130,8 @@ func (l *Local) probe(ctx context.Context, service string) (localCaps, error) {
 }
 
 func (l *Local) chooseKind(ctx context.Context, platform, api string) (Kind, string) {
-	if v, ok := l.lookupEnv("DOCKER_BUILDKIT"); ok {
-		if on, err := strconv.ParseBool(v); err == nil && !on {
-			return Classic, "DOCKER_BUILDKIT=" + v
-		}
+	if off, v := buildKitOff(l.lookupEnv); off {
+		return Classic, "DOCKER_BUILDKIT=" + v
 	}
 	if l.Docker.Run(ctx, []string{"buildx", "version"}, nil, nil, io.Discard, io.Discard) == nil {
 		return Buildx, ""
@@ -147,6 +145,17 @@ func (l *Local) chooseKind(ctx context.Context, platform, api string) (Kind, str
 		return BuildKit, ""
 	}
 	return Classic, "install docker buildx for BuildKit"
+}
+
+// buildKitOff says DOCKER_BUILDKIT is set to false (as docker reads it)
+// in this process's environment, and its value.
+func buildKitOff(lookup func(string) (string, bool)) (bool, string) {
+	v, ok := lookup("DOCKER_BUILDKIT")
+	if !ok {
+		return false, ""
+	}
+	on, err := strconv.ParseBool(v)
+	return err == nil && !on, v
 }
 
 // apiAtLeast compares Engine API versions ("1.41" >= "1.39").
@@ -186,7 +195,10 @@ func (l *Local) Build(ctx context.Context, svc string, b *cluster.Build, labels 
 	if err != nil {
 		return "", nil, err
 	}
-	secrets, err := l.secretValues(b, caps.Kind)
+	var secrets []string
+	if caps.Kind != Classic {
+		secrets, err = secretValues(b, l.lookupEnv)
+	}
 	if err != nil {
 		return "", nil, fmt.Errorf("service %s: %w", svc, err)
 	}
@@ -241,14 +253,11 @@ func (l *Local) Build(ctx context.Context, svc string, b *cluster.Build, labels 
 // secretValues checks that the build's secrets can be read and returns
 // their values, to keep them out of the output drover shows (a RUN that
 // prints one). Files larger than maxRedacted are checked, not read.
-func (l *Local) secretValues(b *cluster.Build, k Kind) ([]string, error) {
-	if k == Classic {
-		return nil, nil
-	}
+func secretValues(b *cluster.Build, lookupEnv func(string) (string, bool)) ([]string, error) {
 	var out []string
 	for _, s := range b.Secrets {
 		if s.Env != "" {
-			v, ok := l.lookupEnv(s.Env)
+			v, ok := lookupEnv(s.Env)
 			if !ok {
 				return nil, fmt.Errorf("build secret %s: environment variable %s is not set (secrets.%s.environment)", s.ID, s.Env, s.ID)
 			}

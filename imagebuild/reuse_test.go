@@ -83,7 +83,9 @@ func TestRemoteReusesUnchangedContext(t *testing.T) {
 	defer c.Close()
 	h := c.Host("h1")
 	var outcomes []ContextOutcome
-	r := &Remote{Host: "h1", Engine: c.Engine("h1"), Context: func(o ContextOutcome) { outcomes = append(outcomes, o) }}
+	// The fake engine serves no BuildKit session: the classic builder.
+	classic := func(k string) (string, bool) { return "0", k == "DOCKER_BUILDKIT" }
+	r := &Remote{Host: "h1", Engine: c.Engine("h1"), LookupEnv: classic, Context: func(o ContextOutcome) { outcomes = append(outcomes, o) }}
 	dir := contextDir(t)
 	b := &cluster.Build{Context: dir, Repository: "s_web"}
 	labels := map[string]string{LabelCluster: "test", LabelService: "s_web"}
