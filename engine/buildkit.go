@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -124,7 +125,12 @@ func (c *countingConn) Write(p []byte) (int, error) {
 }
 
 func newBuildSession(ctx context.Context, src BuildKitSource) (*session.Session, error) {
-	sess, err := session.NewSession(ctx, "drover")
+	// The engine keeps the files it was sent under the session's shared
+	// key and the directory's name, and sends for the next build with that
+	// key only what changed: one key per context (as docker's CLI does),
+	// so that two services' contexts do not take turns replacing it.
+	key := sha256.Sum256([]byte(src.ContextDir + "\x00" + src.DockerfileDir))
+	sess, err := session.NewSession(ctx, "drover-"+hex.EncodeToString(key[:16]))
 	if err != nil {
 		return nil, err
 	}
