@@ -14,7 +14,6 @@ import (
 	"github.com/drover-sh/drover/mesh"
 	"github.com/drover-sh/drover/reconcile"
 	"github.com/drover-sh/drover/run"
-	"github.com/drover-sh/drover/ssh"
 )
 
 // meshRun is one run's routing mesh: the hooks the apply calls around
@@ -108,17 +107,14 @@ func (m *meshRun) sync(ctx context.Context, w *reconcile.World, configOnly bool)
 			continue
 		}
 		eng := w.Engines[n.Name]
-		targets = append(targets, mesh.Target{
-			Name: n.Name,
-			Exec: func(ctx context.Context, argv []string) error {
-				if m.e.sudo(n.Name) {
-					argv = append([]string{"sudo", "-n"}, argv...)
-				}
-				_, err := m.e.pool.Runner(n.Name).Run(ctx, ssh.Cmd{Args: argv})
-				return err
-			},
+		t := mesh.Target{
+			Name:   n.Name,
 			Engine: func(context.Context) (mesh.Host, error) { return eng, nil },
-		})
+		}
+		if obs := w.Obs[n.Name]; obs != nil {
+			t.Observed, t.Proxy = true, obs.Proxy
+		}
+		targets = append(targets, t)
 	}
 	configs, warnings := mesh.Compute(in)
 	for _, wmsg := range warnings {
@@ -231,14 +227,4 @@ func (e *runEnv) removeProxyFrom(ctx context.Context, name string) {
 		return
 	}
 	e.logMesh(res)
-}
-
-// sudo reports whether the host's commands run with sudo -n.
-func (e *runEnv) sudo(name string) bool {
-	h, ok := e.inv.Host(name)
-	if !ok {
-		return false
-	}
-	s := e.inv.SSHFor(h)
-	return s.Sudo != nil && *s.Sudo
 }

@@ -23,6 +23,7 @@ func proxyCommand(stdio IO) *cli.Command {
 			&cli.StringFlag{Name: "config", Value: "/var/lib/drover/mesh/config.json", Usage: "configuration `FILE` (re-read when it changes, and on SIGHUP)"},
 			&cli.StringFlag{Name: "status", Value: "/var/lib/drover/mesh/status.json", Usage: "status `FILE` written for `drover ingress ls` (empty: none)"},
 			&cli.StringFlag{Name: "docker-socket", Value: "/var/run/docker.sock", Usage: "the engine's socket, for the health of local replicas (empty: none)"},
+			&cli.StringFlag{Name: "local-range", Usage: "make the addresses of `CIDR` local on the host (the services' virtual addresses; needs NET_ADMIN), at start and every 2 s"},
 			&cli.DurationFlag{Name: "poll", Value: 250 * time.Millisecond, Usage: "how often the configuration file is looked at"},
 		},
 		Action: func(c *cli.Context) error {
@@ -31,12 +32,13 @@ func proxyCommand(stdio IO) *cli.Command {
 				log = log.With().Str("host", h).Logger()
 			}
 			return proxy.Run(c.Context, proxy.Options{
-				Config:  c.String("config"),
-				Status:  c.String("status"),
-				Docker:  c.String("docker-socket"),
-				Poll:    c.Duration("poll"),
-				Log:     log,
-				Version: Version,
+				Config:     c.String("config"),
+				Status:     c.String("status"),
+				Docker:     c.String("docker-socket"),
+				Poll:       c.Duration("poll"),
+				Log:        log,
+				Version:    Version,
+				LocalRange: c.String("local-range"),
 			})
 		},
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -526,6 +527,7 @@ func TestMeshDiscovery(t *testing.T) {
 	if len(callers) != 2 {
 		t.Fatalf("%d web replicas", len(callers))
 	}
+	since := time.Now()
 	reach := func(what string) {
 		t.Helper()
 		for _, c := range callers {
@@ -550,6 +552,9 @@ func TestMeshDiscovery(t *testing.T) {
 				if err != nil {
 					t.Errorf("%s: web on %s cannot reach %s: %v %s", what, c.Host, url, err, out)
 				}
+				if err != nil || time.Since(start) > time.Second {
+					proxyLogs(t, since, c.Host, "h2")
+				}
 			}
 		}
 	}
@@ -561,6 +566,7 @@ func TestMeshDiscovery(t *testing.T) {
 	t.Logf("web on %s: hosts entries %s", callers[0].Host, strings.TrimSpace(hosts))
 
 	before := running(stackContainers(t, stack))
+	since = time.Now()
 	mustDrover(t, inv, "service", "update", "--force", stack+"_db")
 	after := running(stackContainers(t, stack))
 	for _, c := range before {
@@ -581,5 +587,16 @@ func TestMeshDiscovery(t *testing.T) {
 		if !found {
 			t.Errorf("web %s was touched", c.Name)
 		}
+	}
+}
+
+// proxyLogs logs what the hosts' proxies said since then (docker's
+// timestamps): what a slow or failed reach looked like from inside.
+func proxyLogs(t *testing.T, since time.Time, hosts ...string) {
+	t.Helper()
+	for _, h := range hosts {
+		// The proxy logs to stderr.
+		out, err := exec.Command("docker", "-H", lab(t).Host(t, h).DockerHost(), "logs", "--timestamps", "--since", since.UTC().Format(time.RFC3339Nano), "drover-proxy").CombinedOutput()
+		t.Logf("drover-proxy on %s since %s (%v):\n%s", h, since.UTC().Format("15:04:05.000"), err, out)
 	}
 }

@@ -3,12 +3,12 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/system"
@@ -36,16 +36,21 @@ func (a *API) observe(ctx context.Context, clusterName string) (*Observation, er
 		return nil, err
 	}
 	obs := &Observation{Facts: facts, Images: map[string]string{}}
-	list, err := c.ContainerList(ctx, container.ListOptions{
-		All:     true,
-		Filters: filters.NewArgs(filters.Arg("label", cluster.LabelCluster+"="+clusterName)),
-	})
+	// Every container, not only the cluster's (docker's filters cannot say
+	// "this label or that name"): the routing mesh's proxy comes with the
+	// same round trip.
+	list, err := c.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
 		return nil, a.classify(err)
 	}
-	ids := make([]string, len(list))
-	for i, s := range list {
-		ids[i] = s.ID
+	var ids []string
+	for _, s := range list {
+		switch {
+		case s.Labels[cluster.LabelCluster] == clusterName:
+			ids = append(ids, s.ID)
+		case slices.Contains(s.Names, "/"+ProxyName):
+			obs.Proxy = &ProxyContainer{ID: s.ID, Image: s.Image, ImageID: s.ImageID, State: string(s.State), Labels: s.Labels}
+		}
 	}
 	// A container removed between list and inspect is simply not there.
 	if obs.Replicas, err = a.inspect(ctx, ids, true); err != nil {

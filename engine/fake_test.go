@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/url"
 	"reflect"
 	"sort"
 	"strings"
@@ -106,6 +105,14 @@ func TestObserveRoundTrip(t *testing.T) {
 		if _, err := foreign.Create(ctx, engine.Container{Name: "x", Labels: map[string]string{cluster.LabelCluster: "other"}, Spec: other}); err != nil {
 			t.Fatal(err)
 		}
+		// The routing mesh's proxy (no drover.cluster label).
+		proxyID, err := foreign.Create(ctx, engine.Container{Name: engine.ProxyName, Labels: map[string]string{"drover.proxy": "true"}, Spec: other})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := foreign.StartContainer(ctx, proxyID); err != nil {
+			t.Fatal(err)
+		}
 
 		h.ResetCounters()
 		obs, err := e.Observe(ctx)
@@ -126,8 +133,13 @@ func TestObserveRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(paths, wantPaths) {
 			t.Errorf("observe requests\n got %q\nwant %q", paths, wantPaths)
 		}
-		if list := h.Requests()[1]; !strings.Contains(list, "all=1") || !strings.Contains(list, url.QueryEscape(`"drover.cluster=lab"`)) {
-			t.Errorf("the list is not of this cluster's containers: %s", list)
+		// The list is of every container (the proxy comes with it); only
+		// the cluster's are inspected (the paths above).
+		if list := h.Requests()[1]; !strings.Contains(list, "all=1") || strings.Contains(list, "filters") {
+			t.Errorf("the list is not of every container: %s", list)
+		}
+		if obs.Proxy == nil || obs.Proxy.ID != proxyID || obs.Proxy.Labels["drover.proxy"] != "true" || !obs.Proxy.Running() {
+			t.Errorf("proxy %+v, want %s running", obs.Proxy, proxyID)
 		}
 		if n := len(h.Streams()); n != 0 {
 			t.Errorf("observe opened %d new streams", n)

@@ -22,6 +22,10 @@ type Observation struct {
 	Volumes  []string
 	// Images maps image references ("repo:tag") to image IDs.
 	Images map[string]string
+	// Proxy is the container named ProxyName (the routing mesh's), nil
+	// when there is none. Its start time is not listed (InspectNamed has
+	// it).
+	Proxy *ProxyContainer
 }
 
 // HasImage reports whether ref (as written in a compose file) is present.

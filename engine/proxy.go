@@ -22,6 +22,10 @@ import (
 // (the routing mesh's proxy).
 var ErrNeedsAPI = errors.New("needs the Engine API")
 
+// ProxyName is the routing mesh's proxy container on every host
+// (mesh.ContainerName); the observation reports it.
+const ProxyName = "drover-proxy"
+
 // ProxySpec is the routing mesh's proxy container on one host: host
 // networking, its configuration directory and the engine's socket
 // mounted, restarted by docker unless stopped.
@@ -98,9 +102,11 @@ func (e *Engine) RunProxy(ctx context.Context, s ProxySpec) (string, error) {
 		Mounts: []mount.Mount{
 			{Type: mount.TypeBind, Source: s.DockerSocket, Target: s.DockerSocket, ReadOnly: true},
 		},
-		// The proxy needs nothing but its sockets.
-		CapDrop:        []string{"ALL"},
-		CapAdd:         []string{"NET_BIND_SERVICE"},
+		// The proxy needs nothing but its sockets and that route.
+		CapDrop: []string{"ALL"},
+		// NET_ADMIN for the one local route of the services' virtual
+		// addresses (ProxySpec.Cmd's --local-range).
+		CapAdd:         []string{"NET_BIND_SERVICE", "NET_ADMIN"},
 		ReadonlyRootfs: true,
 		SecurityOpt:    []string{"no-new-privileges"},
 		LogConfig:      container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "2"}},

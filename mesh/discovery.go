@@ -10,14 +10,12 @@ import (
 )
 
 // VIPRange is where the services' virtual addresses come from (RFC 2544's
-// benchmarking range, which no real network uses). Each host with a proxy
-// gets one route making the whole range local (`ip route replace local
-// 198.18.0.0/16 dev lo`), so its proxy can listen on any address of it and
-// its containers reach them through their bridge's gateway.
+// benchmarking range, which no real network uses). Each host's proxy makes
+// the whole range local (the netlink form of `ip route replace local
+// 198.18.0.0/16 dev lo`, proxy.LocalRange), so it can listen on any
+// address of it and its containers reach them through their bridge's
+// gateway.
 const VIPRange = "198.18.0.0/16"
-
-// VIPRouteArgs is the command that makes VIPRange local on a host.
-var VIPRouteArgs = []string{"ip", "route", "replace", "local", VIPRange, "dev", "lo"}
 
 // DiscoveryPorts are the container ports a service is reached on by name:
 // the targets of its ports, in any mode, published or not.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"sort"
 	"time"
@@ -20,7 +19,7 @@ import (
 // Where the proxy lives on each host. Its directory is mounted (not the
 // file) so that a file renamed over the old one is seen inside.
 const (
-	ContainerName = "drover-proxy"
+	ContainerName = engine.ProxyName
 	ConfigDir     = "/var/lib/drover/mesh"
 	ConfigFile    = ConfigDir + "/config.json"
 	StatusFile    = ConfigDir + "/status.json"
@@ -70,9 +69,23 @@ func (e *ForeignProxyError) Error() string {
 type Target struct {
 	Name   string
 	Engine func(ctx context.Context) (Host, error)
-	// Exec runs one command on the host (as root: with sudo when the
-	// inventory says so); argv is quoted by the transport.
-	Exec func(ctx context.Context, argv []string) error
+	// Observed says Proxy is what the run's observation saw of the
+	// host's proxy container (nil: none), so that Sync does not inspect
+	// it again; without it, Sync inspects it by name.
+	Observed bool
+	Proxy    *engine.ProxyContainer
+}
+
+// proxyOf is the host's proxy container: from the observation, or
+// inspected by name.
+func (t Target) proxyOf(ctx context.Context, h Host) (engine.ProxyContainer, bool, error) {
+	if t.Observed {
+		if t.Proxy == nil {
+			return engine.ProxyContainer{}, false, nil
+		}
+		return *t.Proxy, true, nil
+	}
+	return h.InspectNamed(ctx, ContainerName)
 }
 
 // Action says what Sync did on a host.
@@ -157,7 +170,7 @@ func syncHost(ctx context.Context, t Target, cfg *proxy.Config, opt SyncOptions,
 	if err != nil {
 		return err
 	}
-	pc, exists, err := h.InspectNamed(ctx, ContainerName)
+	pc, exists, err := t.proxyOf(ctx, h)
 	if err != nil {
 		return err
 	}
@@ -176,13 +189,6 @@ func syncHost(ctx context.Context, t Target, cfg *proxy.Config, opt SyncOptions,
 			cfg = &proxy.Config{}
 		}
 		return writeConfig(ctx, h, cfg, res)
-	}
-	if !opt.ConfigOnly && hasVIP(cfg) && t.Exec != nil {
-		if err := t.Exec(ctx, VIPRouteArgs); err != nil {
-			// Discovery needs it; ingress does not: a warning, through
-			// the result's error, and the run goes on.
-			res.Error = fmt.Sprintf("service addresses %s: %v (names of services do not resolve across hosts from here)", VIPRange, err)
-		}
 	}
 	fresh := false
 	switch {
@@ -223,7 +229,9 @@ func syncHost(ctx context.Context, t Target, cfg *proxy.Config, opt SyncOptions,
 			Labels:       map[string]string{LabelProxy: "true", LabelCluster: opt.Cluster, LabelVersion: cfg.Version},
 			ConfigDir:    ConfigDir,
 			DockerSocket: DockerSocket,
-			Cmd:          []string{"--config", ConfigFile, "--status", StatusFile, "--docker-socket", DockerSocket},
+			// The proxy makes the services' addresses local itself
+			// (NET_ADMIN; see docs/networking.md): no ip command over SSH.
+			Cmd: []string{"--config", ConfigFile, "--status", StatusFile, "--docker-socket", DockerSocket, "--local-range", VIPRange},
 		})
 		if err != nil {
 			return err
@@ -298,24 +306,13 @@ func serves(st *proxy.Status, want map[string]bool) bool {
 	return open == len(want)
 }
 
-func hasVIP(cfg *proxy.Config) bool {
-	_, vipNet, _ := net.ParseCIDR(VIPRange)
-	for _, r := range cfg.Routes {
-		host, _, _ := net.SplitHostPort(r.Listen)
-		if ip := net.ParseIP(host); ip != nil && vipNet.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
-
 // removeProxy removes the proxy and its files from a host with no route.
 func removeProxy(ctx context.Context, t Target, opt SyncOptions, res *HostResult) error {
 	h, err := t.Engine(ctx)
 	if err != nil {
 		return err
 	}
-	pc, exists, err := h.InspectNamed(ctx, ContainerName)
+	pc, exists, err := t.proxyOf(ctx, h)
 	if errors.Is(err, engine.ErrNeedsAPI) || (err == nil && (!exists || pc.Labels[LabelCluster] != opt.Cluster)) {
 		// None, or another cluster's: not ours to remove.
 		res.Actions = append(res.Actions, NoProxy)

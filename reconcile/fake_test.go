@@ -880,3 +880,47 @@ func TestStuckDaemonIsDownOthersProceed(t *testing.T) {
 		t.Errorf("%d replicas on the healthy hosts, want 4", n)
 	}
 }
+
+// meshRecorder is a routing mesh that records when it is told.
+type meshRecorder struct {
+	started chan struct{}
+}
+
+func (m *meshRecorder) BeforeStop(context.Context, *cluster.Replica) {}
+func (m *meshRecorder) ExtraHosts(*cluster.Service) []string     { return nil }
+func (m *meshRecorder) Started(context.Context) {
+	select {
+	case m.started <- struct{}{}:
+	default:
+	}
+}
+
+// The mesh is told about a rollout's new replicas as soon as they are
+// ready, not once their monitor window passed (a stop-first update of one
+// replica would be unreachable for that long).
+func TestMeshStartedBeforeMonitorPasses(t *testing.T) {
+	h := newHarness(t, 1)
+	h.fc.AddImage("web:v1")
+	h.fc.AddImage("web:v2")
+	web := svc("web", 1, "web:v1")
+	h.deploy(web)
+	m := &meshRecorder{started: make(chan struct{}, 1)}
+	h.c.Mesh = m
+	web2 := next(web, "web:v2", func(s *cluster.Service) { s.Update.Monitor = time.Hour })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := h.run(ctx, []*cluster.Service{web2}, nil, h.opts())
+		done <- err
+	}()
+	select {
+	case <-m.started:
+	case err := <-done:
+		t.Fatalf("rollout ended (%v) before the mesh was told", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the mesh was not told about the new replica within 30 s of a 1 h monitor window")
+	}
+	cancel()
+	<-done
+}

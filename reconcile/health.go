@@ -39,7 +39,9 @@ func healthLimit(h *cluster.Healthcheck) time.Duration {
 // waitHealthy watches new replicas until each has been running (and, with
 // a healthcheck, healthy) for the monitor window. A replica fails when it
 // exits, restarts, turns unhealthy, or does not become healthy in time.
-func (c *Cluster) waitHealthy(ctx context.Context, w *World, list []started, svc *cluster.Service, monitor, poll time.Duration) error {
+// ready, when set, is called once, as soon as every replica is ready (its
+// monitor window opened), before the window passed.
+func (c *Cluster) waitHealthy(ctx context.Context, w *World, list []started, svc *cluster.Service, monitor, poll time.Duration, ready func()) error {
 	if len(list) == 0 {
 		return nil
 	}
@@ -101,7 +103,16 @@ func (c *Cluster) waitHealthy(ctx context.Context, w *World, list []started, svc
 			}
 		}
 		if passed == len(list) {
+			if ready != nil {
+				ready()
+			}
 			return nil
+		}
+		if ready != nil && len(g.readySince) == len(list) {
+			// All of them serve: the monitor window only watches them
+			// for a failure (the routing mesh routes them from now on).
+			ready()
+			ready = nil
 		}
 		if err := c.sleepOrWake(ctx, next, wake); err != nil {
 			return err

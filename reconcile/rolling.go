@@ -50,10 +50,16 @@ func (c *Cluster) rollingUpdate(ctx context.Context, replaces []planner.Action, 
 			news, err = c.replaceBatch(uctx, w, batch, svc, opt, stopFirst)
 		}
 		if err == nil {
-			err = c.waitHealthy(uctx, w, news, svc, pol.Monitor, opt.Poll)
-		}
-		if err == nil && c.Mesh != nil {
-			c.Mesh.Started(uctx)
+			var ready func()
+			if c.Mesh != nil {
+				// The mesh routes the new replicas as soon as they are
+				// ready (running, or healthy with a healthcheck), as
+				// Swarm does, not once the monitor window passed: a
+				// stop-first update of one replica is unreachable for
+				// the time it takes to be ready, not that plus monitor.
+				ready = func() { c.Mesh.Started(uctx) }
+			}
+			err = c.waitHealthy(uctx, w, news, svc, pol.Monitor, opt.Poll, ready)
 		}
 		if err == nil && !stopFirst {
 			// start-first: the old replicas go only once the new ones passed.

@@ -22,7 +22,15 @@ type Options struct {
 	Log    zerolog.Logger
 	// Version is the binary's version, written in the status.
 	Version string
+	// LocalRange, when set, is made local on the host at start and
+	// again every RouteEvery (a host whose routes were flushed gets it
+	// back): the services' virtual addresses.
+	LocalRange string
+	RouteEvery time.Duration
 }
+
+// DefaultRouteEvery is how often the local range is made local again.
+const DefaultRouteEvery = 2 * time.Second
 
 // Run serves the configuration file until ctx ends, re-reading it when its
 // content changes (drover renames a new file over it) or on SIGHUP. A file
@@ -31,10 +39,43 @@ func Run(ctx context.Context, o Options) error {
 	if o.Poll <= 0 {
 		o.Poll = 500 * time.Millisecond
 	}
+	if o.RouteEvery <= 0 {
+		o.RouteEvery = DefaultRouteEvery
+	}
 	var hs HealthSource
 	if o.Docker != "" {
 		hs = NewDockerHealth(o.Docker)
 	}
+	var lr *LocalRange
+	if o.LocalRange != "" {
+		r, err := ParseLocalRange(o.LocalRange)
+		if err != nil {
+			return err
+		}
+		lr = &r
+	}
+	// Before the first load: listeners on the range need it.
+	var routeErr string
+	first := true
+	ensureRoute := func() {
+		if lr == nil {
+			return
+		}
+		msg := ""
+		if err := lr.Ensure(); err != nil {
+			msg = err.Error()
+		}
+		if msg != routeErr || first {
+			first = false
+			if msg != "" {
+				o.Log.Error().Str("range", lr.String()).Msg(msg + " (names of services do not resolve from this host's containers)")
+			} else {
+				o.Log.Info().Str("range", lr.String()).Msg("local route set")
+			}
+		}
+		routeErr = msg
+	}
+	ensureRoute()
 	// Root-only: docker created the directory 0755 for its bind mount.
 	os.Chmod(filepath.Dir(o.Config), 0o700)
 	s := NewServer(ctx, o.Log, hs)
@@ -83,6 +124,9 @@ func Run(ctx context.Context, o Options) error {
 	defer t.Stop()
 	statusEvery := time.NewTicker(5 * time.Second)
 	defer statusEvery.Stop()
+	routeEvery := time.NewTicker(o.RouteEvery)
+	defer routeEvery.Stop()
+	status := func() { writeStatus(o, s, routeErr) }
 	for {
 		select {
 		case <-ctx.Done():
@@ -91,22 +135,29 @@ func Run(ctx context.Context, o Options) error {
 			load()
 		case <-t.C:
 			load()
+		case <-routeEvery.C:
+			before := routeErr
+			ensureRoute()
+			if routeErr != before {
+				status()
+			}
 		case <-changed:
-			writeStatus(o, s)
+			status()
 		case <-statusEvery.C:
-			writeStatus(o, s)
+			status()
 		}
 	}
 }
 
 // writeStatus replaces the status file atomically (root-only, like the
 // config).
-func writeStatus(o Options, s *Server) {
+func writeStatus(o Options, s *Server, routeErr string) {
 	if o.Status == "" {
 		return
 	}
 	st := s.Status(time.Now())
 	st.Version = o.Version
+	st.LocalRange, st.LocalRangeError = o.LocalRange, routeErr
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return

@@ -216,9 +216,13 @@ func (s *Server) backendChanged(b *backend, err error) {
 // Status is what the proxy reports about itself (the status file drover
 // reads for `drover ingress ls`).
 type Status struct {
-	Version string        `json:"version,omitempty"`
-	Updated time.Time     `json:"updated"`
-	Routes  []RouteStatus `json:"routes"`
+	Version string `json:"version,omitempty"`
+	// LocalRange is the range the proxy makes local (the services'
+	// addresses), LocalRangeError why it could not, if so.
+	LocalRange      string        `json:"local_range,omitempty"`
+	LocalRangeError string        `json:"local_range_error,omitempty"`
+	Updated         time.Time     `json:"updated"`
+	Routes          []RouteStatus `json:"routes"`
 }
 
 // RouteStatus is one route: listening or not, and its backends' health.
