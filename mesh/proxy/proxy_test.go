@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -615,4 +616,45 @@ func TestGateKeepsStateWhenDockerIsSilent(t *testing.T) {
 	if ok, msg := s.Status(time.Now()).Routes[0].Open, s.Status(time.Now()).Routes[0].Error; !ok {
 		t.Errorf("gate closed on a silent engine (%s)", msg)
 	}
+}
+
+// TestRunAppliesAWrittenFileAtOnce: with a poll of an hour, a file written
+// in place (as docker's archive upload does) is still applied: the
+// directory's events trigger the reload.
+func TestRunAppliesAWrittenFileAtOnce(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("file events are read on Linux only")
+	}
+	a, b := startEcho(t, "a", ""), startEcho(t, "b", "")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.json")
+	listen := freeAddr(t)
+	write := func(c Config) {
+		bs, err := c.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, bs, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(Config{Health: fastHealth, Routes: []Route{tcpRoute(listen, a.addr())}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Config: path, Poll: time.Hour, Log: zerolog.Nop(), Version: "test"})
+	}()
+	defer func() { cancel(); <-done }()
+	eventually(t, "first config served", func() bool {
+		c, err := net.Dial("tcp", listen)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	if got := askOnce(t, listen); got != "a" {
+		t.Fatalf("got %s", got)
+	}
+	write(Config{Health: fastHealth, Routes: []Route{tcpRoute(listen, b.addr())}})
+	eventually(t, "the written config served before the next poll", func() bool { return askOnce(t, listen) == "b" })
 }

@@ -119,6 +119,9 @@ func Run(ctx context.Context, o Options) error {
 		}
 		s.onChange()
 	}
+	// The file's events make a new configuration apply at once; the poll
+	// stays for what they miss.
+	written := watchFile(ctx, o.Config)
 	load()
 	t := time.NewTicker(o.Poll)
 	defer t.Stop()
@@ -132,6 +135,8 @@ func Run(ctx context.Context, o Options) error {
 		case <-ctx.Done():
 			return nil
 		case <-hup:
+			load()
+		case <-written:
 			load()
 		case <-t.C:
 			load()
