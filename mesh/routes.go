@@ -92,7 +92,7 @@ func Compute(in Input) (map[string]*proxy.Config, []string) {
 					continue
 				}
 				addr := net.JoinHostPort(n.Address, strconv.Itoa(int(b.HostPort)))
-				backends = append(backends, proxy.Backend{Address: addr, Replica: r.Name + "@" + r.Host, Gated: proto == proxy.TCP})
+				backends = append(backends, proxy.Backend{Address: addr, Replica: r.Name + "@" + r.Host, Gated: true})
 				if gated[addr] {
 					continue
 				}
@@ -103,9 +103,7 @@ func Compute(in Input) (map[string]*proxy.Config, []string) {
 					Listen:   addr,
 					Backends: []proxy.Backend{{Address: replicaAddr(r, p, b), Replica: r.Name}},
 				}
-				if proto == proxy.TCP {
-					gate.Gate = r.ID
-				}
+				gate.Gate = r.ID
 				routes[r.Host] = append(routes[r.Host], gate)
 			}
 			return backends

@@ -76,7 +76,10 @@ func (b *backend) observe(err error, h HealthConfig, hard bool) (changed bool) {
 // checkOnce is one active check: a TCP connect, closed at once. UDP has
 // no connect to check: UDP backends are not actively checked (see
 // docs/networking.md, limits).
-func checkOnce(ctx context.Context, d *net.Dialer, addr string, gated bool) error {
+func checkOnce(ctx context.Context, d *net.Dialer, proto Protocol, addr string, gated bool) error {
+	if proto == UDP {
+		return checkUDPGate(ctx, d, addr)
+	}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return err
@@ -88,6 +91,28 @@ func checkOnce(ctx context.Context, d *net.Dialer, addr string, gated bool) erro
 			c.SetReadDeadline(dl)
 		}
 		return readAck(c)
+	}
+	return nil
+}
+
+// checkUDPGate sends a UDP gate an empty datagram, which an open gate
+// answers with an empty one (it is not forwarded); a closed gate's port
+// answers "unreachable" (a refused read), or nothing when its host is down.
+func checkUDPGate(ctx context.Context, d *net.Dialer, addr string) error {
+	c, err := d.DialContext(ctx, "udp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	if _, err := c.Write(nil); err != nil {
+		return fmt.Errorf("udp gate %s: %w", addr, err)
+	}
+	var b [1]byte
+	if _, err := c.Read(b[:]); err != nil {
+		return fmt.Errorf("udp gate %s: no answer: %w", addr, err)
 	}
 	return nil
 }
@@ -111,7 +136,7 @@ func (s *Server) runChecks(ctx context.Context, b *backend, h HealthConfig) {
 	d := &net.Dialer{Timeout: time.Duration(h.Timeout)}
 	for {
 		cctx, cancel := context.WithTimeout(ctx, time.Duration(h.Timeout))
-		err := checkOnce(cctx, d, b.addr, b.gated)
+		err := checkOnce(cctx, d, b.proto, b.addr, b.gated)
 		cancel()
 		if ctx.Err() != nil {
 			return

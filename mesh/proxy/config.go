@@ -172,9 +172,6 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: listen %s %s is also routes %s", where, r.Protocol, r.Listen, other))
 		}
 		seen[r.key()] = where
-		if r.Gate != "" && r.Protocol != TCP {
-			errs = append(errs, fmt.Errorf("%s: a gate is TCP only", where))
-		}
 		for j, b := range r.Backends {
 			if err := checkHostPort(b.Address); err != nil {
 				errs = append(errs, fmt.Errorf("%s: backends[%d]: %w", where, j, err))

@@ -11,9 +11,10 @@ import (
 // gateCheckTimeout bounds one read of the container's state from docker.
 const gateCheckTimeout = 2 * time.Second
 
-// gate is a TCP route that listens only while its container is ready by
+// gate is a route that listens only while its container is ready by
 // docker (healthy, or running without a healthcheck). Closing the listener
-// refuses new connections, which is what every other host's checker sees;
+// refuses new connections (TCP) or datagrams (UDP: the kernel answers
+// "port unreachable"), which is what every other host's checker sees;
 // connections already forwarded go on.
 type gate struct {
 	s    *Server
@@ -21,7 +22,7 @@ type gate struct {
 	stop context.CancelFunc
 
 	mu      sync.Mutex
-	ln      *tcpListener
+	ln      listener // a TCP or UDP listener, nil while closed
 	lastErr string
 }
 
@@ -108,7 +109,13 @@ func (g *gate) set(ready bool, cause error) bool {
 	rs := g.rs.Load()
 	switch {
 	case ready && g.ln == nil:
-		ln, err := g.s.listenTCP(rs)
+		var ln listener
+		var err error
+		if rs.route.Protocol == UDP {
+			ln, err = g.s.listenUDP(rs)
+		} else {
+			ln, err = g.s.listenTCP(rs)
+		}
 		if err != nil {
 			g.lastErr = err.Error()
 			return false

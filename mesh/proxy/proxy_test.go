@@ -424,7 +424,6 @@ func TestConfigValidation(t *testing.T) {
 		"listen":      {`{"health":{},"routes":[{"name":"w","protocol":"tcp","listen":"example.com:80","backends":[]}]}`, "host must be an IP"},
 		"port":        {`{"health":{},"routes":[{"name":"w","protocol":"tcp","listen":"0.0.0.0:0","backends":[]}]}`, "port must be 1-65535"},
 		"duplicate":   {`{"health":{},"routes":[{"name":"a","protocol":"tcp","listen":":80","backends":[]},{"name":"b","protocol":"tcp","listen":":80","backends":[]}]}`, "is also routes"},
-		"udp gate":    {`{"health":{},"routes":[{"name":"a","protocol":"udp","listen":":53","gate":"x","backends":[]}]}`, "gate is TCP only"},
 		"backend":     {`{"health":{},"routes":[{"name":"a","protocol":"tcp","listen":":80","backends":[{"address":"nope"}]}]}`, "backends[0]"},
 		"unknown key": {`{"health":{},"routes":[],"admin":":9000"}`, "unknown field"},
 		"duration":    {`{"health":{"interval":"soon"},"routes":[]}`, `duration "soon"`},
@@ -657,4 +656,91 @@ func TestRunAppliesAWrittenFileAtOnce(t *testing.T) {
 	}
 	write(Config{Health: fastHealth, Routes: []Route{tcpRoute(listen, b.addr())}})
 	eventually(t, "the written config served before the next poll", func() bool { return askOnce(t, listen) == "b" })
+}
+
+// freeUDPAddr is a loopback UDP address nothing listens on.
+func freeUDPAddr(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	return pc.LocalAddr().String()
+}
+
+// askUDP sends one datagram on a new flow and returns the answering
+// backend's name ("" when none answered in time).
+func askUDP(t *testing.T, listen string) string {
+	t.Helper()
+	c, err := net.Dial("udp", listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	fmt.Fprint(c, "q")
+	buf := make([]byte, 100)
+	n, err := c.Read(buf)
+	if err != nil {
+		return ""
+	}
+	name, _, _ := strings.Cut(string(buf[:n]), " ")
+	return name
+}
+
+// TestUDPGateTakesABackendOut: a UDP replica behind a gate leaves the
+// other proxies' rotation when docker says its container is not ready
+// (the closed gate's port is unreachable, and the empty-datagram check
+// fails), and comes back when it is ready again.
+func TestUDPGateTakesABackendOut(t *testing.T) {
+	a, b := startUDPEcho(t, "a"), startUDPEcho(t, "b")
+	hs := &fakeHealth{}
+	hs.ready.Store(true)
+	gates := newTestServer(t, hs)
+	gateA, gateB := freeUDPAddr(t), freeUDPAddr(t)
+	ga := Route{Name: "dns gate a", Protocol: UDP, Listen: gateA, Gate: "ca", Backends: []Backend{{Address: a}}}
+	gb := Route{Name: "dns gate b", Protocol: UDP, Listen: gateB, Gate: "cb", Backends: []Backend{{Address: b}}}
+	if err := gates.Apply(Config{Health: fastHealth, Routes: []Route{ga}}); err != nil {
+		t.Fatal(err)
+	}
+	// Gate b is another host's, with its own docker.
+	hsB := &fakeHealth{}
+	hsB.ready.Store(true)
+	gatesB := newTestServer(t, hsB)
+	if err := gatesB.Apply(Config{Health: fastHealth, Routes: []Route{gb}}); err != nil {
+		t.Fatal(err)
+	}
+	ingress := newTestServer(t, nil)
+	listen := freeUDPAddr(t)
+	r := Route{Name: "dns", Protocol: UDP, Listen: listen, Backends: []Backend{{Address: gateA, Gated: true}, {Address: gateB, Gated: true}}}
+	if err := ingress.Apply(Config{Health: fastHealth, Routes: []Route{r}}); err != nil {
+		t.Fatal(err)
+	}
+	both := func() bool {
+		seen := map[string]bool{}
+		for i := 0; i < 8; i++ {
+			seen[askUDP(t, listen)] = true
+		}
+		return seen["a"] && seen["b"]
+	}
+	eventually(t, "both UDP replicas answer", both)
+	hsB.ready.Store(false)
+	eventually(t, "b's backend out of the ingress proxy", func() bool {
+		for _, rs := range ingress.Status(time.Now()).Routes {
+			for _, bs := range rs.Backends {
+				if bs.Address == gateB {
+					return !bs.Up
+				}
+			}
+		}
+		return false
+	})
+	for i := 0; i < 10; i++ {
+		if got := askUDP(t, listen); got != "a" {
+			t.Fatalf("flow %d: answered by %q with b not ready", i, got)
+		}
+	}
+	hsB.ready.Store(true)
+	eventually(t, "b back in rotation", both)
 }

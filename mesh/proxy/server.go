@@ -124,11 +124,13 @@ func (s *Server) Apply(c Config) error {
 		if _, ok := s.backends[addr]; ok {
 			continue
 		}
-		b := newBackend(addr, w.Replica, protos[addr], w.Gated && protos[addr] == TCP)
+		b := newBackend(addr, w.Replica, protos[addr], w.Gated)
 		ctx, cancel := context.WithCancel(s.ctx)
 		b.stop = cancel
 		s.backends[addr] = b
-		if b.proto == TCP {
+		if b.proto == TCP || b.gated {
+			// A UDP backend is checked only when it is a gate (which
+			// answers an empty datagram); others cannot be.
 			go s.runChecks(ctx, b, hc)
 		}
 	}
@@ -174,14 +176,12 @@ func (s *Server) Apply(c Config) error {
 }
 
 func (s *Server) listen(rs *routeState) (listener, error) {
-	switch rs.route.Protocol {
-	case UDP:
+	switch {
+	case rs.route.Gate != "":
+		return s.newGate(rs), nil
+	case rs.route.Protocol == UDP:
 		return s.listenUDP(rs)
 	default:
-		if rs.route.Gate != "" {
-			g := s.newGate(rs)
-			return g, nil
-		}
 		return s.listenTCP(rs)
 	}
 }
@@ -294,7 +294,7 @@ func (s *Server) dialBackend(rs *routeState, network string, timeout time.Durati
 			continue
 		}
 		c, err := net.DialTimeout(network, b.addr, timeout)
-		if err == nil && b.gated {
+		if err == nil && b.gated && network == "tcp" {
 			c.SetReadDeadline(time.Now().Add(gateTimeout))
 			if err = readAck(c); err == nil {
 				c.SetReadDeadline(time.Time{})

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -68,6 +69,11 @@ func (u *udpListener) serve() {
 			}
 			continue
 		}
+		if n == 0 && u.rs.Load().route.Gate != "" {
+			// A check from another host's proxy: this gate is open.
+			u.pc.WriteToUDP(nil, from)
+			continue
+		}
 		f := u.flow(from)
 		if f == nil {
 			continue
@@ -124,6 +130,17 @@ func (u *udpListener) replies(k string, to *net.UDPAddr, f *udpFlow) {
 					return
 				}
 				continue
+			}
+			if errors.Is(err, syscall.ECONNREFUSED) && f.b.gated {
+				// The gate closed (its replica is not ready): out at
+				// once; the client's next datagram opens a flow on
+				// another backend, the checker brings this one back.
+				u.s.mu.Lock()
+				hc := u.s.hc
+				u.s.mu.Unlock()
+				if f.b.observe(err, hc, true) {
+					u.s.backendChanged(f.b, err)
+				}
 			}
 			return
 		}
