@@ -5,6 +5,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -669,5 +670,70 @@ func proxyLogs(t *testing.T, since time.Time, hosts ...string) {
 		// The proxy logs to stderr.
 		out, err := exec.Command("docker", "-H", lab(t).Host(t, h).DockerHost(), "logs", "--timestamps", "--since", since.UTC().Format(time.RFC3339Nano), "drover-proxy").CombinedOutput()
 		t.Logf("drover-proxy on %s since %s (%v):\n%s", h, since.UTC().Format("15:04:05.000"), err, out)
+	}
+}
+
+// TestMeshUDP: a UDP ingress port answers on a node with no replica and
+// balances new flows over the replicas of the other hosts (through their
+// UDP gates); a replica whose container dies leaves every proxy with no
+// drover run (its gate closes; the others' empty-datagram check fails) and
+// no new flow goes to it.
+func TestMeshUDP(t *testing.T) {
+	ensureImages(t)
+	inv := copyInventory(t)
+	const stack = "e2emeshudp"
+	cleanupStack(t, inv, stack)
+	file := writeStack(t, `services:
+  dns:
+    image: drover-test/app:nohc
+    environment: {UDP_PORT: "9053"}
+    ports: ["18153:9053/udp"]
+    deploy:
+      replicas: 2
+      placement: {constraints: ["node.hostname != h1"], max_replicas_per_node: 1}
+`)
+	mustDrover(t, inv, "stack", "deploy", "-c", file, stack)
+	cs := running(stackContainers(t, stack))
+	if len(cs) != 2 {
+		t.Fatalf("%d replicas running", len(cs))
+	}
+	addr := net.JoinHostPort(lab(t).Host(t, "h1").Addr, "18153")
+	// ask sends one datagram on a new flow and returns who answered (the
+	// replica's hostname, its short container ID), "" for no answer.
+	ask := func() string {
+		c, err := net.Dial("udp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(time.Second))
+		fmt.Fprint(c, "q")
+		buf := make([]byte, 200)
+		n, err := c.Read(buf)
+		if err != nil {
+			return ""
+		}
+		name, _, _ := strings.Cut(string(buf[:n]), " ")
+		return name
+	}
+	short := func(c container) string { return c.ID[:12] }
+	waitFor(t, 15*time.Second, "both UDP replicas answer through h1", func() bool {
+		seen := map[string]bool{}
+		for i := 0; i < 8; i++ {
+			seen[ask()] = true
+		}
+		return seen[short(cs[0])] && seen[short(cs[1])]
+	})
+	victim, other := cs[0], cs[1]
+	killed := time.Now()
+	hostDocker(t, victim.Host, "kill", victim.ID)
+	took := waitOutEverywhere(t, victim.Name, killed)
+	answers := map[string]int{}
+	for i := 0; i < 20; i++ {
+		answers[ask()]++
+	}
+	t.Logf("docker kill %s on %s: out of all 3 proxies after %s (status files polled); 20 new flows then: %v", victim.Name, victim.Host, took.Round(10*time.Millisecond), answers)
+	if answers[short(other)] != 20 {
+		t.Errorf("20 new flows after %s died: answered %v, want all by %s", victim.Name, answers, short(other))
 	}
 }

@@ -14,6 +14,8 @@
 //	HEALTH_FILE   /health answers 500 while this file is missing or its
 //	              content holds the word "unhealthy" (a mounted config or
 //	              secret can make a replica sick)
+//	UDP_PORT      also answer each datagram on this UDP port with
+//	              "HOSTNAME DATAGRAM" (the routing mesh's UDP tests)
 //
 // Endpoints:
 //
@@ -214,6 +216,15 @@ func serve() int {
 	log.Printf("version %s listening on %s", app.version, ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if up := os.Getenv("UDP_PORT"); up != "" {
+		pc, err := net.ListenPacket("udp", ":"+up)
+		if err != nil {
+			log.Print(err)
+			return 1
+		}
+		defer pc.Close()
+		go serveUDP(pc, app.hostname)
+	}
 
 	var crash <-chan time.Time
 	if crashAfter > 0 {
@@ -351,4 +362,16 @@ func (a *app) handler() http.Handler {
 		http.Error(w, "not set: "+name, http.StatusNotFound)
 	})
 	return mux
+}
+
+// serveUDP answers each datagram with "NAME DATAGRAM".
+func serveUDP(pc net.PacketConn, name string) {
+	buf := make([]byte, 64*1024)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		pc.WriteTo(append([]byte(name+" "), buf[:n]...), from)
+	}
 }
