@@ -54,24 +54,32 @@ func routed(r *cluster.Replica) bool {
 	return false
 }
 
-// BeforeStop takes the replica out of every proxy, then waits for the
-// proxies to have reloaded before it is stopped (its established
-// connections end within its stop grace period).
+// BeforeStop takes the replica out of every proxy, then waits until each
+// proxy says it no longer routes to it (at most mesh.DefaultDrain) before
+// it is stopped; its established connections end within its stop grace
+// period.
 func (m *meshRun) BeforeStop(ctx context.Context, r *cluster.Replica) {
 	if !routed(r) {
 		return
 	}
 	m.mu.Lock()
 	m.exclude[r.ID] = true
-	err := m.push(ctx, true)
+	w, err := m.push(ctx, true)
 	m.mu.Unlock()
 	if err != nil {
 		m.e.log.Warn().Err(err).Str("container", r.Name).Msg("routing mesh: could not take the replica out of every proxy before stopping it")
+		select {
+		case <-ctx.Done():
+		case <-time.After(mesh.DefaultDrain):
+		}
+		return
 	}
-	select {
-	case <-ctx.Done():
-	case <-time.After(mesh.DefaultDrain):
+	var hosts []mesh.Host
+	for _, name := range w.Ready() {
+		hosts = append(hosts, w.Engines[name])
 	}
+	took := mesh.WaitLeft(ctx, hosts, r.Name, mesh.DefaultDrain, m.e.parallel)
+	m.e.log.Debug().Str("container", r.Name).Dur("took", took).Msg("routing mesh: replica left every proxy")
 }
 
 // ExtraHosts: the names of the services a new replica of svc reaches
@@ -84,16 +92,16 @@ func (m *meshRun) ExtraHosts(svc *cluster.Service) []string {
 func (m *meshRun) Started(ctx context.Context) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.push(ctx, true); err != nil {
+	if _, err := m.push(ctx, true); err != nil {
 		m.e.log.Warn().Err(err).Msg("routing mesh: could not add the new replicas to the proxies")
 	}
 }
 
 // push observes every host and writes the proxies' configurations.
-func (m *meshRun) push(ctx context.Context, configOnly bool) error {
+func (m *meshRun) push(ctx context.Context, configOnly bool) (*reconcile.World, error) {
 	w := m.cl.Observe(ctx)
 	_, err := m.sync(ctx, w, configOnly)
-	return err
+	return w, err
 }
 
 // sync computes every host's routes from w and puts them on the hosts.

@@ -129,3 +129,20 @@ func TestImageTag(t *testing.T) {
 		t.Errorf("tags %q %q", a, b)
 	}
 }
+
+func TestServes(t *testing.T) {
+	st := &proxy.Status{Routes: []proxy.RouteStatus{
+		{Name: "shop_web 80/tcp", Backends: []proxy.BackendStatus{{Address: "10.0.0.2:32768", Replica: "shop_web.1.abc@h2"}}},
+		{Name: "shop_web 80/tcp (gate shop_web.2.def)", Gate: "id2", Backends: []proxy.BackendStatus{{Address: "172.18.0.3:80", Replica: "shop_web.2.def"}}},
+	}}
+	for replica, want := range map[string]bool{
+		"shop_web.1.abc": true,  // a backend of another host's gate
+		"shop_web.2.def": true,  // this host's gate
+		"shop_web.1.ab":  false, // a prefix of a name is another replica
+		"shop_web.3.ghi": false,
+	} {
+		if got := Serves(st, replica); got != want {
+			t.Errorf("Serves(%s) = %v, want %v", replica, got, want)
+		}
+	}
+}

@@ -34,9 +34,10 @@ const (
 	LabelVersion = "drover.proxy.version"
 )
 
-// DefaultDrain is how long a replica stays running, once it left every
-// proxy, before it is stopped: the proxies see the new file within their
-// poll (250ms) and stop sending it new connections; established ones go on
+// DefaultDrain is how long a replica stays running at most, once its
+// proxies were told, before it is stopped: drover stops it as soon as
+// every proxy's status says it no longer routes to it (they apply a
+// written file at once; the poll is 250ms); established connections go on
 // through the stop's grace period.
 const DefaultDrain = time.Second
 
