@@ -252,7 +252,11 @@ func syncHost(ctx context.Context, t Target, cfg *proxy.Config, opt SyncOptions,
 		res.Actions = append(res.Actions, UpToDate)
 	}
 	if fresh {
-		return waitListening(ctx, h, cfg)
+		if st := waitListening(ctx, h, cfg); st != nil && st.LocalRangeError != "" {
+			// Discovery needs the route; ingress does not: a warning,
+			// through the result's error, and the run goes on.
+			res.Error = st.LocalRangeError + " (names of services do not resolve across hosts from here)"
+		}
 	}
 	return nil
 }
@@ -276,25 +280,30 @@ func writeConfig(ctx context.Context, h Host, cfg *proxy.Config, res *HostResult
 
 // waitListening waits (a few seconds at most) for a new proxy to report
 // that it serves its configuration, so that a deploy that returns has its
-// ports answering. A proxy that is slow is not an error: it reports itself.
-func waitListening(ctx context.Context, f Host, cfg *proxy.Config) error {
+// ports answering, and returns the last status read (nil: none). A proxy
+// that is slow is not an error: it reports itself.
+func waitListening(ctx context.Context, f Host, cfg *proxy.Config) *proxy.Status {
 	want := map[string]bool{}
 	for _, r := range cfg.Routes {
 		if r.Gate == "" {
 			want[string(r.Protocol)+" "+r.Listen] = true
 		}
 	}
+	var last *proxy.Status
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if st, err := ReadStatus(ctx, f); err == nil && serves(st, want) {
-			return nil
+		if st, err := ReadStatus(ctx, f); err == nil {
+			last = st
+			if serves(st, want) {
+				return st
+			}
 		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return nil
+	return last
 }
 
 func serves(st *proxy.Status, want map[string]bool) bool {
