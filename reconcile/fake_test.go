@@ -887,7 +887,7 @@ type meshRecorder struct {
 }
 
 func (m *meshRecorder) BeforeStop(context.Context, *cluster.Replica) {}
-func (m *meshRecorder) ExtraHosts(*cluster.Service) []string     { return nil }
+func (m *meshRecorder) ExtraHosts(*cluster.Service) []string         { return nil }
 func (m *meshRecorder) Started(context.Context) {
 	select {
 	case m.started <- struct{}{}:
