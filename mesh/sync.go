@@ -279,15 +279,16 @@ func writeConfig(ctx context.Context, h Host, cfg *proxy.Config, res *HostResult
 }
 
 // waitListening waits (a few seconds at most) for a new proxy to report
-// that it serves its configuration, so that a deploy that returns has its
-// ports answering, and returns the last status read (nil: none). A proxy
+// that it serves its configuration, its ports and its gates, so that a
+// deploy that returns has its ports answering, and returns the last status read (nil: none). A proxy
 // that is slow is not an error: it reports itself.
 func waitListening(ctx context.Context, f Host, cfg *proxy.Config) *proxy.Status {
+	// The gates too: a port that listens while the gates behind it are
+	// still closed refuses every connection (all backends fail) until
+	// they open, and the run would have returned.
 	want := map[string]bool{}
 	for _, r := range cfg.Routes {
-		if r.Gate == "" {
-			want[string(r.Protocol)+" "+r.Listen] = true
-		}
+		want[string(r.Protocol)+" "+r.Listen] = true
 	}
 	var last *proxy.Status
 	deadline := time.Now().Add(5 * time.Second)
