@@ -6,14 +6,28 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/drover-sh/drover/cluster"
 )
 
-// LabelContext is the label a build on a host gives its image: the
-// digest of what the build depends on (ContextDigest), so that a later
-// build of the same inputs finds the image there and sends nothing.
-const LabelContext = "drover.build.context"
+// ContextTagPrefix starts the second tag a build on a host gives its
+// image, REPOSITORY:ctx-DIGEST (ContextTag), so that a later build of the
+// same inputs finds the image there and sends nothing. A tag, not a
+// label: a label would count in the image ID, and a change to a file the
+// Dockerfile never copies would then roll the service out.
+const ContextTagPrefix = "ctx-"
+
+// ContextTag is the tag naming the image built from the inputs of digest
+// (ContextDigest) in repository: 128 bits of the digest are plenty to
+// tell a service's builds apart.
+func ContextTag(repository, digest string) string {
+	hexes := strings.TrimPrefix(digest, "sha256:")
+	if len(hexes) > 32 {
+		hexes = hexes[:32]
+	}
+	return repository + ":" + ContextTagPrefix + hexes
+}
 
 // contextDigestVersion changes when what ContextDigest covers does: an
 // image of an older digest is then built again, never reused wrongly.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 
@@ -156,7 +155,6 @@ func (r *Remote) Build(ctx context.Context, svc string, b *cluster.Build, labels
 		r.tell(ContextOutcome{Service: svc, Digest: digest, Reused: id})
 		return id, warnings, nil
 	}
-	all[LabelContext] = digest
 	o := engine.BuildOptions{
 		Dockerfile: filepath.ToSlash(dockerfile), Args: b.Args, Target: b.Target, Labels: all,
 		CacheFrom: b.CacheFrom, NoCache: b.NoCache, Pull: b.Pull, Network: b.Network,
@@ -188,32 +186,47 @@ func (r *Remote) Build(ctx context.Context, svc string, b *cluster.Build, labels
 		}
 		return "", warnings, &BuildError{Service: svc, Builder: r.Describe(), Lines: t.lines, Err: err}
 	}
+	r.remember(ctx, b, id, digest)
 	r.tell(ContextOutcome{Service: svc, Digest: digest, Bytes: sent.n})
 	return id, warnings, nil
 }
 
 // reusable is the ID of an image on the host that this cluster's service
-// built from the same inputs, "" when there is none, when the build asks
-// for no_cache or pull (a fresh build), or when the host cannot say (the
-// build then goes ahead).
+// built from the same inputs (it has the build's ContextTag), "" when
+// there is none, when the build asks for no_cache or pull (a fresh
+// build), or when the host cannot say (the build then goes ahead).
 func (r *Remote) reusable(ctx context.Context, b *cluster.Build, labels map[string]string, digest string) string {
-	if b.NoCache || b.Pull {
+	if b.NoCache || b.Pull || digest == "" || b.Repository == "" {
 		return ""
 	}
-	want := map[string]string{LabelContext: digest}
+	want := map[string]string{}
 	for _, k := range []string{LabelCluster, LabelService} {
 		if v, ok := labels[k]; ok {
 			want[k] = v
 		}
 	}
 	ims, err := r.Engine.ImagesWithLabels(ctx, want)
-	if err != nil || len(ims) == 0 {
+	if err != nil {
 		return ""
 	}
-	// Two images of one digest are two builds of the same inputs (with a
-	// builder that is not reproducible): either will do; take one stably.
-	sort.Slice(ims, func(i, j int) bool { return ims[i].ID < ims[j].ID })
-	return ims[0].ID
+	tag := ContextTag(b.Repository, digest)
+	for _, im := range ims {
+		for _, t := range im.Tags {
+			if t == tag {
+				return im.ID
+			}
+		}
+	}
+	return ""
+}
+
+// remember tags a new image with its inputs' ContextTag on the host. A
+// tag that fails costs only the reuse next time, so it is not an error.
+func (r *Remote) remember(ctx context.Context, b *cluster.Build, id, digest string) {
+	if digest == "" || b.Repository == "" {
+		return
+	}
+	_ = r.Tag(ctx, id, ContextTag(b.Repository, digest))
 }
 
 func (r *Remote) tell(o ContextOutcome) {
@@ -299,7 +312,6 @@ func (r *Remote) buildKit(ctx context.Context, svc string, b *cluster.Build, lab
 			r.tell(ContextOutcome{Service: svc, Digest: digest, Reused: id})
 			return id, nil
 		}
-		all[LabelContext] = digest
 	}
 	o := engine.BuildOptions{
 		Dockerfile: filepath.Base(dockerfile), Args: b.Args, Target: b.Target, Labels: all,
@@ -326,6 +338,7 @@ func (r *Remote) buildKit(ctx context.Context, svc string, b *cluster.Build, lab
 		}
 		return "", &BuildError{Service: svc, Builder: r.Describe(), Lines: t.lines, Err: err}
 	}
+	r.remember(ctx, b, id, digest)
 	r.tell(ContextOutcome{Service: svc, Digest: digest, Bytes: sent})
 	return id, nil
 }
