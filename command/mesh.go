@@ -2,15 +2,17 @@ package command
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"runtime"
+	"sort"
 	"sync"
 	"time"
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
-	"github.com/drover-sh/drover/imagexfer"
 	"github.com/drover-sh/drover/mesh"
 	"github.com/drover-sh/drover/reconcile"
 	"github.com/drover-sh/drover/run"
@@ -24,12 +26,8 @@ type meshRun struct {
 	services map[string]*cluster.Service
 
 	binOnce sync.Once
-	bin     []byte
-	binPath string
+	bins    *mesh.Binaries
 	binErr  error
-	imgOnce sync.Once
-	img     imagexfer.Image
-	imgErr  error
 
 	mu      sync.Mutex
 	exclude map[string]bool
@@ -105,15 +103,20 @@ func (m *meshRun) push(ctx context.Context, configOnly bool) (*reconcile.World, 
 }
 
 // sync computes every host's routes from w and puts them on the hosts.
+// A host that needs a proxy and whose platform has no drover binary is
+// left out of the mesh before anything is touched (no route leads to its
+// replicas, its proxy is left as it is) and reported by name.
 func (m *meshRun) sync(ctx context.Context, w *reconcile.World, configOnly bool) ([]mesh.HostResult, error) {
 	in := mesh.Input{Services: m.services, Exclude: m.exclude, Version: Version, Replicas: w.Replicas()}
 	var targets []mesh.Target
+	platforms := map[string]cluster.Platform{}
 	for _, h := range w.Hosts {
 		n := h.Node
 		in.Nodes = append(in.Nodes, mesh.Node{Name: n.Name, Address: m.e.clusterIP(n.Name), Ready: n.Ready, Availability: n.Availability})
 		if !n.Ready {
 			continue
 		}
+		platforms[n.Name] = n.Platform()
 		eng := w.Engines[n.Name]
 		t := mesh.Target{
 			Name:   n.Name,
@@ -129,40 +132,59 @@ func (m *meshRun) sync(ctx context.Context, w *reconcile.World, configOnly bool)
 		m.e.log.Warn().Msg(wmsg)
 	}
 	opt := mesh.SyncOptions{Cluster: m.e.inv.Cluster, Parallel: m.e.parallel, ConfigOnly: configOnly}
-	if !configOnly {
-		if len(configs) > 0 {
-			bin, path, err := m.binary()
-			if err != nil {
-				return nil, err
-			}
-			opt.ImageName = mesh.ImageTag(bin, Version)
-			opt.Image = func() (imagexfer.Image, error) {
-				m.imgOnce.Do(func() { m.img, m.imgErr = mesh.ProxyImage(path, Version) })
-				return m.img, m.imgErr
-			}
-		} else {
-			// Nothing to route: only removals, no image needed.
-			opt.ImageName = "-"
-			opt.Image = func() (imagexfer.Image, error) { return imagexfer.Image{}, fmt.Errorf("no image needed") }
+	var unfit []mesh.HostResult
+	var unfitErrs []error
+	if len(configs) > 0 {
+		bins, err := m.binaries()
+		if err != nil {
+			return nil, err
 		}
+		images, missing, err := bins.HostImages(configs, platforms, !configOnly)
+		if err != nil {
+			return nil, err
+		}
+		if len(missing) > 0 {
+			for i := range in.Nodes {
+				if missing[in.Nodes[i].Name] != nil {
+					in.Nodes[i].Ready = false
+				}
+			}
+			kept := targets[:0]
+			for _, t := range targets {
+				if missing[t.Name] == nil {
+					kept = append(kept, t)
+				}
+			}
+			targets = kept
+			configs, _ = mesh.Compute(in)
+			for _, name := range sortedKeys(missing) {
+				err := fmt.Errorf("%s: routing mesh: %w", name, missing[name])
+				unfit = append(unfit, mesh.HostResult{Host: name, Actions: []mesh.Action{mesh.SyncError}, Error: missing[name].Error()})
+				unfitErrs = append(unfitErrs, err)
+			}
+		}
+		opt.Images = images
 	}
-	return mesh.Sync(ctx, targets, configs, opt)
+	res, err := mesh.Sync(ctx, targets, configs, opt)
+	if len(unfit) > 0 && !configOnly {
+		res = append(res, unfit...)
+		sort.Slice(res, func(i, j int) bool { return res[i].Host < res[j].Host })
+		err = errors.Join(append([]error{err}, unfitErrs...)...)
+	}
+	return res, err
 }
 
-// binary is the drover binary the proxy image is made of: this one, or
-// DROVER_PROXY_BINARY (a linux build, when drover runs elsewhere).
-func (m *meshRun) binary() ([]byte, string, error) {
+// binaries are the drover binaries the proxies are made of (found once
+// per run): DROVER_PROXY_BINARY's, this one, those beside it.
+func (m *meshRun) binaries() (*mesh.Binaries, error) {
 	m.binOnce.Do(func() {
-		m.binPath = m.e.stdio.Environ("DROVER_PROXY_BINARY")
-		if m.binPath == "" {
-			m.binPath, m.binErr = os.Executable()
-			if m.binErr != nil {
-				return
-			}
+		self, err := os.Executable()
+		if err != nil {
+			self = ""
 		}
-		m.bin, m.binErr = os.ReadFile(m.binPath)
+		m.bins, m.binErr = mesh.FindBinaries(m.e.stdio.Environ(mesh.BinaryEnv), self, runtime.GOOS+"/"+runtime.GOARCH, Version)
 	})
-	return m.bin, m.binPath, m.binErr
+	return m.bins, m.binErr
 }
 
 // clusterIP is the IP address the other hosts reach name on: its
@@ -228,8 +250,7 @@ func (e *runEnv) removeProxyFrom(ctx context.Context, name string) {
 		Name:   name,
 		Engine: func(ctx context.Context) (mesh.Host, error) { return e.engineFor(ctx, name) },
 	}
-	res, err := mesh.Sync(ctx, []mesh.Target{t}, nil, mesh.SyncOptions{Cluster: e.inv.Cluster, ImageName: "-",
-		Image: func() (imagexfer.Image, error) { return imagexfer.Image{}, fmt.Errorf("no image needed") }})
+	res, err := mesh.Sync(ctx, []mesh.Target{t}, nil, mesh.SyncOptions{Cluster: e.inv.Cluster})
 	if err != nil {
 		e.log.Warn().Err(err).Str("host", name).Msg("routing mesh: the proxy could not be removed (see docs/networking.md to remove it by hand)")
 		return

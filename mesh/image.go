@@ -22,6 +22,10 @@ import (
 	"github.com/drover-sh/drover/imagexfer"
 )
 
+// LabelPlatform, on the proxy image (so on its container too), says the
+// binary's platform.
+const LabelPlatform = "drover.proxy.platform"
+
 // ImageRepo is the proxy image's repository; the tag is drover's version
 // and the binary's digest, so a different drover brings its own proxy.
 const ImageRepo = "drover-proxy"
@@ -45,6 +49,11 @@ func ProxyImage(binary, version string) (imagexfer.Image, error) {
 	if err != nil {
 		return imagexfer.Image{}, fmt.Errorf("proxy image: %w", err)
 	}
+	return imageOf(binary, bin, version)
+}
+
+// imageOf builds the proxy image of the binary read from path.
+func imageOf(binary string, bin []byte, version string) (imagexfer.Image, error) {
 	p, err := staticPlatform(binary, bin)
 	if err != nil {
 		return imagexfer.Image{}, err
@@ -73,7 +82,7 @@ func ProxyImage(binary, version string) (imagexfer.Image, error) {
 	cf.Config = v1.Config{
 		Entrypoint: []string{"/drover", "proxy"},
 		User:       "0:0",
-		Labels:     map[string]string{LabelProxy: "true", LabelVersion: version},
+		Labels:     map[string]string{LabelProxy: "true", LabelVersion: version, LabelPlatform: p.String()},
 	}
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return imagexfer.Image{}, fmt.Errorf("proxy image: %w", err)
@@ -112,6 +121,16 @@ func staticPlatform(path string, bin []byte) (cluster.Platform, error) {
 		return cluster.Platform{}, &NotStaticError{Path: path, Reason: "not a linux executable (ELF)"}
 	}
 	defer f.Close()
+	return elfPlatform(path, f)
+}
+
+func elfPlatform(path string, f *elf.File) (cluster.Platform, error) {
+	if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {
+		return cluster.Platform{}, &NotStaticError{Path: path, Reason: "not an executable (ELF type " + f.Type.String() + ")"}
+	}
+	if f.OSABI != elf.ELFOSABI_NONE && f.OSABI != elf.ELFOSABI_LINUX {
+		return cluster.Platform{}, &NotStaticError{Path: path, Reason: "a " + f.OSABI.String() + " executable, not linux"}
+	}
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
 			return cluster.Platform{}, &NotStaticError{Path: path, Reason: "dynamically linked"}

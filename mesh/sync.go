@@ -115,11 +115,11 @@ type HostResult struct {
 // SyncOptions tune Sync.
 type SyncOptions struct {
 	Cluster string
-	// ImageName is the proxy image expected (ImageTag); Image builds it,
-	// called only when some host lacks it.
-	ImageName string
-	Image     func() (imagexfer.Image, error)
-	Parallel  int
+	// Images are the proxy images expected, by host: each host's is made
+	// of the drover binary of its platform (Binaries.Image). A host that
+	// needs a proxy and has none here fails, untouched.
+	Images   map[string]ImageRef
+	Parallel int
 	// ConfigOnly writes the configurations and touches no container
 	// (the drain before a replica stops: fast, the proxies exist).
 	ConfigOnly bool
@@ -130,9 +130,6 @@ type SyncOptions struct {
 // image is loaded where missing, the container created, started or
 // replaced, and removed where no route is left.
 func Sync(ctx context.Context, targets []Target, configs map[string]*proxy.Config, opt SyncOptions) ([]HostResult, error) {
-	if (opt.ImageName == "" || opt.Image == nil) && !opt.ConfigOnly {
-		return nil, errors.New("routing mesh: no proxy image")
-	}
 	par := max(opt.Parallel, 1)
 	out := make([]HostResult, len(targets))
 	errs := make([]error, len(targets))
@@ -167,6 +164,11 @@ func syncHost(ctx context.Context, t Target, cfg *proxy.Config, opt SyncOptions,
 	if cfg == nil && !opt.ConfigOnly {
 		return removeProxy(ctx, t, opt, res)
 	}
+	img, ok := opt.Images[t.Name]
+	if !ok && !opt.ConfigOnly {
+		// Decided before the host is touched: never another platform's.
+		return errors.New("no proxy image for the host's platform")
+	}
 	h, err := t.Engine(ctx)
 	if err != nil {
 		return err
@@ -193,7 +195,7 @@ func syncHost(ctx context.Context, t Target, cfg *proxy.Config, opt SyncOptions,
 	}
 	fresh := false
 	switch {
-	case exists && pc.Image == opt.ImageName:
+	case exists && pc.Image == img.Name:
 		if !pc.Running() {
 			if err := h.StartContainer(ctx, pc.ID); err != nil {
 				return err
@@ -204,10 +206,10 @@ func syncHost(ctx context.Context, t Target, cfg *proxy.Config, opt SyncOptions,
 	default:
 		// The tag names the binary's digest: a host that has it has this
 		// image, and building it (compressing drover) is skipped.
-		if _, have, err := h.ImageFacts(ctx, opt.ImageName); err != nil {
+		if _, have, err := h.ImageFacts(ctx, img.Name); err != nil {
 			return err
 		} else if !have {
-			im, err := opt.Image()
+			im, err := img.Build()
 			if err != nil {
 				return err
 			}
@@ -226,7 +228,7 @@ func syncHost(ctx context.Context, t Target, cfg *proxy.Config, opt SyncOptions,
 		}
 		_, err = h.RunProxy(ctx, engine.ProxySpec{
 			Name:         ContainerName,
-			Image:        opt.ImageName,
+			Image:        img.Name,
 			Labels:       map[string]string{LabelProxy: "true", LabelCluster: opt.Cluster, LabelVersion: cfg.Version},
 			ConfigDir:    ConfigDir,
 			DockerSocket: DockerSocket,
