@@ -33,6 +33,8 @@ func ingressCommand(stdio IO) *cli.Command {
 type ingressRow struct {
 	Host     string `json:"host"`
 	Proxy    string `json:"proxy"` // the container's state: running, exited, none, unreachable
+	// Platform is the proxy's (its image's drover binary), e.g. linux/386.
+	Platform string `json:"proxy_platform,omitempty"`
 	Route    string `json:"route"`
 	Protocol string `json:"protocol"`
 	Listen   string `json:"listen"`
@@ -51,6 +53,7 @@ type proxyView struct {
 	ID        string `json:"id,omitempty"`
 	Image     string `json:"image,omitempty"`
 	Version   string `json:"version,omitempty"`
+	Platform  string `json:"platform,omitempty"` // of its drover binary
 	Started   string `json:"started_at,omitempty"`
 	Routes    int    `json:"routes"`
 	Error     string `json:"error,omitempty"`
@@ -91,7 +94,11 @@ func runIngressLs(c *cli.Context, stdio IO) error {
 		if r.Backend != "" {
 			active = strconv.FormatInt(r.Active, 10)
 		}
-		t.row(r.Host, r.Proxy, dash(r.Route), dash(r.Listen), dash(r.Backend), dash(r.Replica), dash(health), active)
+		proxy := r.Proxy
+		if r.Platform != "" {
+			proxy += " (" + r.Platform + ")"
+		}
+		t.row(r.Host, proxy, dash(r.Route), dash(r.Listen), dash(r.Backend), dash(r.Replica), dash(health), active)
 	}
 	return t.flush()
 }
@@ -109,7 +116,7 @@ func (e *runEnv) hostProxy(ctx context.Context, name string) (proxyView, *proxy.
 	if !ok || pc.Labels[mesh.LabelCluster] != e.inv.Cluster {
 		return proxyView{Container: "none"}, nil, nil
 	}
-	v := proxyView{Container: pc.State, ID: pc.ID[:min(12, len(pc.ID))], Image: pc.Image, Version: pc.Labels[mesh.LabelVersion], Started: pc.Started}
+	v := proxyView{Container: pc.State, ID: pc.ID[:min(12, len(pc.ID))], Image: pc.Image, Version: pc.Labels[mesh.LabelVersion], Platform: pc.Labels[mesh.LabelPlatform], Started: pc.Started}
 	st, err := mesh.ReadStatus(ctx, eng)
 	if errors.Is(err, fs.ErrNotExist) {
 		return v, nil, nil
@@ -131,14 +138,14 @@ func (e *runEnv) hostIngress(ctx context.Context, name string) []ingressRow {
 		return []ingressRow{{Host: name, Proxy: v.Container, Health: "unknown", Error: err.Error()}}
 	}
 	if st == nil {
-		return []ingressRow{{Host: name, Proxy: v.Container, Health: "-"}}
+		return []ingressRow{{Host: name, Proxy: v.Container, Platform: v.Platform, Health: "-"}}
 	}
 	var rows []ingressRow
 	for _, r := range st.Routes {
 		if r.Gate != "" {
 			continue // a replica's gate: shown through the routes it serves
 		}
-		base := ingressRow{Host: name, Proxy: v.Container, Route: r.Name, Protocol: string(r.Protocol), Listen: r.Listen, Error: r.Error}
+		base := ingressRow{Host: name, Proxy: v.Container, Platform: v.Platform, Route: r.Name, Protocol: string(r.Protocol), Listen: r.Listen, Error: r.Error}
 		if len(r.Backends) == 0 {
 			base.Health = "no backend"
 			rows = append(rows, base)
@@ -158,7 +165,7 @@ func (e *runEnv) hostIngress(ctx context.Context, name string) []ingressRow {
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Listen < rows[j].Listen })
 	if len(rows) == 0 {
-		rows = append(rows, ingressRow{Host: name, Proxy: v.Container, Health: "-"})
+		rows = append(rows, ingressRow{Host: name, Proxy: v.Container, Platform: v.Platform, Health: "-"})
 	}
 	return rows
 }

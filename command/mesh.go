@@ -107,16 +107,13 @@ func (m *meshRun) push(ctx context.Context, configOnly bool) (*reconcile.World, 
 // left out of the mesh before anything is touched (no route leads to its
 // replicas, its proxy is left as it is) and reported by name.
 func (m *meshRun) sync(ctx context.Context, w *reconcile.World, configOnly bool) ([]mesh.HostResult, error) {
-	in := mesh.Input{Services: m.services, Exclude: m.exclude, Version: Version, Replicas: w.Replicas()}
+	in, platforms := m.input(w)
 	var targets []mesh.Target
-	platforms := map[string]cluster.Platform{}
 	for _, h := range w.Hosts {
 		n := h.Node
-		in.Nodes = append(in.Nodes, mesh.Node{Name: n.Name, Address: m.e.clusterIP(n.Name), Ready: n.Ready, Availability: n.Availability})
 		if !n.Ready {
 			continue
 		}
-		platforms[n.Name] = n.Platform()
 		eng := w.Engines[n.Name]
 		t := mesh.Target{
 			Name:   n.Name,
@@ -172,6 +169,48 @@ func (m *meshRun) sync(ctx context.Context, w *reconcile.World, configOnly bool)
 		err = errors.Join(append([]error{err}, unfitErrs...)...)
 	}
 	return res, err
+}
+
+// input is what the routes are computed from, and the ready hosts'
+// platforms.
+func (m *meshRun) input(w *reconcile.World) (mesh.Input, map[string]cluster.Platform) {
+	in := mesh.Input{Services: m.services, Exclude: m.exclude, Version: Version, Replicas: w.Replicas()}
+	platforms := map[string]cluster.Platform{}
+	for _, h := range w.Hosts {
+		n := h.Node
+		in.Nodes = append(in.Nodes, mesh.Node{Name: n.Name, Address: m.e.clusterIP(n.Name), Ready: n.Ready, Availability: n.Availability})
+		if n.Ready {
+			platforms[n.Name] = n.Platform()
+		}
+	}
+	return in, platforms
+}
+
+// Unfit lists, before the apply changes anything, the hosts that need a
+// proxy and whose platform has no drover binary (or why no binary can be
+// looked up): the final sync leaves them out and fails the run with the
+// same errors. Nothing is read or hashed.
+func (m *meshRun) Unfit(w *reconcile.World) []error {
+	m.mu.Lock()
+	in, platforms := m.input(w)
+	m.mu.Unlock()
+	configs, _ := mesh.Compute(in)
+	if len(configs) == 0 {
+		return nil
+	}
+	bins, err := m.binaries()
+	if err != nil {
+		return []error{fmt.Errorf("routing mesh: %w", err)}
+	}
+	_, missing, err := bins.HostImages(configs, platforms, false)
+	if err != nil {
+		return []error{fmt.Errorf("routing mesh: %w", err)}
+	}
+	var out []error
+	for _, name := range sortedKeys(missing) {
+		out = append(out, fmt.Errorf("%s: routing mesh: %w", name, missing[name]))
+	}
+	return out
 }
 
 // binaries are the drover binaries the proxies are made of (found once

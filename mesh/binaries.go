@@ -250,7 +250,7 @@ func (e *MissingBinaryError) Error() string {
 		have = append(have, p.String())
 	}
 	if len(have) > 0 {
-		fmt.Fprintf(&b, " (there are for %s)", strings.Join(have, ", "))
+		fmt.Fprintf(&b, " (found: %s)", strings.Join(have, ", "))
 	}
 	if e.Self != "" {
 		fmt.Fprintf(&b, "; %s", e.Self)

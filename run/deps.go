@@ -57,6 +57,10 @@ type MeshRun interface {
 	// Sync computes every host's routes from w (observed again first when
 	// observeAgain: the apply changed things) and puts them on the hosts.
 	Sync(ctx context.Context, w *reconcile.World, observeAgain bool) error
+	// Unfit lists, before the apply, the hosts whose proxy cannot be
+	// made (no drover binary of their platform): Sync will leave them
+	// out of the mesh and return these errors.
+	Unfit(w *reconcile.World) []error
 }
 
 // Files delivers the config and secret files that replicas mount

@@ -148,6 +148,9 @@ func (d *Deps) execute(ctx context.Context, req Request, out *Result) error {
 		if len(s.Unclaimed) == 0 {
 			mesh = d.Mesh(cl, desired.Services)
 			cl.Mesh = mesh
+			for _, err := range mesh.Unfit(w) {
+				rep.Notice(Notice{Level: LevelWarn, Message: err.Error() + " (the run goes on without it)"})
+			}
 		} else {
 			rep.Notice(Notice{Level: LevelWarn, Message: "routing mesh left as it is while stacks are unclaimed (deploy or remove them): " + strings.Join(s.Unclaimed, ", ")})
 		}

@@ -94,6 +94,10 @@ export DROVER_TEST_IMAGES=$images
 
 step "end-to-end tests"
 CGO_ENABLED=0 go build -o "$images/drover" .   # static: it is also the routing mesh proxy (docs/networking.md)
+# The proxy of the linux/386 host h4 (TestMeshMixedPlatforms): not beside
+# $images/drover, where drover would find it by itself (docs/networking.md).
+CGO_ENABLED=0 GOOS=linux GOARCH=386 go build -o "$images/linux-386/drover" .
+export DROVER_BIN_386=$images/linux-386/drover
 # The drover of before the Engine API (it drove the docker CLI), for the
 # upgrade test: its containers must be adopted as they are.
 old_commit=dd863c80cddc36da82fea450a66cd5b40080eece
