@@ -278,8 +278,8 @@ func TestLabForeignPlatform(t *testing.T) {
 	for _, h := range l.Hosts {
 		hostDocker(t, h.Name, "tag", "drover-test/app:v1", amd)
 	}
-	// No ports: a published port brings the routing mesh, whose proxy is
-	// this drover's own (amd64) binary.
+	// No ports: the routing mesh on h4 (a 386 proxy) is
+	// TestMeshMixedPlatforms'.
 	file := filepath.Join(t.TempDir(), "platform.yml")
 	os.WriteFile(file, []byte(`services:
   web:
