@@ -31,8 +31,8 @@ func ingressCommand(stdio IO) *cli.Command {
 
 // ingressRow is one backend of one route on one host.
 type ingressRow struct {
-	Host     string `json:"host"`
-	Proxy    string `json:"proxy"` // the container's state: running, exited, none, unreachable
+	Host  string `json:"host"`
+	Proxy string `json:"proxy"` // the container's state: running, exited, none, unreachable
 	// Platform is the proxy's (its image's drover binary), e.g. linux/386.
 	Platform string `json:"proxy_platform,omitempty"`
 	Route    string `json:"route"`
