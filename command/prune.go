@@ -97,7 +97,7 @@ func runImagePrune(c *cli.Context, stdio IO) error {
 }
 
 // keptBuilds gives, per service (STACK_SERVICE), the image IDs of the
-// builds prune keeps: those of the current generation, of the keep-1
+// builds prune keeps (every variant of a multi-platform build): those of the current generation, of the keep-1
 // generations before it, and of the current one's rollback target.
 func keptBuilds(s *state.State, keep int) map[string]map[string]bool {
 	out := map[string]map[string]bool{}
@@ -105,14 +105,18 @@ func keptBuilds(s *state.State, keep int) map[string]map[string]bool {
 		for _, sv := range st.Services {
 			ids := map[string]bool{}
 			if sv.Meta.Build != nil {
-				ids[sv.Meta.Build.ID] = true
+				for _, id := range sv.Meta.Build.IDs() {
+					ids[id] = true
+				}
 			}
 			for i, g := range sv.Previous {
 				if g.Meta.Build == nil {
 					continue
 				}
 				if i < keep-1 || g.Spec.Generation == sv.Meta.Parent {
-					ids[g.Meta.Build.ID] = true
+					for _, id := range g.Meta.Build.IDs() {
+						ids[id] = true
+					}
 				}
 			}
 			out[sv.Current.FullName()] = ids
