@@ -203,7 +203,9 @@ func TestMultiPlatformBuildKept(t *testing.T) {
 	}
 	images := []engine.LabelledImage{
 		{ID: "sha256:aaaaaaaaaaaa1", Labels: map[string]string{imagebuild.LabelService: "s_web"}},
-		{ID: "sha256:bbbbbbbbbbbb1", Labels: map[string]string{imagebuild.LabelService: "s_web"}},
+		// The 386 variant is a platform-corrected copy of 000…: that stays.
+		{ID: "sha256:bbbbbbbbbbbb1", Labels: map[string]string{imagebuild.LabelService: "s_web", imagebuild.LabelPlatformOf: "sha256:000000000000b"}},
+		{ID: "sha256:000000000000b", Labels: map[string]string{imagebuild.LabelService: "s_web"}},
 		{ID: "sha256:cccccccccccc1", Labels: map[string]string{imagebuild.LabelService: "s_web"}},
 	}
 	if got := pruneCandidates(images, keptBuilds(s, 1)); len(got) != 0 {

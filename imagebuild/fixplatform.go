@@ -70,10 +70,11 @@ func checkPlatform(ctx context.Context, bl Builder, id string, want cluster.Plat
 	return fixed, want, nil
 }
 
-// setPlatform reads a `docker save` archive of one image from r and
-// writes to w an archive of the same image whose config says p, without
-// a name; it returns the new image's ID (the digest of its config).
-func setPlatform(r io.Reader, w io.Writer, p cluster.Platform) (string, error) {
+// setPlatform reads a `docker save` archive of one image (ID from) from r
+// and writes to w an archive of the same image whose config says p and
+// carries the label LabelPlatformOf=from, without a name; it returns the
+// new image's ID (the digest of its config).
+func setPlatform(r io.Reader, w io.Writer, from string, p cluster.Platform) (string, error) {
 	tmp, err := os.CreateTemp("", "drover-image-*.tar")
 	if err != nil {
 		return "", err
@@ -113,6 +114,26 @@ func setPlatform(r io.Reader, w io.Writer, p cluster.Platform) (string, error) {
 	if err := json.Unmarshal(configs[oldConfig], &cfg); err != nil {
 		return "", fmt.Errorf("image config %s: %w", oldConfig, err)
 	}
+	// The copy names the image it was made from, which a next build
+	// reuses from the build cache: prune keeps it while it keeps the copy.
+	var inner map[string]json.RawMessage
+	if raw := cfg["config"]; len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &inner); err != nil {
+			return "", fmt.Errorf("image config %s: %w", oldConfig, err)
+		}
+	}
+	if inner == nil {
+		inner = map[string]json.RawMessage{}
+	}
+	labels := map[string]string{}
+	if raw := inner["Labels"]; len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &labels); err != nil {
+			return "", fmt.Errorf("image config %s: labels: %w", oldConfig, err)
+		}
+	}
+	labels[LabelPlatformOf] = from
+	inner["Labels"], _ = json.Marshal(labels)
+	cfg["config"], _ = json.Marshal(inner)
 	cfg["os"], _ = json.Marshal(p.OS)
 	cfg["architecture"], _ = json.Marshal(p.Arch)
 	delete(cfg, "variant")

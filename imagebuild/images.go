@@ -37,7 +37,7 @@ func (l *Local) SetPlatform(ctx context.Context, id string, p cluster.Platform) 
 	}
 	defer out.Close()
 	os.Remove(out.Name())
-	newID, err := setPlatform(pr, out, p)
+	newID, err := setPlatform(pr, out, id, p)
 	pr.Close()
 	if err != nil {
 		return "", fmt.Errorf("docker save %s (%s): %w %s", Tag(id), l.Where, err, strings.TrimSpace(errb.String()))
@@ -79,7 +79,7 @@ func (r *Remote) SetPlatform(ctx context.Context, id string, p cluster.Platform)
 	defer out.Close()
 	os.Remove(out.Name())
 	zw, _ := gzip.NewWriterLevel(out, gzip.BestSpeed)
-	newID, err := setPlatform(rc, zw, p)
+	newID, err := setPlatform(rc, zw, id, p)
 	if err == nil {
 		err = zw.Close()
 	}
