@@ -5,35 +5,38 @@ package e2e
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// multiProject writes a compose project whose one Dockerfile builds for
-// any platform from a static test app per GOARCH (`ARG TARGETARCH`,
-// `COPY app-$TARGETARCH`), with build.platforms linux/amd64 and linux/386.
-func multiProject(t *testing.T, buildOn string) string {
+// multiBinaries are the static test app for amd64 and 386, as
+// build-test-images.sh builds them.
+func multiBinaries(t *testing.T) map[string]string {
+	t.Helper()
+	return map[string]string{"amd64": filepath.Join(imagesDir(t, "app"), "app"), "386": filepath.Join(imagesDir(t, "app386"), "app386")}
+}
+
+// multiProject writes a compose project of one global service whose one
+// Dockerfile builds for any platform (`ARG TARGETARCH`,
+// `COPY app-$TARGETARCH`), with the x-drover and build keys given.
+func multiProject(t *testing.T, buildKeys string) string {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := filepath.Join(dir, "web")
 	os.MkdirAll(ctx, 0o755)
-	for _, arch := range []string{"amd64", "386"} {
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(ctx, "app-"+arch), "./internal/testapp")
-		cmd.Dir = lab(t).RepoRoot
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch, "GOFLAGS=-buildvcs=false")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("building the test app for %s: %v\n%s", arch, err, out)
+	for arch, bin := range multiBinaries(t) {
+		b, err := os.ReadFile(bin)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(ctx, "app-"+arch), b, 0o755)
+		}
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
 	writeMultiDockerfile(t, ctx, "m1")
-	on := ""
-	if buildOn != "" {
-		on = "    x-drover: {build_on: " + buildOn + "}\n"
-	}
-	compose := "services:\n  web:\n    build:\n      context: ./web\n      platforms: [linux/amd64, linux/386]\n" + on +
-		"    deploy: {replicas: 3, update_config: {parallelism: 3, monitor: 1s}, rollback_config: {parallelism: 3, monitor: 1s}}\n"
+	compose := "services:\n  web:\n    build:\n      context: ./web\n" + buildKeys +
+		"    deploy: {mode: global, update_config: {parallelism: 4, monitor: 1s}, rollback_config: {parallelism: 4, monitor: 1s}}\n"
 	if err := os.WriteFile(filepath.Join(dir, "compose.yml"), []byte(compose), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -74,20 +77,37 @@ func builtVariants(t *testing.T, inv, stack, svc string) (string, map[string]str
 	return m.Image, m.Variants
 }
 
-// TestDeployBuildMultiPlatform: build.platforms [linux/amd64, linux/386]
-// builds one image per platform with the classic builder (the 386 one
-// from one Dockerfile with ARG TARGETARCH, its config saying linux/386);
-// every host holds the variant of its platform under the one reference;
-// an unchanged build changes nothing; a source change rolls out;
-// rollback goes back without a build; prune keeps both variants of the
-// kept generations. Once with the local engine (h1 via DOCKER_HOST), once
-// built on h2.
+// hostVariant is what a host holds as ref: "ID ARCH".
+func hostVariant(t *testing.T, host, ref string) string {
+	return hostDocker(t, host, "image", "inspect", "--format", "{{.Id}} {{.Architecture}}", ref)
+}
+
+// TestDeployBuildMultiPlatform: a global service on h1..h3 (amd64) and
+// h4 (386) is built by the local engine (h1's, via DOCKER_HOST) once per
+// platform of its nodes, from one Dockerfile with ARG TARGETARCH, with the
+// classic builder (the 386 image's config saying linux/386); every host
+// holds the variant of its platform under the one reference and runs it;
+// an unchanged build changes nothing; a source change rolls out both
+// variants; rollback goes back without a build; prune keeps both variants
+// of the kept generation. Then built on h2 with build.platforms.
 func TestDeployBuildMultiPlatform(t *testing.T) {
 	ensureImages(t)
 	l := lab(t)
-	inv := copyInventory(t)
+	h4 := l.Extra(t, "linux/386")
+	inv := copyInventoryWith(t, h4)
 	const stack = "e2emplat"
-	cleanupBuiltImages(t)
+	hosts := append([]string{}, "h1", "h2", "h3", h4.Name)
+	arch := map[string]string{"h1": "amd64", "h2": "amd64", "h3": "amd64", h4.Name: "386"}
+	rmBuilt := func() {
+		for _, h := range hosts {
+			ids, _ := hostDockerErr(t, h, "images", "-q", "--filter", "label=drover.cluster="+testCluster(t))
+			for _, id := range strings.Fields(ids) {
+				hostDockerErr(t, h, "rmi", "-f", id)
+			}
+		}
+	}
+	rmBuilt()
+	t.Cleanup(rmBuilt)
 	cleanupStack(t, inv, stack)
 	t.Setenv("DOCKER_HOST", l.Host(t, "h1").DockerHost())
 	file := multiProject(t, "")
@@ -101,32 +121,45 @@ func TestDeployBuildMultiPlatform(t *testing.T) {
 		t.Fatalf("drover build: exit %d, %s\n%s", code, out, stderr)
 	}
 	for _, v := range res[0].Variants {
-		arch := strings.TrimPrefix(v.Platform, "linux/")
-		if got := hostDocker(t, "h1", "image", "inspect", "--format", "{{.Architecture}}", v.Image); got != arch {
+		if got := hostDocker(t, "h1", "image", "inspect", "--format", "{{.Architecture}}", v.Image); "linux/"+got != v.Platform {
 			t.Errorf("variant %s on the builder says %s", v.Platform, got)
 		}
-		t.Logf("variant %s: %s", v.Platform, v.Image)
 	}
 
+	check := func(when, version string) (string, map[string]string) {
+		t.Helper()
+		ref, variants := builtVariants(t, inv, stack, "web")
+		if len(variants) != 2 || variants["linux/amd64"] == "" || variants["linux/386"] == "" {
+			t.Errorf("%s: state: variants %v", when, variants)
+		}
+		runs := map[string]string{}
+		for _, h := range hosts {
+			// stackContainers lists the inventory's hosts, h4 is an extra.
+			ids := strings.Fields(hostDocker(t, h, "ps", "-q", "--filter", "label=drover.stack="+stack))
+			if len(ids) != 1 {
+				t.Errorf("%s: %s runs %d replicas, want 1", when, h, len(ids))
+				continue
+			}
+			runs[h] = hostDocker(t, h, "inspect", "--format", "{{.Config.Image}} {{range .Config.Env}}{{.}} {{end}}", ids[0]) + " "
+		}
+		for _, h := range hosts {
+			if got, want := hostVariant(t, h, ref), variants["linux/"+arch[h]]+" "+arch[h]; got != want {
+				t.Errorf("%s: %s holds %s as %q, want %q", when, h, ref, got, want)
+			}
+			if r := runs[h]; !strings.HasPrefix(r, ref+" ") || !strings.Contains(r, "ARCH="+arch[h]+" ") || !strings.Contains(r, "VERSION="+version) {
+				t.Errorf("%s: %s runs %q, want %s with ARCH=%s VERSION=%s", when, h, r, ref, arch[h], version)
+			}
+		}
+		return ref, variants
+	}
 	_, stderr, code = runDrover(t, inv, "stack", "deploy", "--build", "-c", file, stack)
 	if code != 0 {
 		t.Fatalf("deploy --build: exit %d\n%s", code, stderr)
 	}
-	ref, variants := builtVariants(t, inv, stack, "web")
-	if len(variants) != 2 || variants["linux/amd64"] == "" || variants["linux/386"] == "" {
-		t.Errorf("state: variants %v", variants)
-	}
+	logShipped(t, stderr)
+	ref, variants := check("first deploy", "m1")
 	if ref != res[0].Image {
 		t.Errorf("deploy built %s, drover build %s: the same build should have the same tag", ref, res[0].Image)
-	}
-	web1 := only(t, imagesOf(t, stack, "web"))
-	if !strings.HasPrefix(web1, ref+" ") || !strings.Contains(web1, "ARCH=amd64") || !strings.Contains(web1, "VERSION=m1") {
-		t.Errorf("web runs %q, want %s with ARCH=amd64", web1, ref)
-	}
-	for _, h := range l.Hosts {
-		if got := hostDocker(t, h.Name, "image", "inspect", "--format", "{{.Id}} {{.Architecture}}", ref); got != variants["linux/amd64"]+" amd64" {
-			t.Errorf("%s holds %s as %s, want the amd64 variant %s", h.Name, ref, got, variants["linux/amd64"])
-		}
 	}
 
 	_, _, code = runDrover(t, inv, "stack", "deploy", "--build", "--detailed-exitcode", "-c", file, stack)
@@ -139,52 +172,51 @@ func TestDeployBuildMultiPlatform(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("deploy --build of the change: exit %d\n%s", code, stderr)
 	}
-	ref2, variants2 := builtVariants(t, inv, stack, "web")
-	if web2 := only(t, imagesOf(t, stack, "web")); ref2 == ref || !strings.Contains(web2, "VERSION=m2") || variants2["linux/386"] == variants["linux/386"] {
-		t.Errorf("after the change web runs %q (%s, variants %v)", web2, ref2, variants2)
+	logShipped(t, stderr)
+	// Each host had its platform's previous build: the app layer stays.
+	if n := strings.Count(stderr, "layers_skipped=1"); n != 3 {
+		t.Errorf("want h2, h3 and h4 sent their variant without the app layer (layers_skipped=1), got %d:\n%s", n, stderr)
 	}
-	if !strings.Contains(stderr, "layers_skipped=1") {
-		t.Errorf("the change should skip the app layer the hosts have:\n%s", stderr)
-	}
+	_, variants2 := check("after the change", "m2")
 
 	_, stderr, code = runDrover(t, inv, "service", "rollback", stack+"_web")
 	if code != 0 || strings.Contains(stderr, "built in") {
 		t.Errorf("rollback: exit %d, built: %v", code, strings.Contains(stderr, "built in"))
 	}
-	if got := only(t, imagesOf(t, stack, "web")); got != web1 {
-		t.Errorf("after rollback web runs %q, want %q", got, web1)
+	if back, _ := check("after rollback", "m1"); back != ref {
+		t.Errorf("rollback went to %s, want %s", back, ref)
 	}
 
-	// prune --keep 1 keeps the current generation (back to 1 after the
-	// rollback): both its variants stay on the builder, the amd64 one on
-	// every host; generation 2's variants go from the builder.
+	// prune --keep 1: the current generation (1, after the rollback) stays
+	// on every host, generation 2's variants go.
 	mustDrover(t, inv, "image", "prune", "--keep", "1")
 	for id, keep := range map[string]bool{variants["linux/amd64"]: true, variants["linux/386"]: true, variants2["linux/amd64"]: false, variants2["linux/386"]: false} {
 		if _, err := hostDockerErr(t, "h1", "image", "inspect", id); (err == nil) != keep {
 			t.Errorf("after prune h1 has %s: %v, want %v", id, err == nil, keep)
 		}
 	}
-	for _, h := range l.Hosts {
-		if _, err := hostDockerErr(t, h.Name, "image", "inspect", ref); err != nil {
-			t.Errorf("prune removed the current %s from %s", ref, h.Name)
-		}
+	if _, err := hostDockerErr(t, h4.Name, "image", "inspect", variants2["linux/386"]); err == nil {
+		t.Errorf("after prune %s still has generation 2's variant", h4.Name)
 	}
+	check("after prune", "m1")
 
-	// Built on h2 (x-drover.build_on), shipped from there.
+	// Built on h2 (x-drover.build_on) with build.platforms, shipped from there.
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-engine.sock"))
-	fileOn := multiProject(t, "h2")
+	fileOn := multiProject(t, "      platforms: [linux/386, linux/amd64]\n    x-drover: {build_on: h2}\n")
 	writeMultiDockerfile(t, filepath.Join(filepath.Dir(fileOn), "web"), "m3")
 	_, stderr, code = runDrover(t, inv, "stack", "deploy", "--build", "-c", fileOn, stack)
 	if code != 0 {
 		t.Fatalf("deploy --build on h2: exit %d\n%s", code, stderr)
 	}
-	ref3, variants3 := builtVariants(t, inv, stack, "web")
-	if got := hostDocker(t, "h2", "image", "inspect", "--format", "{{.Architecture}}", variants3["linux/386"]); got != "386" {
-		t.Errorf("h2's 386 variant says %s", got)
-	}
-	for _, h := range l.Hosts {
-		if got := hostDocker(t, h.Name, "image", "inspect", "--format", "{{.Id}}", ref3); got != variants3["linux/amd64"] {
-			t.Errorf("%s holds %s as %s, want the amd64 variant %s", h.Name, ref3, got, variants3["linux/amd64"])
+	logShipped(t, stderr)
+	check("built on h2", "m3")
+}
+
+// logShipped logs the build and transfer lines (the numbers of the report).
+func logShipped(t *testing.T, stderr string) {
+	for _, line := range strings.Split(stderr, "\n") {
+		if strings.Contains(line, "built in") || strings.Contains(line, "hosts done") || strings.Contains(line, "deploy --build:") {
+			t.Log(line)
 		}
 	}
 }
