@@ -141,6 +141,11 @@ func TestDeployBuildMultiPlatform(t *testing.T) {
 				continue
 			}
 			runs[h] = hostDocker(t, h, "inspect", "--format", "{{.Config.Image}} {{range .Config.Env}}{{.}} {{end}}", ids[0]) + " "
+			// The app says the platform it was built for.
+			ip := hostDocker(t, h, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", ids[0])
+			if body, _ := labCmdErr(t, "exec", h, "busybox", "wget", "-q", "-O", "-", "http://"+ip+":8080/"); !strings.Contains(body, `"platform":"linux/`+arch[h]+`"`) {
+				t.Errorf("%s: %s's replica answers %q, want platform linux/%s", when, h, body, arch[h])
+			}
 		}
 		for _, h := range hosts {
 			if got, want := hostVariant(t, h, ref), variants["linux/"+arch[h]]+" "+arch[h]; got != want {

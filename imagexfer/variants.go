@@ -104,31 +104,53 @@ func PushVariants(ctx context.Context, src Local, ref string, variants []BuiltVa
 			errs = append(errs, fmt.Errorf("%s: %w", targets[i].Name, err))
 		}
 	}
+	// The variants go at once, each to its hosts (at most par at once).
+	var wg sync.WaitGroup
+	var saveErrs []error
 	for vi, v := range variants {
 		ds := need[vi]
 		if len(ds) == 0 {
 			continue
 		}
-		f, err := saveAs(ctx, src, v.Source, ref)
-		if err != nil {
-			SortRows(rows)
-			return rows, err
-		}
-		for i := range ds {
-			ds[i].file = f
-			if ds[i].h == nil {
-				t := targetNamed(targets, ds[i].host)
-				if ds[i].h, err = t.Connect(ctx); err != nil {
-					ds[i].h = failingHost{err}
-				}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sent, sendErrs, err := sendVariant(ctx, src, v, ref, ds, targets, par, opt)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				saveErrs = append(saveErrs, err)
+				return
+			}
+			rows, errs = append(rows, sent...), append(errs, sendErrs...)
+		}()
+	}
+	wg.Wait()
+	SortRows(rows)
+	if len(saveErrs) > 0 {
+		return rows, errors.Join(saveErrs...)
+	}
+	return rows, errors.Join(errs...)
+}
+
+// sendVariant saves variant v from src as ref and delivers it to ds.
+func sendVariant(ctx context.Context, src Local, v BuiltVariant, ref string, ds []delivery, targets []Target, par int, opt PushOptions) ([]Row, []error, error) {
+	f, err := saveAs(ctx, src, v.Source, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	for i := range ds {
+		ds[i].file = f
+		if ds[i].h == nil {
+			t := targetNamed(targets, ds[i].host)
+			if ds[i].h, err = t.Connect(ctx); err != nil {
+				ds[i].h = failingHost{err}
 			}
 		}
-		sent, sendErrs := deliverThin(ctx, f, ds, par, opt)
-		f.Close()
-		rows, errs = append(rows, sent...), append(errs, sendErrs...)
 	}
-	SortRows(rows)
-	return rows, errors.Join(errs...)
+	rows, errs := deliverThin(ctx, f, ds, par, opt)
+	return rows, errs, nil
 }
 
 // saveAs is the source's archive of image source, named ref instead.
