@@ -16,7 +16,7 @@ type BuildError struct {
 	// Platform is the platform asked for ("": the builder's own).
 	Platform string
 	Lines    []string
-	Err     error
+	Err      error
 }
 
 func (e *BuildError) Error() string {
