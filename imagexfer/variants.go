@@ -1,6 +1,8 @@
 package imagexfer
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,9 +11,6 @@ import (
 	"os"
 	"path"
 	"sync"
-
-	"archive/tar"
-	"compress/gzip"
 
 	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/engine"
