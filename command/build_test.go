@@ -221,3 +221,19 @@ func TestMultiPlatformBuildKept(t *testing.T) {
 		t.Errorf("keep 1 after a third generation: prune %v", got)
 	}
 }
+
+// TestPlanKeepsVariants: a saved plan records a multi-platform build's
+// variants, and applying it ships them as variants.
+func TestPlanKeepsVariants(t *testing.T) {
+	vs := []imagebuild.Variant{{Platform: "linux/386", ID: "sha256:b", Image: "s_web:b"}, {Platform: "linux/amd64", ID: "sha256:a", Image: "s_web:a"}}
+	d := &deployBuild{results: []imagebuild.Result{{Service: "s_web", Image: "s_web:set", ID: imagebuild.SetID(vs), Variants: vs},
+		{Service: "s_api", Image: "s_api:1", ID: "sha256:1", Variants: vs[1:]}}}
+	saved := d.saved()
+	if len(saved[0].Variants) != 2 || len(saved[1].Variants) != 0 {
+		t.Fatalf("saved %+v", saved)
+	}
+	back := planDeployBuild(nil, &savedPlan{Stack: "s", Builds: saved})
+	if !back.results[0].Multi() || back.results[0].Variants[1].Image != "s_web:a" || back.results[1].Multi() {
+		t.Errorf("from the plan %+v", back.results)
+	}
+}
