@@ -565,7 +565,9 @@ func (f *fakeEngine) ImageFacts(context.Context, string) (engine.ImageFacts, boo
 func (f *fakeEngine) Save(context.Context, string) (io.ReadCloser, error) {
 	return nil, errors.New("no save")
 }
-func (f *fakeEngine) Load(context.Context, io.Reader) (string, error) { return "", errors.New("no load") }
+func (f *fakeEngine) Load(context.Context, io.Reader) (string, error) {
+	return "", errors.New("no load")
+}
 
 // TestRunSetsPlatform: a build whose image says another platform than
 // the one asked for is replaced by the builder's copy that says it; a
