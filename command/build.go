@@ -82,13 +82,15 @@ func runBuild(c *cli.Context, stdio IO) error {
 	if e.output == "json" {
 		writeJSON(stdio.Stdout, res)
 	} else if len(res) > 0 {
-		t := newTable(stdio.Stdout, "SERVICE", "IMAGE", "ID", "BUILT ON", "TIME")
+		t := newTable(stdio.Stdout, "SERVICE", "IMAGE", "PLATFORM", "ID", "BUILT ON", "TIME")
 		for _, r := range res {
 			on := orDefault(r.On, "local engine")
 			if r.Reused {
 				on += " (reused)"
 			}
-			t.row(r.Service, r.Image, imagebuild.Tag(r.ID), on, fmt.Sprintf("%.1fs", r.Seconds))
+			for _, v := range r.Variants {
+				t.row(r.Service, r.Image, v.Platform, imagebuild.Tag(v.ID), on, fmt.Sprintf("%.1fs", v.Seconds))
+			}
 		}
 		t.flush()
 	}
@@ -160,12 +162,18 @@ func (e *runEnv) buildImages(ctx context.Context, stack *cluster.Stack, only []s
 		},
 		Started: func(svc, builder string) { e.log.Info().Str("service", svc).Msg("building with " + builder) },
 		Built: func(r imagebuild.Result) {
-			if reused[r.Service] {
+			if reused[r.Service] && !r.Multi() {
 				e.log.Info().Str("service", r.Service).Str("image", r.Image).Str("on", r.On).
 					Msgf("unchanged context: image %s reused (nothing sent, nothing built) in %.1fs", r.Image, r.Seconds)
 				return
 			}
-			e.log.Info().Str("service", r.Service).Str("image", r.Image).Str("on", orDefault(r.On, "local engine")).Str("builder", string(r.Builder)).Msgf("built in %.1fs", r.Seconds)
+			for _, v := range r.Variants {
+				ev := e.log.Info().Str("service", r.Service).Str("image", r.Image).Str("on", orDefault(r.On, "local engine")).Str("builder", string(r.Builder))
+				if r.Multi() {
+					ev = ev.Str("platform", v.Platform).Str("variant", imagebuild.Tag(v.ID))
+				}
+				ev.Msgf("built in %.1fs", v.Seconds)
+			}
 		},
 		Warn:   func(svc, msg string) { e.log.Warn().Str("service", svc).Msg(msg) },
 		Output: func(svc, line string) { e.log.Debug().Str("service", svc).Msg(line) },
@@ -307,6 +315,12 @@ func (d *deployBuild) record(s *state.State) {
 			continue // an unchanged build: nothing new to record
 		}
 		sv.Meta.Build = &state.BuildRecord{Image: r.Image, ID: r.ID, On: r.On, Time: time.Now().UTC()}
+		if r.Multi() {
+			sv.Meta.Build.Variants = map[string]string{}
+			for _, v := range r.Variants {
+				sv.Meta.Build.Variants[v.Platform] = v.ID
+			}
+		}
 	}
 }
 
@@ -354,12 +368,19 @@ func (d *deployBuild) ship(ctx context.Context, w *reconcile.World, p *planner.P
 			}
 			src = imagexfer.FromHost{Host: r.On, Engine: eng}
 		}
-		rows, err := imagexfer.Push(ctx, src, []string{r.Image}, e.targets(sortedKeys(hosts)), imagexfer.PushOptions{
+		opt := imagexfer.PushOptions{
 			Parallel: e.parallel, Observed: observedImages(w), SkipOtherPlatforms: true,
 			Warn:       func(host, msg string) { e.log.Warn().Str("host", host).Msg(msg) },
 			Reporter:   e.transferReporter("shipping built image"),
 			HostLayers: d.hostLayers(r.Service, p),
-		})
+		}
+		var rows []imagexfer.Row
+		var err error
+		if r.Multi() {
+			rows, err = imagexfer.PushVariants(ctx, src, r.Image, shippedVariants(r), e.targets(sortedKeys(hosts)), opt)
+		} else {
+			rows, err = imagexfer.Push(ctx, src, []string{r.Image}, e.targets(sortedKeys(hosts)), opt)
+		}
 		for _, row := range rows {
 			if row.Result == imagexfer.Pushed || row.Result == imagexfer.UpToDate {
 				w.Obs[row.Host].Images[engine.NormalizeRef(row.Image)] = row.ID
@@ -373,6 +394,31 @@ func (d *deployBuild) ship(ctx context.Context, w *reconcile.World, p *planner.P
 		return fmt.Errorf("nothing was changed: shipping the built images failed: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// shippedVariants are a multi-platform build's variants as the builder
+// names them.
+func shippedVariants(r imagebuild.Result) []imagexfer.BuiltVariant {
+	var out []imagexfer.BuiltVariant
+	for _, v := range r.Variants {
+		if p, err := cluster.ParsePlatform(v.Platform); err == nil {
+			out = append(out, imagexfer.BuiltVariant{Platform: p, ID: v.ID, Source: v.Image})
+		}
+	}
+	return out
+}
+
+// platforms are the platforms of the multi-platform builds, for
+// placement (run.Request.ImagePlatforms): a replica may go to any node
+// one of the variants runs on.
+func (d *deployBuild) platforms() map[string][]cluster.Platform {
+	out := map[string][]cluster.Platform{}
+	for _, r := range d.results {
+		if r.Multi() {
+			out[r.Image] = r.Platforms()
+		}
+	}
+	return out
 }
 
 // observedImages answers a push from the run's observation.

@@ -178,3 +178,62 @@ func TestPruneStore(t *testing.T) {
 		t.Errorf("local engine: %v", got)
 	}
 }
+
+// TestMultiPlatformBuildKept: a multi-platform build is recorded with
+// its variants, and prune keeps every variant of kept generations and
+// removes those of older ones.
+func TestMultiPlatformBuildKept(t *testing.T) {
+	vs := []imagebuild.Variant{{Platform: "linux/386", ID: "sha256:bbbbbbbbbbbb1", Image: "s_web:bbbbbbbbbbbb"}, {Platform: "linux/amd64", ID: "sha256:aaaaaaaaaaaa1", Image: "s_web:aaaaaaaaaaaa"}}
+	set := imagebuild.SetID(vs)
+	old, oldMeta := builtService(1, "sha256:cccccccccccc1")
+	sv := &state.Service{}
+	sv.Push(old, oldMeta)
+	spec, _ := builtService(2, set)
+	sv.Push(spec, state.GenerationMeta{Generation: 2, Parent: 1})
+	s := state.New("c")
+	s.Stacks["s"] = &state.Stack{Name: "s", Services: map[string]*state.Service{"web": sv}}
+	d := &deployBuild{stack: &cluster.Stack{Name: "s"}, results: []imagebuild.Result{{Service: "s_web", Image: spec.Container.Image, ID: set, Variants: vs}}}
+	d.record(s)
+	b := sv.Meta.Build
+	if b == nil || b.ID != set || len(b.Variants) != 2 || b.Variants["linux/386"] != "sha256:bbbbbbbbbbbb1" || b.Variants["linux/amd64"] != "sha256:aaaaaaaaaaaa1" {
+		t.Fatalf("recorded %+v", b)
+	}
+	if ps := d.platforms()[spec.Container.Image]; len(ps) != 2 || ps[0].Arch != "386" || ps[1].Arch != "amd64" {
+		t.Errorf("placement sees %v", ps)
+	}
+	images := []engine.LabelledImage{
+		{ID: "sha256:aaaaaaaaaaaa1", Labels: map[string]string{imagebuild.LabelService: "s_web"}},
+		// The 386 variant is a platform-corrected copy of 000…: that stays.
+		{ID: "sha256:bbbbbbbbbbbb1", Labels: map[string]string{imagebuild.LabelService: "s_web", imagebuild.LabelPlatformOf: "sha256:000000000000b"}},
+		{ID: "sha256:000000000000b", Labels: map[string]string{imagebuild.LabelService: "s_web"}},
+		{ID: "sha256:cccccccccccc1", Labels: map[string]string{imagebuild.LabelService: "s_web"}},
+	}
+	if got := pruneCandidates(images, keptBuilds(s, 1)); len(got) != 0 {
+		t.Errorf("keep 1 (the rollback target stays): prune %v", got)
+	}
+	// A third generation: the multi-platform one is the rollback target
+	// and stays, the first goes.
+	third, meta := builtService(3, "sha256:dddddddddddd1")
+	meta.Parent = 2
+	sv.Push(third, meta)
+	got := pruneCandidates(append(images, engine.LabelledImage{ID: "sha256:dddddddddddd1", Labels: map[string]string{imagebuild.LabelService: "s_web"}}), keptBuilds(s, 1))
+	if len(got) != 1 || got[0].ID != "sha256:cccccccccccc1" {
+		t.Errorf("keep 1 after a third generation: prune %v", got)
+	}
+}
+
+// TestPlanKeepsVariants: a saved plan records a multi-platform build's
+// variants, and applying it ships them as variants.
+func TestPlanKeepsVariants(t *testing.T) {
+	vs := []imagebuild.Variant{{Platform: "linux/386", ID: "sha256:b", Image: "s_web:b"}, {Platform: "linux/amd64", ID: "sha256:a", Image: "s_web:a"}}
+	d := &deployBuild{results: []imagebuild.Result{{Service: "s_web", Image: "s_web:set", ID: imagebuild.SetID(vs), Variants: vs},
+		{Service: "s_api", Image: "s_api:1", ID: "sha256:1", Variants: vs[1:]}}}
+	saved := d.saved()
+	if len(saved[0].Variants) != 2 || len(saved[1].Variants) != 0 {
+		t.Fatalf("saved %+v", saved)
+	}
+	back := planDeployBuild(nil, &savedPlan{Stack: "s", Builds: saved})
+	if !back.results[0].Multi() || back.results[0].Variants[1].Image != "s_web:a" || back.results[1].Multi() {
+		t.Errorf("from the plan %+v", back.results)
+	}
+}

@@ -119,6 +119,9 @@ func (l *logReporter) Done(r imagexfer.Row, n, of int) {
 	if r.LayersSkipped > 0 {
 		ev = ev.Int("layers_skipped", r.LayersSkipped)
 	}
+	if r.Platform != "" && r.Result == imagexfer.Pushed {
+		ev = ev.Str("platform", r.Platform)
+	}
 	ev.Msgf("%d/%d hosts done (%s in %s, %s/s)", n, of, humanBytes(r.Bytes), took.Round(100*time.Millisecond), humanBytes(int64(float64(r.Bytes)/max(r.Seconds, 0.001))))
 }
 

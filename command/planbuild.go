@@ -19,7 +19,11 @@ import (
 func (d *deployBuild) saved() []savedBuild {
 	out := make([]savedBuild, 0, len(d.results))
 	for _, r := range d.results {
-		out = append(out, savedBuild{Service: r.Service, Image: r.Image, ID: r.ID, On: r.On})
+		b := savedBuild{Service: r.Service, Image: r.Image, ID: r.ID, On: r.On}
+		if r.Multi() {
+			b.Variants = r.Variants
+		}
+		out = append(out, b)
 	}
 	return out
 }
@@ -61,10 +65,28 @@ func (e *runEnv) checkPlanBuilds(ctx context.Context, sp *savedPlan) error {
 			starts[a.Service] = true
 		}
 	}
-	for _, b := range sp.Builds {
-		if !starts[b.Service] {
+	for _, sb := range sp.Builds {
+		if !starts[sb.Service] {
 			continue
 		}
+		if err := e.checkPlanBuild(ctx, local, sb); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkPlanBuild checks one build of a saved plan: its image, or each
+// variant of a multi-platform build under the builder's name for it.
+func (e *runEnv) checkPlanBuild(ctx context.Context, local *imagebuild.Local, sb savedBuild) error {
+	images := []savedBuild{sb}
+	if len(sb.Variants) > 0 {
+		images = nil
+		for _, v := range sb.Variants {
+			images = append(images, savedBuild{Service: sb.Service, Image: v.Image, ID: v.ID, On: sb.On})
+		}
+	}
+	for _, b := range images {
 		var (
 			id      string
 			found   bool
@@ -104,7 +126,7 @@ func planDeployBuild(e *runEnv, sp *savedPlan) *deployBuild {
 	d := &deployBuild{e: e, stack: st, fromPlan: true}
 	for _, b := range sp.Builds {
 		st.Builds[strings.TrimPrefix(b.Service, sp.Stack+"_")] = &cluster.Build{}
-		d.results = append(d.results, imagebuild.Result{Service: b.Service, Image: b.Image, ID: b.ID, On: b.On})
+		d.results = append(d.results, imagebuild.Result{Service: b.Service, Image: b.Image, ID: b.ID, On: b.On, Variants: b.Variants})
 	}
 	return d
 }

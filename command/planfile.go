@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/imagebuild"
 	"github.com/drover-sh/drover/planner"
 	"github.com/drover-sh/drover/reconcile"
 	"github.com/drover-sh/drover/state"
@@ -74,6 +75,9 @@ type savedBuild struct {
 	Image   string `json:"image"`
 	ID      string `json:"id"`
 	On      string `json:"on,omitempty"`
+	// Variants of a multi-platform build (ID is then their digest): each
+	// as the builder names it.
+	Variants []imagebuild.Variant `json:"variants,omitempty"`
 }
 
 // format is the plan file format sp is written as.

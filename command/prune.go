@@ -97,7 +97,7 @@ func runImagePrune(c *cli.Context, stdio IO) error {
 }
 
 // keptBuilds gives, per service (STACK_SERVICE), the image IDs of the
-// builds prune keeps: those of the current generation, of the keep-1
+// builds prune keeps (every variant of a multi-platform build): those of the current generation, of the keep-1
 // generations before it, and of the current one's rollback target.
 func keptBuilds(s *state.State, keep int) map[string]map[string]bool {
 	out := map[string]map[string]bool{}
@@ -105,14 +105,18 @@ func keptBuilds(s *state.State, keep int) map[string]map[string]bool {
 		for _, sv := range st.Services {
 			ids := map[string]bool{}
 			if sv.Meta.Build != nil {
-				ids[sv.Meta.Build.ID] = true
+				for _, id := range sv.Meta.Build.IDs() {
+					ids[id] = true
+				}
 			}
 			for i, g := range sv.Previous {
 				if g.Meta.Build == nil {
 					continue
 				}
 				if i < keep-1 || g.Spec.Generation == sv.Meta.Parent {
-					ids[g.Meta.Build.ID] = true
+					for _, id := range g.Meta.Build.IDs() {
+						ids[id] = true
+					}
 				}
 			}
 			out[sv.Current.FullName()] = ids
@@ -122,10 +126,18 @@ func keptBuilds(s *state.State, keep int) map[string]map[string]bool {
 }
 
 // pruneCandidates are the built images of a host that no kept build is.
+// The image a kept build's platform-corrected copy was made from stays
+// too: the next build reuses it from the build cache.
 func pruneCandidates(images []engine.LabelledImage, kept map[string]map[string]bool) []engine.LabelledImage {
 	var out []engine.LabelledImage
+	source := map[string]bool{}
 	for _, im := range images {
-		if svc := im.Labels[imagebuild.LabelService]; svc != "" && !kept[svc][im.ID] {
+		if from := im.Labels[imagebuild.LabelPlatformOf]; from != "" && kept[im.Labels[imagebuild.LabelService]][im.ID] {
+			source[from] = true
+		}
+	}
+	for _, im := range images {
+		if svc := im.Labels[imagebuild.LabelService]; svc != "" && !kept[svc][im.ID] && !source[im.ID] {
 			out = append(out, im)
 		}
 	}
@@ -210,7 +222,12 @@ func pruneStore(ctx context.Context, where string, st imageStore, clusterName st
 		return
 	}
 	for _, im := range pruneCandidates(images, kept) {
-		refs := im.Tags
+		var refs []string
+		for _, tag := range im.Tags {
+			if tag != "<none>:<none>" { // an untagged image, as the engine lists it
+				refs = append(refs, tag)
+			}
+		}
 		if len(refs) == 0 {
 			refs = []string{im.ID}
 		}

@@ -168,6 +168,7 @@ func runDeploy(c *cli.Context, stdio IO, dryRun bool) error {
 	}
 	if db != nil {
 		ch.PushLocal = ch.PushLocal || db.local()
+		ch.ImagePlatforms = db.platforms()
 		ch.AfterApply = db.afterRollout
 	}
 	if push || db != nil {

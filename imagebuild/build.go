@@ -2,12 +2,16 @@ package imagebuild
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"time"
 
 	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/engine"
 )
 
 // Builder builds one service's image and names it.
@@ -21,6 +25,11 @@ type Builder interface {
 	Tag(ctx context.Context, id, ref string) error
 	// Platform is the builder's own platform (unknown when it cannot tell).
 	Platform(ctx context.Context) cluster.Platform
+	// Image is a built image's ID and platform where it was built.
+	Image(ctx context.Context, id string) (engine.ImageFacts, error)
+	// SetPlatform makes, where it was built, a copy of image id whose
+	// config says p (see fixplatform.go) and returns the copy's ID.
+	SetPlatform(ctx context.Context, id string, p cluster.Platform) (string, error)
 }
 
 var (
@@ -76,8 +85,10 @@ func (r *Remote) Tag(ctx context.Context, id, ref string) error {
 
 // Result is one service's built image.
 type Result struct {
-	Service string  `json:"service"` // STACK_SERVICE
-	Image   string  `json:"image"`   // REPOSITORY:TAG
+	Service string `json:"service"` // STACK_SERVICE
+	Image   string `json:"image"`   // REPOSITORY:TAG
+	// ID is the image ID of a one-platform build; with several platforms,
+	// the digest of the variants (SetID), whose first hex digits are the tag.
 	ID      string  `json:"id"`
 	On      string  `json:"on,omitempty"` // the build host; "" for the local engine
 	Seconds float64 `json:"seconds"`
@@ -85,6 +96,49 @@ type Result struct {
 	// (ContextDigest); nothing was sent or built.
 	Reused  bool `json:"reused,omitempty"`
 	Builder Kind `json:"builder,omitempty"` // buildx, buildkit or classic
+	// Variants are the images built, one per platform, sorted by platform.
+	Variants []Variant `json:"variants"`
+}
+
+// Variant is one platform's image of a build.
+type Variant struct {
+	Platform string `json:"platform"`
+	ID       string `json:"id"`
+	// Image names the variant where it was built: REPOSITORY:TAG of its own
+	// ID (a builder cannot hold two images under one reference). With one
+	// platform it is the Result's Image.
+	Image   string  `json:"image"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Platforms are the variants' platforms (unknown ones left out).
+func (r Result) Platforms() []cluster.Platform {
+	var out []cluster.Platform
+	for _, v := range r.Variants {
+		if p, err := cluster.ParsePlatform(v.Platform); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Multi says the build has several variants.
+func (r Result) Multi() bool { return len(r.Variants) > 1 }
+
+// SetID is the content address of a multi-platform build: the sha256 of
+// its sorted "PLATFORM=ID" lines. An unchanged build of every variant is
+// the same set, hence the same tag.
+func SetID(vs []Variant) string {
+	lines := make([]string, len(vs))
+	for i, v := range vs {
+		lines[i] = v.Platform + "=" + v.ID + "\n"
+	}
+	sort.Strings(lines)
+	h := sha256.New()
+	for _, l := range lines {
+		io.WriteString(h, l)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // Options tune Run.
@@ -111,12 +165,15 @@ type Options struct {
 }
 
 // Run builds the stack's services that have a build: section (those of
-// only when it is not empty), one after the other, and tags each image
-// REPOSITORY:TAG where it was built. The first failure stops the run.
+// only when it is not empty), one after the other, once per platform
+// (ChoosePlatforms), and tags each image where it was built: REPOSITORY:TAG
+// for a one-platform build; with several platforms each variant as
+// REPOSITORY:TAG-of-its-ID and REPOSITORY:TAG (TAG of SetID) on the
+// variant the builder's own platform runs, if one does. The first failure
+// stops the run.
 func Run(ctx context.Context, stack string, builds map[string]*cluster.Build, only []string, opt Options) ([]Result, error) {
-	now := opt.Now
-	if now == nil {
-		now = time.Now
+	if opt.Now == nil {
+		opt.Now = time.Now
 	}
 	names := make([]string, 0, len(builds))
 	for n := range builds {
@@ -141,66 +198,149 @@ func Run(ctx context.Context, stack string, builds map[string]*cluster.Build, on
 	}
 	var out []Result
 	for _, name := range names {
-		b := builds[name]
-		full := stack + "_" + name
-		on := b.On
-		if on == "" {
-			on = opt.DefaultOn
-		}
-		bl, err := opt.BuilderFor(on)
+		r, err := buildService(ctx, stack, name, builds[name], opt)
 		if err != nil {
-			return out, fmt.Errorf("service %s: %w", full, err)
+			return out, err
 		}
-		if opt.NodePlatforms != nil && len(b.Platforms) == 0 {
-			p, warn := ChoosePlatform(nil, bl.Platform(ctx), opt.NodePlatforms(name))
-			if warn != "" && opt.Warn != nil {
-				opt.Warn(full, warn)
-			}
-			if p != "" {
-				cp := *b
-				cp.Platforms = []string{p}
-				b = &cp
-			}
-		}
-		labels := map[string]string{LabelCluster: opt.Cluster, LabelService: full}
-		var kind Kind
-		if k, ok := bl.(kinder); ok {
-			if kind, err = k.Kind(ctx, full); err != nil {
-				return out, err
-			}
-		}
-		if opt.Started != nil {
-			opt.Started(full, bl.Describe())
-		}
-		start := now()
-		id, warnings, err := bl.Build(ctx, full, b, labels, func(l string) {
-			if opt.Output != nil {
-				opt.Output(full, l)
-			}
-		})
-		for _, w := range warnings {
-			if opt.Warn != nil {
-				opt.Warn(full, w)
-			}
-		}
-		if err != nil {
-			if _, ok := err.(*BuildError); ok {
-				return out, err
-			}
-			if _, ok := err.(*NoLocalEngineError); ok {
-				return out, err
-			}
-			return out, fmt.Errorf("service %s: %w", full, err)
-		}
-		ref := Ref(b.Repository, id)
-		if err := bl.Tag(ctx, id, ref); err != nil {
-			return out, fmt.Errorf("service %s: %w", full, err)
-		}
-		r := Result{Service: full, Image: ref, ID: id, On: on, Seconds: now().Sub(start).Seconds(), Builder: kind}
 		if opt.Built != nil {
 			opt.Built(r)
 		}
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// buildService builds one service for each of its platforms and tags it.
+func buildService(ctx context.Context, stack, name string, b *cluster.Build, opt Options) (Result, error) {
+	full := stack + "_" + name
+	warn := func(msg string) {
+		if opt.Warn != nil {
+			opt.Warn(full, msg)
+		}
+	}
+	on := b.On
+	if on == "" {
+		on = opt.DefaultOn
+	}
+	bl, err := opt.BuilderFor(on)
+	if err != nil {
+		return Result{}, fmt.Errorf("service %s: %w", full, err)
+	}
+	own := bl.Platform(ctx)
+	var nodes []cluster.Platform
+	if opt.NodePlatforms != nil {
+		nodes = opt.NodePlatforms(name)
+	}
+	platforms, warnings, err := ChoosePlatforms(b.Platforms, own, nodes)
+	if err != nil {
+		return Result{}, fmt.Errorf("service %s: %w", full, err)
+	}
+	for _, w := range warnings {
+		warn(w)
+	}
+	labels := map[string]string{LabelCluster: opt.Cluster, LabelService: full}
+	var kind Kind
+	if k, ok := bl.(kinder); ok {
+		if kind, err = k.Kind(ctx, full); err != nil {
+			return Result{}, err
+		}
+	}
+	if opt.Started != nil {
+		opt.Started(full, bl.Describe())
+	}
+	start := opt.Now()
+	warned := map[string]bool{}
+	r := Result{Service: full, On: on, Builder: kind}
+	for _, p := range platforms {
+		v, ws, err := buildVariant(ctx, bl, full, b, p, own, labels, opt)
+		for _, w := range ws {
+			if !warned[w] {
+				warned[w] = true
+				warn(w)
+			}
+		}
+		if err != nil {
+			return r, err
+		}
+		r.Variants = append(r.Variants, v)
+	}
+	if err := tagResult(ctx, bl, b.Repository, own, &r); err != nil {
+		return r, fmt.Errorf("service %s: %w", full, err)
+	}
+	r.Seconds = opt.Now().Sub(start).Seconds()
+	return r, nil
+}
+
+// buildVariant builds b for platform p ("": the builder's own) and checks
+// the image says p (fixing it when the builder recorded another).
+func buildVariant(ctx context.Context, bl Builder, full string, b *cluster.Build, p string, own cluster.Platform, labels map[string]string, opt Options) (Variant, []string, error) {
+	cp := *b
+	cp.Platforms = nil
+	if p != "" {
+		cp.Platforms = []string{p}
+	}
+	start := opt.Now()
+	output := func(l string) {
+		if opt.Output != nil {
+			opt.Output(full, l)
+		}
+	}
+	id, warnings, err := bl.Build(ctx, full, &cp, labels, output)
+	if p != "" && scratchMismatch(err) {
+		// See fixplatform.go: the chain is FROM scratch, which the classic
+		// builder makes of its own platform. Build it so, with the target
+		// args of p, and set the platform of the result.
+		output("the classic builder cannot build this FROM scratch image for " + p + " (a step before the first COPY): building it without --platform, then setting its platform")
+		want, _ := cluster.ParsePlatform(p)
+		cp.Platforms = nil
+		cp.Args = withTargetArgs(b.Args, []string{p}, want)
+		id, warnings, err = bl.Build(ctx, full, &cp, labels, output)
+	}
+	if err != nil {
+		var be *BuildError
+		if errors.As(err, &be) {
+			be.Platform = p
+			return Variant{}, warnings, be
+		}
+		if _, ok := err.(*NoLocalEngineError); ok {
+			return Variant{}, warnings, err
+		}
+		return Variant{}, warnings, fmt.Errorf("service %s: %w", full, err)
+	}
+	want := own
+	if p != "" {
+		want, _ = cluster.ParsePlatform(p)
+	}
+	id, got, err := checkPlatform(ctx, bl, id, want)
+	if err != nil {
+		return Variant{}, warnings, fmt.Errorf("service %s: %w", full, err)
+	}
+	return Variant{Platform: got.String(), ID: id, Seconds: opt.Now().Sub(start).Seconds()}, warnings, nil
+}
+
+// tagResult names r's image (and each variant of a multi-platform build)
+// on the builder.
+func tagResult(ctx context.Context, bl Builder, repository string, own cluster.Platform, r *Result) error {
+	if len(r.Variants) == 1 {
+		v := &r.Variants[0]
+		r.ID, r.Image, v.Image = v.ID, Ref(repository, v.ID), Ref(repository, v.ID)
+		return bl.Tag(ctx, v.ID, r.Image)
+	}
+	r.ID = SetID(r.Variants)
+	r.Image = Ref(repository, r.ID)
+	for i := range r.Variants {
+		v := &r.Variants[i]
+		v.Image = Ref(repository, v.ID)
+		if err := bl.Tag(ctx, v.ID, v.Image); err != nil {
+			return err
+		}
+	}
+	if best, ok := own.BestFor(r.Platforms()); ok && own.Known() {
+		for _, v := range r.Variants {
+			if v.Platform == best.String() {
+				return bl.Tag(ctx, v.ID, r.Image)
+			}
+		}
+	}
+	return nil
 }

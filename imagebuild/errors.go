@@ -13,13 +13,20 @@ const TailLines = 15
 type BuildError struct {
 	Service string // STACK_SERVICE
 	Builder string // "the local engine" or "host h1"
-	Lines   []string
-	Err     error
+	// Platform is the platform asked for ("": the builder's own).
+	Platform string
+	Lines    []string
+	Err      error
 }
 
 func (e *BuildError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "building %s with %s: %v", e.Service, e.Builder, e.Err)
+	fmt.Fprintf(&b, "building %s", e.Service)
+	if e.Platform != "" {
+		fmt.Fprintf(&b, " for %s", e.Platform)
+	}
+	fmt.Fprintf(&b, " with %s: %v", e.Builder, e.Err)
+
 	if len(e.Lines) > 0 {
 		b.WriteString("\nlast lines of the build:")
 		for _, l := range e.Lines {

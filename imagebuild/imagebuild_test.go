@@ -313,6 +313,10 @@ type fakeBuilder struct {
 	fail string
 	tags []string
 	plat []string // build.platforms of each build
+	// ids by platform asked for (service/platform → ID) win over ids.
+	byPlatform map[string]string
+	recorded   map[string]cluster.Platform // ID → the platform its config says
+	fixed      []string                    // SetPlatform calls: ID>platform
 }
 
 func (f *fakeBuilder) Describe() string { return "fake" }
@@ -325,7 +329,20 @@ func (f *fakeBuilder) Build(_ context.Context, svc string, b *cluster.Build, lab
 	if labels[LabelService] != svc {
 		return "", nil, errors.New("no service label")
 	}
+	if id, ok := f.byPlatform[svc+"/"+strings.Join(b.Platforms, ",")]; ok {
+		return id, []string{"w"}, nil
+	}
 	return f.ids[svc], []string{"w"}, nil
+}
+func (f *fakeBuilder) Image(_ context.Context, id string) (engine.ImageFacts, error) {
+	if p, ok := f.recorded[id]; ok {
+		return engine.ImageFacts{ID: id, Platform: p}, nil
+	}
+	return engine.ImageFacts{ID: id, Platform: cluster.Platform{OS: "linux", Arch: "amd64"}}, nil
+}
+func (f *fakeBuilder) SetPlatform(_ context.Context, id string, p cluster.Platform) (string, error) {
+	f.fixed = append(f.fixed, id+">"+p.String())
+	return id + "-" + p.Arch, nil
 }
 func (f *fakeBuilder) Platform(context.Context) cluster.Platform {
 	return cluster.Platform{OS: "linux", Arch: "amd64"}
@@ -391,37 +408,51 @@ func TestNoLocalEngine(t *testing.T) {
 }
 
 // TestRunBuildsForNodes: a service whose nodes are all arm64 is built for
-// arm64 by an amd64 builder; mixed nodes give a warning; build.platforms
-// wins and is not changed in the stack.
+// arm64 by an amd64 builder; mixed nodes give one build per platform;
+// build.platforms wins and is not changed in the stack.
 func TestRunBuildsForNodes(t *testing.T) {
 	arm := cluster.Platform{OS: "linux", Arch: "arm64"}
 	amd := cluster.Platform{OS: "linux", Arch: "amd64"}
 	builds := map[string]*cluster.Build{"a": {Repository: "s_a"}, "b": {Repository: "s_b"}, "c": {Repository: "s_c", Platforms: []string{"linux/amd64"}}}
-	fb := &fakeBuilder{ids: map[string]string{"s_a": "sha256:1", "s_b": "sha256:2", "s_c": "sha256:3"}}
+	fb := &fakeBuilder{ids: map[string]string{"s_a": "sha256:1", "s_c": "sha256:3"},
+		byPlatform: map[string]string{"s_b/linux/amd64": "sha256:2a", "s_b/linux/arm64": "sha256:2b"},
+		recorded:   map[string]cluster.Platform{"sha256:1": arm, "sha256:2b": arm}}
 	var warned []string
-	_, err := Run(context.Background(), "s", builds, nil, Options{
+	res, err := Run(context.Background(), "s", builds, nil, Options{
 		BuilderFor: func(string) (Builder, error) { return fb, nil },
 		Warn:       func(svc, msg string) { warned = append(warned, svc+": "+msg) },
 		NodePlatforms: func(svc string) []cluster.Platform {
-			return map[string][]cluster.Platform{"a": {arm}, "b": {amd, arm}, "c": {arm}}[svc]
+			return map[string][]cluster.Platform{"a": {arm}, "b": {amd, arm}, "c": {amd}}[svc]
 		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(fb.plat, " "); got != "linux/arm64  linux/amd64" {
+	if got := strings.Join(fb.plat, " "); got != "linux/arm64 linux/amd64 linux/arm64 linux/amd64" {
 		t.Errorf("built for %q", got)
 	}
 	if len(builds["a"].Platforms) != 0 {
 		t.Error("the stack's build was changed")
 	}
-	n := 0
-	for _, w := range warned {
-		if strings.HasPrefix(w, "s_b: the service may run on nodes of linux/amd64, linux/arm64") {
-			n++
-		}
+	if len(fb.fixed) != 0 {
+		t.Errorf("platforms set: %v", fb.fixed)
 	}
-	if n != 1 {
+	b := res[1]
+	wantID := SetID([]Variant{{Platform: "linux/arm64", ID: "sha256:2b"}, {Platform: "linux/amd64", ID: "sha256:2a"}})
+	if !b.Multi() || b.ID != wantID || b.Image != "s_b:"+Tag(wantID) || len(b.Variants) != 2 ||
+		b.Variants[0] != (Variant{Platform: "linux/amd64", ID: "sha256:2a", Image: "s_b:2a", Seconds: b.Variants[0].Seconds}) ||
+		b.Variants[1].Platform != "linux/arm64" || b.Variants[1].Image != "s_b:2b" {
+		t.Errorf("multi-platform result %+v", b)
+	}
+	// Each variant under its own ID's tag, the set's tag on the builder's
+	// own platform's variant.
+	if !slices.Equal(fb.tags, []string{"s_a:1", "s_b:2a", "s_b:2b", "s_b:" + Tag(wantID), "s_c:3"}) {
+		t.Errorf("tags %q", fb.tags)
+	}
+	if res[0].Multi() || res[0].Image != "s_a:1" || res[0].Variants[0].Platform != "linux/arm64" {
+		t.Errorf("one platform %+v", res[0])
+	}
+	if len(warned) != 3 { // the fake's "w" once per service
 		t.Errorf("warnings %q", warned)
 	}
 }
@@ -526,4 +557,76 @@ func TestRemoteBuildKit(t *testing.T) {
 
 func (f *fakeEngine) ImagesWithLabels(context.Context, map[string]string) ([]engine.LabelledImage, error) {
 	return nil, nil
+}
+
+func (f *fakeEngine) ImageFacts(context.Context, string) (engine.ImageFacts, bool, error) {
+	return engine.ImageFacts{}, false, nil
+}
+func (f *fakeEngine) Save(context.Context, string) (io.ReadCloser, error) {
+	return nil, errors.New("no save")
+}
+func (f *fakeEngine) Load(context.Context, io.Reader) (string, error) {
+	return "", errors.New("no load")
+}
+
+// TestRunSetsPlatform: a build whose image says another platform than
+// the one asked for is replaced by the builder's copy that says it; a
+// FROM scratch chain the classic builder refuses is built without
+// --platform, with the target args, and its platform set.
+func TestRunSetsPlatform(t *testing.T) {
+	amd := cluster.Platform{OS: "linux", Arch: "amd64"}
+	builds := map[string]*cluster.Build{"a": {Repository: "s_a", Platforms: []string{"linux/amd64", "linux/386"}}}
+	fb := &fakeBuilder{byPlatform: map[string]string{"s_a/linux/amd64": "sha256:aa", "s_a/linux/386": "sha256:bb"}, recorded: map[string]cluster.Platform{"sha256:bb": amd}}
+	res, err := Run(context.Background(), "s", builds, nil, Options{BuilderFor: func(string) (Builder, error) { return fb, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(fb.fixed, []string{"sha256:bb>linux/386"}) || res[0].Variants[0].ID != "sha256:bb-386" || res[0].Variants[0].Platform != "linux/386" {
+		t.Errorf("fixed %v, variants %+v", fb.fixed, res[0].Variants)
+	}
+	sb := &scratchBuilder{fakeBuilder: fb}
+	fb.fixed = nil
+	res, err = Run(context.Background(), "s", builds, nil, Options{BuilderFor: func(string) (Builder, error) { return sb, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sb.args, []string{"linux/386 386", "linux/amd64 "}) || len(fb.fixed) != 1 {
+		t.Errorf("retried with args %q, fixed %v", sb.args, fb.fixed)
+	}
+}
+
+// scratchBuilder refuses a 386 build as the classic builder refuses a
+// FROM scratch chain for another platform.
+type scratchBuilder struct {
+	*fakeBuilder
+	args []string
+}
+
+func (s *scratchBuilder) Build(ctx context.Context, svc string, b *cluster.Build, labels map[string]string, out func(string)) (string, []string, error) {
+	if len(b.Platforms) == 1 && b.Platforms[0] == "linux/386" {
+		return "", nil, &BuildError{Service: svc, Builder: "fake", Err: errors.New(`failed to get destination image "sha256:8e": image with reference sha256:8e was found but does not match the specified platform: wanted linux/386, actual: linux/amd64`)}
+	}
+	if len(b.Platforms) == 0 {
+		s.args = append(s.args, b.Args["TARGETPLATFORM"]+" "+b.Args["TARGETARCH"])
+		return "sha256:bb", nil, nil
+	}
+	s.args = append(s.args, b.Platforms[0]+" "+b.Args["TARGETARCH"])
+	return s.fakeBuilder.Build(ctx, svc, b, labels, out)
+}
+
+func TestTargetArgs(t *testing.T) {
+	amd := cluster.Platform{OS: "linux", Arch: "amd64"}
+	got := withTargetArgs(map[string]string{"TARGETVARIANT": "mine", "X": "1"}, []string{"linux/arm/v7"}, amd)
+	want := map[string]string{"TARGETPLATFORM": "linux/arm/v7", "TARGETOS": "linux", "TARGETARCH": "arm", "TARGETVARIANT": "mine", "X": "1"}
+	if len(got) != len(want) {
+		t.Errorf("%v", got)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s=%q, want %q", k, got[k], v)
+		}
+	}
+	if got := withTargetArgs(nil, nil, amd); got["TARGETARCH"] != "amd64" {
+		t.Errorf("the builder's own: %v", got)
+	}
 }

@@ -208,6 +208,13 @@ func (l *Local) Build(ctx context.Context, svc string, b *cluster.Build, labels 
 	}
 	defer os.RemoveAll(dir)
 	iid := filepath.Join(dir, "iid")
+	if caps.Kind == Classic {
+		// BuildKit sets TARGETPLATFORM & co. itself; the classic builder does not.
+		own, _ := cluster.ParsePlatform(caps.Platform)
+		cp := *b
+		cp.Args = withTargetArgs(b.Args, b.Platforms, own)
+		b = &cp
+	}
 	inv, err := localArgs(b, caps, iid, labels)
 	if err != nil {
 		return "", nil, err
@@ -451,7 +458,7 @@ func localArgs(b *cluster.Build, caps localCaps, iidFile string, labels map[stri
 	case 1:
 		add("--platform", b.Platforms[0])
 	default:
-		return inv, fmt.Errorf("build.platforms %s: drover builds one platform per service (multi-platform builds are not supported yet)", strings.Join(b.Platforms, ", "))
+		return inv, fmt.Errorf("build.platforms %s: one platform per build (imagebuild.Run builds each)", strings.Join(b.Platforms, ", "))
 	}
 	if len(b.Secrets) > 0 && kind == Classic {
 		without("secrets")

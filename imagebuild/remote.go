@@ -20,6 +20,9 @@ type Engine interface {
 	BuildKit(ctx context.Context, src engine.BuildKitSource, o engine.BuildOptions, out func(string)) (string, int64, error)
 	Info(ctx context.Context) (engine.Facts, error)
 	ImagesWithLabels(ctx context.Context, labels map[string]string) ([]engine.LabelledImage, error)
+	ImageFacts(ctx context.Context, ref string) (engine.ImageFacts, bool, error)
+	Save(ctx context.Context, ref string) (io.ReadCloser, error)
+	Load(ctx context.Context, gz io.Reader) (string, error)
 }
 
 var _ Engine = (*engine.Engine)(nil)
@@ -120,7 +123,7 @@ func (r *Remote) Build(ctx context.Context, svc string, b *cluster.Build, labels
 		without("cache_to")
 	}
 	if len(b.Platforms) > 1 {
-		return "", warnings, fmt.Errorf("build.platforms: drover builds one platform per service (multi-platform builds are not supported yet)")
+		return "", warnings, fmt.Errorf("build.platforms %v: one platform per build (imagebuild.Run builds each)", b.Platforms)
 	}
 	st, err := os.Stat(b.Context)
 	if err != nil || !st.IsDir() {
@@ -156,7 +159,7 @@ func (r *Remote) Build(ctx context.Context, svc string, b *cluster.Build, labels
 		return id, warnings, nil
 	}
 	o := engine.BuildOptions{
-		Dockerfile: filepath.ToSlash(dockerfile), Args: b.Args, Target: b.Target, Labels: all,
+		Dockerfile: filepath.ToSlash(dockerfile), Args: withTargetArgs(b.Args, b.Platforms, r.Platform(ctx)), Target: b.Target, Labels: all,
 		CacheFrom: b.CacheFrom, NoCache: b.NoCache, Pull: b.Pull, Network: b.Network,
 		ExtraHosts: b.ExtraHosts, ShmSize: b.ShmSize,
 	}

@@ -22,4 +22,8 @@ func Ref(repository, id string) string { return repository + ":" + Tag(id) }
 const (
 	LabelCluster = "drover.cluster"
 	LabelService = "drover.service" // STACK_SERVICE
+	// LabelPlatformOf is on the copy of a build whose config said another
+	// platform than the one asked for (fixplatform.go): the ID of the
+	// image it was made from.
+	LabelPlatformOf = "drover.platform-of"
 )

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/planner"
 	"github.com/drover-sh/drover/reconcile"
 	"github.com/drover-sh/drover/state"
@@ -103,6 +104,7 @@ func (d *Deps) execute(ctx context.Context, req Request, out *Result) error {
 		if d.Platforms != nil {
 			in.ImagePlatforms, in.HostImagePlatforms = d.Platforms(ctx, w, s.Services(), req.PushLocal)
 		}
+		in.ImagePlatforms, in.HostImagePlatforms = withShipped(in.ImagePlatforms, in.HostImagePlatforms, req.ImagePlatforms)
 		if p, err = planner.Compute(in); err != nil {
 			return refused(req.DryRun, err)
 		}
@@ -229,4 +231,23 @@ func (d *Deps) execute(ctx context.Context, req Request, out *Result) error {
 		return meshErr
 	}
 	return pendingError(p)
+}
+
+// withShipped puts the platforms of the images a run ships itself in
+// place of what was found of them, and leaves out the hosts' copies of
+// them (each host is sent the variant of its platform).
+func withShipped(images map[string][]cluster.Platform, copies map[string]map[string]cluster.Platform, shipped map[string][]cluster.Platform) (map[string][]cluster.Platform, map[string]map[string]cluster.Platform) {
+	if len(shipped) == 0 {
+		return images, copies
+	}
+	if images == nil {
+		images = map[string][]cluster.Platform{}
+	}
+	for ref, ps := range shipped {
+		images[ref] = ps
+		for _, c := range copies {
+			delete(c, ref)
+		}
+	}
+	return images, copies
 }

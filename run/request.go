@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/drover-sh/drover/cluster"
 	"github.com/drover-sh/drover/planner"
 	"github.com/drover-sh/drover/reconcile"
 	"github.com/drover-sh/drover/state"
@@ -34,6 +35,11 @@ type Request struct {
 	// PushLocal says the local engine's images will be pushed (stack
 	// deploy --push): their platforms count for placement.
 	PushLocal bool
+	// ImagePlatforms are the platforms of images the run ships itself
+	// (stack deploy --build: every variant of a build). They replace what
+	// Deps.Platforms says of those images, and the hosts' copies of them
+	// do not count: each host is sent the variant of its platform.
+	ImagePlatforms map[string][]cluster.Platform
 	// FixDrift and UnhealthyGrace are reconcile's healing rules.
 	FixDrift       bool
 	UnhealthyGrace time.Duration

@@ -143,6 +143,22 @@ type BuildRecord struct {
 	ID    string    `json:"id"`           // the image ID
 	On    string    `json:"on,omitempty"` // the build host; "" for the local engine
 	Time  time.Time `json:"time"`
+	// Variants are a multi-platform build's images, platform → image ID
+	// (ID is then the digest of the set); absent for one platform.
+	Variants map[string]string `json:"variants,omitempty"`
+}
+
+// IDs are the image IDs of the build: its variants', or its one ID.
+func (b *BuildRecord) IDs() []string {
+	if len(b.Variants) == 0 {
+		return []string{b.ID}
+	}
+	out := make([]string, 0, len(b.Variants))
+	for _, id := range b.Variants {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // UpdateStatus is the state of a service's rolling update.
