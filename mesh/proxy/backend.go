@@ -84,6 +84,14 @@ func checkOnce(ctx context.Context, d *net.Dialer, proto Protocol, addr string, 
 	if err != nil {
 		return err
 	}
+	// Closed with a reset, not a FIN: a check that closes first would
+	// leave this host a TIME_WAIT socket on its address and an ephemeral
+	// port for a minute, and the gate of a new replica whose port docker
+	// took from the same ephemeral range could not listen there
+	// (EADDRINUSE) until it went.
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
 	defer c.Close()
 	if gated {
 		// A gate answers only when its replica took the connection.

@@ -117,6 +117,12 @@ func (g *gate) set(ready bool, cause error) bool {
 			ln, err = g.s.listenTCP(rs)
 		}
 		if err != nil {
+			if err.Error() != g.lastErr {
+				// Said once per cause: it is retried on every check
+				// (a socket of this host's in TIME_WAIT on the port goes
+				// within a minute).
+				g.s.log.Warn().Str("route", rs.route.Name).Str("container", short(rs.route.Gate)).Err(err).Msg("gate cannot listen")
+			}
 			g.lastErr = err.Error()
 			return false
 		}
