@@ -99,19 +99,32 @@ func readBuild(host string, r io.Reader, out func(string)) (string, error) {
 		if m.Aux != nil && m.Aux.ID != "" {
 			id = m.Aux.ID
 		}
-		for _, l := range strings.Split(strings.TrimRight(m.Stream, "\n"), "\n") {
-			if strings.TrimSpace(l) == "" {
-				continue
-			}
+		streamLines(m.Stream, func(l string) {
 			lines = append(lines, l)
 			if out != nil {
 				out(l)
 			}
-		}
+		})
 		if m.Error != "" {
 			return "", &BuildFailedError{Host: host, Message: strings.TrimSpace(m.Error), Lines: lines}
 		}
 	}
+	return buildEnd(host, sc, id, lines)
+}
+
+// streamLines calls emit for each non-blank line of a build message's
+// stream text.
+func streamLines(stream string, emit func(string)) {
+	for _, l := range strings.Split(strings.TrimRight(stream, "\n"), "\n") {
+		if strings.TrimSpace(l) != "" {
+			emit(l)
+		}
+	}
+}
+
+// buildEnd is how a build's stream ended: a read error, no image ID (a
+// failure without an error message), or the image built.
+func buildEnd(host string, sc *bufio.Scanner, id string, lines []string) (string, error) {
 	if err := sc.Err(); err != nil {
 		return "", fmt.Errorf("%s: reading the build's output: %w", host, err)
 	}

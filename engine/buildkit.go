@@ -235,22 +235,12 @@ func readBuildKit(host string, r io.Reader, out func(string)) (string, error) {
 				}
 			}
 		}
-		for _, l := range strings.Split(strings.TrimRight(m.Stream, "\n"), "\n") {
-			if strings.TrimSpace(l) != "" {
-				emit(l)
-			}
-		}
+		streamLines(m.Stream, emit)
 		if m.Error != "" {
 			return "", &BuildFailedError{Host: host, Message: strings.TrimSpace(m.Error), Lines: lines}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return "", fmt.Errorf("%s: reading the build's output: %w", host, err)
-	}
-	if id == "" {
-		return "", &BuildFailedError{Host: host, Message: "the engine gave no image ID", Lines: lines}
-	}
-	return id, nil
+	return buildEnd(host, sc, id, lines)
 }
 
 // hijack opens a stream to the engine and upgrades it to proto on path

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/drover-sh/drover/cluster"
+	"github.com/drover-sh/drover/imagexfer"
 )
 
 // The classic builder of a 20.10 engine records its own architecture for
@@ -91,7 +92,7 @@ func setPlatform(r io.Reader, w io.Writer, from string, p cluster.Platform) (str
 	}
 	var ms []manifest
 	configs := map[string][]byte{}
-	err = eachTarEntry(tmp, func(h *tar.Header, r io.Reader) error {
+	err = imagexfer.EachTarEntry(io.NewSectionReader(tmp, 0, 1<<62), func(h *tar.Header, r io.Reader) error {
 		name := path.Clean(h.Name)
 		switch {
 		case name == "manifest.json":
@@ -156,7 +157,7 @@ func setPlatform(r io.Reader, w io.Writer, from string, p cluster.Platform) (str
 		_, err := tw.Write(b)
 		return err
 	}
-	err = eachTarEntry(tmp, func(h *tar.Header, r io.Reader) error {
+	err = imagexfer.EachTarEntry(io.NewSectionReader(tmp, 0, 1<<62), func(h *tar.Header, r io.Reader) error {
 		switch name := path.Clean(h.Name); name {
 		case "manifest.json", "repositories", oldConfig:
 			return nil
@@ -180,21 +181,4 @@ func setPlatform(r io.Reader, w io.Writer, from string, p cluster.Platform) (str
 		return "", fmt.Errorf("writing the image archive: %w", err)
 	}
 	return "sha256:" + id, nil
-}
-
-// eachTarEntry calls fn for each entry of the tar file f, from its start.
-func eachTarEntry(f *os.File, fn func(*tar.Header, io.Reader) error) error {
-	tr := tar.NewReader(io.NewSectionReader(f, 0, 1<<62))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := fn(h, tr); err != nil {
-			return err
-		}
-	}
 }

@@ -67,7 +67,12 @@ func eachEntry(f *os.File, fn func(*tar.Header, io.Reader) error) error {
 	if err != nil {
 		return err
 	}
-	tr := tar.NewReader(zr)
+	return EachTarEntry(zr, fn)
+}
+
+// EachTarEntry calls fn for each entry of the tar stream r.
+func EachTarEntry(r io.Reader, fn func(*tar.Header, io.Reader) error) error {
+	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
